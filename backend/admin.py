@@ -1,0 +1,654 @@
+"""The admin page's backend: password check, and long jobs run as background processes
+(training-data generation, fine-tuning, evaluation), plus the model registry actions.
+
+Background processes
+--------------------
+Each kind of job (``fewshot``, ``training``, ``evaluation``) runs at most once at a time. A job is
+a command line of this project (``python -m ingestion fewshot``, ``python -m training run``,
+``python -m backend.evaluate``) started in its own session (it survives page reloads and app
+restarts) at a lower CPU priority, with the app's settings passed as ``ANNALYST_*`` variables and
+its output in ``<run dir>/log.txt``. A kind's lock file ``<data_dir>/admin/<kind>.lock`` is
+``flock``-ed by the starting server and inherited by the process, so the kernel holds it exactly as
+long as the job runs, whatever happens to the server; ``<run dir>/job.json`` records the command,
+the pid and the start time, and ``<run dir>/exit_code`` is written when the command ends. Status
+is read from those files (and the run folder's own outputs), never from a browser session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backend.errors import FeatureUnavailable, JobBusy, TrainingError
+from backend.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+KINDS = ("fewshot", "training", "evaluation")
+_SALT = secrets.token_bytes(16)  # per process: stored digests never leave memory
+
+
+# --- password ---------------------------------------------------------------------------------
+def _digest(password: str) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), _SALT, 100_000)
+
+
+def password_configured(settings: Settings) -> bool:
+    return settings.admin_password is not None and bool(settings.admin_password.get_secret_value())
+
+
+def check_password(settings: Settings, attempt: str) -> bool:
+    """Constant-time comparison of PBKDF2 digests; always False when no password is set."""
+    if not password_configured(settings) or not attempt:
+        return False
+    assert settings.admin_password is not None
+    expected = _digest(settings.admin_password.get_secret_value())
+    return hmac.compare_digest(_digest(attempt), expected)
+
+
+# --- settings for child processes -----------------------------------------------------------
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The app's settings as ``ANNALYST_*`` variables, so a CLI child sees the same data, models
+    and options (paths made absolute; the admin password is not passed on)."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        if name == "admin_password":
+            continue
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, Path):
+            value = value.resolve()
+        env[f"ANNALYST_{name.upper()}"] = str(value)
+    return env
+
+
+# --- one background process per kind ----------------------------------------------------------
+@dataclass
+class ProcStatus:
+    """State of the last job of one kind."""
+
+    kind: str
+    state: str  # none | running | finished | failed | stopped
+    run_dir: Path | None = None
+    pid: int = 0
+    started: float = 0.0
+    exit_code: int | None = None
+    command: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def log_tail(self, lines: int = 30) -> str:
+        return tail(self.run_dir / "log.txt", lines) if self.run_dir else ""
+
+
+def tail(path: Path, lines: int = 30, max_bytes: int = 64_000) -> str:
+    """The last ``lines`` lines of a text file ('' if missing); progress bars collapsed."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    rows = [r.split("\r")[-1] for r in data.rstrip("\n").split("\n")]  # bars: last state
+    return "\n".join(rows[-lines:])
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped on status reads (no zombies)
+
+
+class ProcessJobs:
+    """Start and watch the background command of each kind."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.data_dir / "admin"
+
+    def _lock_path(self, kind: str) -> Path:
+        return self.root / f"{kind}.lock"
+
+    def _last_path(self, kind: str) -> Path:
+        return self.root / f"{kind}.last"
+
+    def is_running(self, kind: str) -> bool:
+        self._reap()
+        path = self._lock_path(kind)
+        if not path.exists():
+            return False
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops our shared lock too
+        return False
+
+    def start(self, kind: str, cmd: list[str], run_dir: Path, meta: dict[str, Any]) -> ProcStatus:
+        """Run ``cmd`` in the background as the one job of ``kind``; raise JobBusy if one runs."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path(kind), os.O_RDWR | os.O_CREAT, 0o644)
+        for _ in range(10):  # a status reader may hold a shared lock for a moment
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.05)
+        else:
+            os.close(fd)
+            current = self.status(kind)
+            raise JobBusy(
+                f"A {kind} job is already running (started {_ago(current.started)}, folder "
+                f"{current.run_dir}). Wait for it to finish or cancel it first."
+            )
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "exit_code").unlink(missing_ok=True)
+            script = f"{shlex.join(cmd)} > log.txt 2>&1; echo $? > exit_code"
+            env = {
+                **os.environ,
+                **settings_env(self.settings),
+                "PYTHONUNBUFFERED": "1",
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "PYTHONPATH": str(PROJECT_ROOT),
+            }
+            env.pop("ANNALYST_ADMIN_PASSWORD", None)
+            os.set_inheritable(fd, True)
+            proc = subprocess.Popen(
+                ["nice", "-n", "10", "sh", "-c", script],
+                cwd=run_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                pass_fds=(fd,),
+            )
+        finally:
+            os.close(fd)  # the child keeps the lock through its inherited descriptor
+        _CHILDREN[proc.pid] = proc
+        record = {
+            "kind": kind,
+            "pid": proc.pid,
+            "started": time.time(),
+            "command": cmd,
+            "run_dir": str(run_dir),
+            "meta": meta,
+        }
+        (run_dir / "job.json").write_text(json.dumps(record, indent=1, default=str))
+        tmp = self._last_path(kind).with_suffix(".tmp")
+        tmp.write_text(str(run_dir))
+        os.replace(tmp, self._last_path(kind))
+        log.info("started %s job pid %d in %s: %s", kind, proc.pid, run_dir, shlex.join(cmd))
+        return self.status(kind)
+
+    def status(self, kind: str) -> ProcStatus:
+        try:
+            run_dir = Path(self._last_path(kind).read_text().strip())
+            record = json.loads((run_dir / "job.json").read_text())
+        except (OSError, ValueError):
+            return ProcStatus(kind, "none")
+        st = ProcStatus(
+            kind,
+            "running",
+            run_dir,
+            int(record.get("pid", 0)),
+            float(record.get("started", 0)),
+            None,
+            record.get("command", []),
+            record.get("meta", {}),
+        )
+        if self.is_running(kind):
+            return st
+        try:
+            st.exit_code = int((run_dir / "exit_code").read_text().strip())
+            st.state = "finished" if st.exit_code == 0 else "failed"
+        except (OSError, ValueError):
+            st.state = "stopped"  # killed before the wrapper could record an exit code
+        return st
+
+    def stop(self, kind: str, *, kill: bool = False) -> bool:
+        """Signal the running job's process group (only while it still holds its lock, so the
+        pid is still ours): SIGTERM, or SIGKILL with ``kill``."""
+        st = self.status(kind)
+        if not st.running or st.pid <= 0:
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(st.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        return True
+
+    @staticmethod
+    def _reap() -> None:
+        for pid, proc in list(_CHILDREN.items()):
+            if proc.poll() is not None:
+                _CHILDREN.pop(pid, None)
+
+
+def _ago(ts: float) -> str:
+    if not ts:
+        return "at an unknown time"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return 0
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            with contextlib.suppress(ValueError):
+                rec = json.loads(line)
+                if isinstance(rec, dict):
+                    out.append(rec)
+    return out
+
+
+# --- the admin service ------------------------------------------------------------------------
+@dataclass
+class FewshotView:
+    available: bool
+    status: ProcStatus
+    out_dir: Path
+    train: int = 0
+    val: int = 0
+    card: dict[str, Any] = field(default_factory=dict)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    progress: dict[str, Any] = field(default_factory=dict)  # last JSON progress line, if any
+
+
+@dataclass
+class TrainingView:
+    available: bool
+    status: ProcStatus
+    state: str  # none | starting | running | exporting | completed | cancelled | failed | stopped
+    step: int = 0
+    max_steps: int = 0
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    eta_s: float | None = None
+    error: str = ""
+    version: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ModelRow:
+    """One line of the evaluation table."""
+
+    key: str  # "preset:<name>" or "version:<version>"
+    label: str
+    kind: str  # base | version
+    version: str = ""
+    base: str = ""
+    created: str = ""
+    active: bool = False
+    gate: str = ""  # passed | failed | '' (not evaluated)
+    gate_reason: str = ""
+    scores: dict[str, Any] = field(default_factory=dict)  # accuracy, hit@5, refusal, latency, n
+    source: str = ""  # where the scores come from
+
+
+METRICS = ("accuracy", "hit@5", "refusal_accuracy_na", "latency_median_s", "n")
+
+
+def _mode_summary(summary: Any, mode: str) -> dict[str, Any]:
+    """One mode's block of a `backend.evaluate` summary (the chat's mode, else the first)."""
+    if not isinstance(summary, dict) or not summary:
+        return {}
+    block = summary.get(mode) or next(iter(summary.values()))
+    return block if isinstance(block, dict) else {}
+
+
+def _gate_summary(role: Any, mode: str) -> dict[str, Any]:
+    """Scores of one side (candidate/baseline) of a training gate run (training/gate.py):
+    ``role["evaluate"][<qa file>]["summary"][<mode>]``, the dev set preferred."""
+    if not isinstance(role, dict):
+        return {}
+    evaluations = role.get("evaluate") or {}
+    for name in sorted(evaluations, key=lambda n: (n != "dev", n)):
+        found = _mode_summary((evaluations[name] or {}).get("summary"), mode)
+        if found:
+            return found
+    return {}
+
+
+class AdminService:
+    """Everything the admin page does, minus rendering."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs = ProcessJobs(settings)
+
+    # -- training data (ingestion fewshot) ---------------------------------------------------
+    @property
+    def fewshot_dir(self) -> Path:
+        return self.settings.data_dir / "fewshot"
+
+    @staticmethod
+    def fewshot_available() -> bool:
+        return (
+            importlib.util.find_spec("ingestion.fewshot") is not None
+            and importlib.util.find_spec("ingestion.fewshot.cli") is not None
+        )
+
+    def start_fewshot(self, extra_args: list[str] | None = None) -> ProcStatus:
+        if not self.fewshot_available():
+            raise FeatureUnavailable(
+                "Training-data generation is not part of this build yet (module ingestion.fewshot"
+                " is missing). Update Annalyst; nothing was started."
+            )
+        out = self.fewshot_dir
+        run_dir = self.settings.data_dir / "admin" / "fewshot-runs" / _stamp()
+        cmd = [
+            sys.executable,
+            "-m",
+            "ingestion",
+            "fewshot",
+            "--out",
+            str(out.resolve()),
+            "--data-dir",
+            str(self.settings.data_dir.resolve()),
+            *(extra_args or []),
+        ]
+        return self.procs.start("fewshot", cmd, run_dir, {"out": str(out)})
+
+    def fewshot(self, sample_size: int = 5) -> FewshotView:
+        status = self.procs.status("fewshot")
+        out = Path(status.meta.get("out", self.fewshot_dir))
+        view = FewshotView(self.fewshot_available(), status, out)
+        view.train = _count_lines(out / "train.jsonl")
+        view.val = _count_lines(out / "val.jsonl")
+        view.card = _read_json(out / "card.json")
+        view.sample = read_sample(out / "train.jsonl", sample_size)
+        lines = _json_lines(status.log_tail(200)) if status.run_dir else []
+        view.progress = lines[-1] if lines else {}
+        return view
+
+    # -- training (python -m training run) ---------------------------------------------------
+    @staticmethod
+    def training_available() -> bool:
+        return importlib.util.find_spec("training.train") is not None
+
+    def default_training_args(self) -> dict[str, Any]:
+        from training.args import TrainArgs
+
+        fields = TrainArgs.__dataclass_fields__
+        return {
+            "base": self.settings.chat_model if self.settings.chat_model else "smollm2-135m",
+            "steps": fields["steps"].default,
+            "rank": fields["rank"].default,
+            "data": str(self.fewshot_dir),
+        }
+
+    def start_training(
+        self,
+        *,
+        base: str,
+        steps: int,
+        rank: int,
+        data: str | Path | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> ProcStatus:
+        """Validate the arguments (TrainArgs), then launch `python -m training run`."""
+        if not self.training_available():
+            raise FeatureUnavailable(
+                "Training is not part of this build (module training.train is missing)."
+            )
+        from training.args import TrainArgs
+
+        run_dir = self.settings.data_dir / "training" / "runs" / _stamp()
+        values = {
+            "data": Path(data or self.fewshot_dir),
+            "base": base,
+            "out": run_dir,
+            "steps": int(steps),
+            "rank": int(rank),
+            **(extra or {}),
+        }
+        args = TrainArgs(**values)  # raises TrainingError with every problem listed
+        cmd = [sys.executable, "-m", "training", "run"]
+        for name, value in args.to_json().items():
+            flag = "--" + name.replace("_", "-")
+            default = TrainArgs.__dataclass_fields__[name].default
+            if name in ("data", "base", "out") or value != default:
+                if isinstance(value, bool):
+                    cmd.append(flag if value else "--no-" + flag[2:])
+                else:
+                    cmd += [flag, str(value)]
+        return self.procs.start(
+            "training", cmd, run_dir, {"base": base, "steps": steps, "rank": rank}
+        )
+
+    def training(self) -> TrainingView:
+        status = self.procs.status("training")
+        view = TrainingView(self.training_available(), status, status.state)
+        if status.run_dir is None:
+            return view
+        from training.progress import read_progress, read_status
+
+        run_status = read_status(status.run_dir)
+        events = read_progress(status.run_dir)
+        view.events = events[-50:]
+        view.max_steps = int(run_status.get("max_steps") or status.meta.get("steps") or 0)
+        view.step = int(run_status.get("step") or 0)
+        for ev in events:
+            if ev.get("event") == "step" and ev.get("loss") is not None:
+                view.losses.append((int(ev["step"]), float(ev["loss"])))
+                view.eta_s = ev.get("eta_s")
+            elif ev.get("event") == "registered":
+                view.version = str(ev.get("version", ""))
+            elif ev.get("event") == "error":
+                view.error = str(ev.get("error", ""))
+        if status.running:
+            view.state = run_status.get("state") or "starting"
+        else:
+            state = run_status.get("state", "")
+            view.state = state if state in ("completed", "cancelled", "failed") else status.state
+            if view.state == "failed" and not view.error:
+                view.error = run_status.get("error") or status.log_tail(5)
+            view.eta_s = None
+        return view
+
+    def cancel_training(self, *, now: bool = False) -> None:
+        """Ask the run to stop at the next step (it saves a checkpoint first); ``now`` kills it
+        at once (the last saved checkpoint stays)."""
+        status = self.procs.status("training")
+        if not status.running or status.run_dir is None:
+            raise TrainingError("No training run is running.")
+        from training.progress import request_cancel
+
+        request_cancel(status.run_dir)
+        if now:
+            self.procs.stop("training", kill=True)
+
+    # -- evaluation ----------------------------------------------------------------------
+    @property
+    def eval_root(self) -> Path:
+        return self.settings.data_dir / "evaluations"
+
+    def start_evaluation(
+        self, row_key: str, *, limit: int | None = 20, ingest: bool = False, qa: Path | None = None
+    ) -> ProcStatus:
+        """Evaluate one table row in the background.
+
+        A registered version goes through the training gate (``python -m training evaluate``:
+        the version and the model the chat uses now, on the run's validation items and the dev
+        set; the verdict is stored with the version and decides whether it may be activated).
+        A base model is scored with ``python -m backend.evaluate`` on the dev set.
+        """
+        kind, _, name = row_key.partition(":")
+        mode = self.settings.chat_mode
+        run_dir = self.eval_root / _slug(row_key) / _stamp()
+        if kind == "version":
+            from backend.registry import ModelRegistry
+
+            mv = ModelRegistry(self.settings.registry_dir).get(name)
+            cmd = [sys.executable, "-m", "training", "evaluate", name, "--mode", mode]
+            cmd += ["--limit", str(int(limit))] if limit else []
+            cmd += ["--qa", str(Path(qa).resolve())] if qa else []
+            watch = mv.dir / "eval"
+        else:
+            qa = Path(qa or self.settings.corpus_dir / "dev.jsonl")
+            if not qa.is_file():
+                raise FeatureUnavailable(
+                    f"The question file {qa} does not exist. Set ANNALYST_CORPUS_DIR to the "
+                    "corpus folder."
+                )
+            cmd = [sys.executable, "-m", "backend.evaluate", "--qa", str(qa.resolve()),
+                   "--out", str((run_dir / "pred.jsonl").resolve()),
+                   "--summary", str((run_dir / "summary.json").resolve()),
+                   "--model", name, "--mode", mode]  # fmt: skip
+            cmd += ["--limit", str(int(limit))] if limit else []
+            cmd += ["--ingest"] if ingest else []
+            watch = run_dir
+        meta = {"row": row_key, "limit": limit, "qa": str(qa or ""), "watch": str(watch)}
+        return self.procs.start("evaluation", cmd, run_dir, meta)
+
+    def evaluation_progress(self) -> tuple[ProcStatus, int]:
+        """The last evaluation job and how many answers it has written so far."""
+        st = self.procs.status("evaluation")
+        watch = Path(st.meta.get("watch") or st.run_dir or ".")
+        done = 0
+        if st.run_dir is not None and watch.is_dir():
+            for pred in watch.rglob("*pred.jsonl"):
+                if pred.stat().st_mtime >= st.started - 1:
+                    done += _count_lines(pred)
+        return st, done
+
+    def _latest_eval(self, row_key: str) -> tuple[dict[str, Any], str]:
+        """Summary of the newest finished `backend.evaluate` run of a base model."""
+        folder = self.eval_root / _slug(row_key)
+        for run in sorted(folder.glob("*/summary.json"), reverse=True) if folder.is_dir() else []:
+            data = _read_json(run)
+            summary = _mode_summary(data.get("summary", {}), self.settings.chat_mode)
+            if summary:
+                return summary, f"{run.parent.name} · {Path(data.get('qa', '')).name}"
+        return {}, ""
+
+    # -- models: table, activation, rollback ----------------------------------------------
+    def model_rows(self) -> list[ModelRow]:
+        """The configured model (and the bases of registered versions), then every version,
+        with dev-set scores: base models from their own evaluation or, failing that, from the
+        newest gate run that used them as baseline; versions from their gate run."""
+        from backend.models import BUNDLED
+        from backend.registry import ModelRegistry
+
+        registry = ModelRegistry(self.settings.registry_dir)
+        active = registry.active()
+        versions = registry.versions()
+        mode = self.settings.chat_mode
+        bases = [self.settings.chat_model]
+        bases += [v.base for v in versions if v.base in BUNDLED and v.base not in bases]
+        rows = []
+        for name in bases:
+            title = BUNDLED[name].title if name in BUNDLED else Path(name).name
+            row = ModelRow(
+                f"preset:{name}",
+                title,
+                "base",
+                base=name,
+                active=active is None and name == self.settings.chat_model,
+            )
+            summary, row.source = self._latest_eval(row.key)
+            if not summary:
+                for v in reversed(versions):
+                    ev = v.scores.get("eval") or {}
+                    if ev.get("baseline_model") == f"configured {name}":
+                        summary = _gate_summary(ev.get("baseline"), mode)
+                        if summary:
+                            row.source = f"gate of {v.version}"
+                            break
+            row.scores = {k: summary.get(k) for k in METRICS if k in summary}
+            rows.append(row)
+        for v in versions:
+            gate = v.scores.get("gate")
+            row = ModelRow(
+                f"version:{v.version}", v.name, "version", version=v.version, base=v.base,
+                created=v.created_at,
+                active=active is not None and active.version == v.version,
+                gate="" if gate is None else ("passed" if v.gate_passed else "failed"),
+                gate_reason=str((gate or {}).get("reason", "")),
+            )  # fmt: skip
+            summary = _gate_summary((v.scores.get("eval") or {}).get("candidate"), mode)
+            row.scores = {k: summary.get(k) for k in METRICS if k in summary}
+            row.source = f"gate {(v.scores.get('eval') or {}).get('at', '')}" if summary else ""
+            rows.append(row)
+        return rows
+
+    def activate(self, version: str, *, force: bool = False) -> Any:
+        from backend.registry import ModelRegistry
+
+        return ModelRegistry(self.settings.registry_dir).activate(version, force=force)
+
+    def rollback(self) -> Any:
+        from backend.registry import ModelRegistry
+
+        return ModelRegistry(self.settings.registry_dir).rollback()
+
+    def history(self) -> list[dict[str, Any]]:
+        from backend.registry import ModelRegistry
+
+        return ModelRegistry(self.settings.registry_dir).history()
+
+
+def _slug(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in key)[:80]
+
+
+def read_sample(path: Path, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` valid JSON lines of a JSONL file."""
+    out: list[dict[str, Any]] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if len(out) >= n:
+                    break
+                with contextlib.suppress(ValueError):
+                    item = json.loads(line)
+                    if isinstance(item, dict):
+                        out.append(item)
+    except OSError:
+        pass
+    return out

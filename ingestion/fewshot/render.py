@@ -1,0 +1,106 @@
+"""Model-facing rendering: the exact chat messages the model sees at serving time.
+
+Every training item is built with the app's own prompt builders, so fine-tuning teaches what the
+model is later asked:
+
+- answers: :func:`backend.answer.rag_messages` (system prompt + few-shot + ``Question: …
+  Sources: [1] file p.N | heading …``); the assistant turn cites sources as ``[n]`` (Annalyst maps
+  them to ``[file p.N]`` itself) or is exactly the refusal sentence;
+- tool calls: :func:`backend.agent.planner_messages` with the planner's tool descriptions
+  (:func:`backend.tools.tool_descriptions` over ``Toolbox.langchain_tools()``); the assistant turn
+  is one JSON object such as ``{"tool": "calculate", "args": {"expression": "…"}}``.
+
+The user-facing rendering (``[file p.N]`` citations, the answer text the app writes after a
+calculation) is kept in the item's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from backend.agent import planner_messages
+from backend.answer import rag_messages, resolve_citations
+from backend.retrieval import Passage
+from backend.tools import compact
+
+#: Tools the agent lets the planning model choose from (backend.agent.Agent._plan_loop).
+PLANNER_TOOLS = ("calculate", "search_reports")
+#: Characters of each passage the model sees: format_sources (answers) / planner_messages (plans).
+ANSWER_CHARS = 1000
+PLAN_CHARS = 900
+_CITE = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
+
+
+def tool_json(call: dict[str, Any]) -> str:
+    """A planner reply exactly as the grammar makes the model write it."""
+    out: dict[str, Any] = {"tool": call["tool"]}
+    if call.get("args"):
+        out["args"] = call["args"]
+    return json.dumps(out, ensure_ascii=False)
+
+
+def answer_messages(
+    question: str, passages: Sequence[Passage], output: str
+) -> list[dict[str, str]]:
+    """rag_messages(question, passages) + the assistant's answer."""
+    return [*rag_messages(question, passages), {"role": "assistant", "content": output}]
+
+
+def plan_messages(
+    question: str,
+    passages: Sequence[Passage],
+    tool_text: str,
+    steps: Sequence[str],
+    call: dict[str, Any],
+) -> list[dict[str, str]]:
+    """planner_messages(question, passages, tool_text, steps) + the assistant's JSON tool call."""
+    return [
+        *planner_messages(question, passages, tool_text, steps),
+        {"role": "assistant", "content": tool_json(call)},
+    ]
+
+
+def search_step(args: dict[str, Any], results: Sequence[Passage], known: Sequence[Passage]) -> str:
+    """The 'Steps so far' line the agent writes after a model-chosen search_reports call.
+
+    ``known`` are the passages the toolbox held after the call (numbering of ``source``)."""
+    ids = [p.chunk_id for p in known]
+    rows = [
+        {
+            "source": ids.index(p.chunk_id) + 1 if p.chunk_id in ids else 0,
+            "file": p.file_name,
+            "page": p.page,
+            "text": p.text[:600],
+        }
+        for p in results
+    ]
+    return f"search_reports({compact(args, 200)}) → {compact(rows, 600)}"
+
+
+def cited_numbers(output: str) -> list[int]:
+    """Source numbers cited as [n] / [n, m] in a model answer, in order, without repeats."""
+    out: list[int] = []
+    for m in _CITE.finditer(output):
+        for part in re.split(r"\s*[,，]\s*", m.group(1)):
+            n = int(part)
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def renumber(output: str, mapping: dict[int, int]) -> str:
+    """Rewrite [n] citations with ``mapping`` (source numbers of a different passage list)."""
+
+    def sub(m: re.Match[str]) -> str:
+        parts = [str(mapping.get(int(p), int(p))) for p in re.split(r"\s*[,，]\s*", m.group(1))]
+        return "[" + ", ".join(parts) + "]"
+
+    return _CITE.sub(sub, output)
+
+
+def user_answer(output: str, passages: Sequence[Passage]) -> str:
+    """What the app shows for a model answer: [n] mapped to [file p.N]."""
+    return resolve_citations(output, passages)[0]

@@ -1,0 +1,200 @@
+"""PDF → page records: open safely, classify bad input, extract text page by page.
+
+Two extractors:
+
+* ``pdfium`` (default, pypdfium2): PDFium's text layer, in reading order, one table row per line.
+  Measured on 3M's 160-page 10-K: 3.2 s against 87 s for pypdf (27×), with equal text.
+* ``pypdf``: pure Python; kept as an option and as the parser of the baseline benchmark.
+
+Both decrypt reports protected only by an empty user password (42 of the corpus's 124 PDFs, RC4 and
+AES); a real password is reported as :class:`EncryptedPdf`. Page numbers are 1-based PDF pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from backend.errors import (
+    CorruptPdf,
+    EmptyFile,
+    EncryptedPdf,
+    NotAPdf,
+    PdfError,
+    ScannedPdf,
+    TooLarge,
+    UnreadableText,
+)
+
+log = logging.getLogger(__name__)
+
+Extractor = Literal["pdfium", "pypdf"]
+
+#: A page with fewer non-blank characters than this counts as having no text layer.
+MIN_PAGE_CHARS = 20
+#: A page whose text is more than this share of control characters has an undecodable text layer
+#: (fonts without a Unicode map: one ERC report comes out as "I=:\x01H:8JG>IN").
+MAX_CONTROL_SHARE = 0.05
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def garbled(text: str) -> bool:
+    """Is this page's text undecodable (mostly control characters)?"""
+    n = len(text.strip())
+    return n >= MIN_PAGE_CHARS and len(_CONTROL.findall(text)) > MAX_CONTROL_SHARE * n
+
+
+@dataclass
+class Page:
+    """One PDF page's text. ``number`` is the 1-based PDF page (not the printed folio)."""
+
+    number: int
+    text: str
+
+
+class PdfDocument(Protocol):
+    page_count: int
+
+    def page_text(self, index: int) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class _PdfiumDoc:
+    def __init__(self, path: Path) -> None:
+        import pypdfium2 as pdfium
+
+        name = path.name
+        try:
+            self._doc = pdfium.PdfDocument(str(path))  # empty user password is tried by PDFium
+        except pdfium.PdfiumError as err:
+            msg = str(err)
+            if "password" in msg.lower():
+                raise EncryptedPdf(name) from err
+            m = re.search(r"\(PDFium:\s*([^)]*)\)", msg)  # "Failed to load document (PDFium: …)."
+            raise CorruptPdf(name, m.group(1).strip(" .") if m else msg) from err
+        self.page_count = len(self._doc)
+
+    def page_text(self, index: int) -> str:
+        page = self._doc[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                return textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        self._doc.close()
+
+
+class _PypdfDoc:
+    def __init__(self, path: Path) -> None:
+        import pypdf
+        from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+        name = path.name
+        try:
+            self._reader = pypdf.PdfReader(str(path), strict=False)
+            if self._reader.is_encrypted:
+                try:
+                    if not self._reader.decrypt(""):
+                        raise EncryptedPdf(name)
+                except (FileNotDecryptedError, NotImplementedError) as err:
+                    raise EncryptedPdf(name) from err
+                except DependencyError as err:  # AES without the cryptography package
+                    raise CorruptPdf(name, f"{err}; install `cryptography`") from err
+            self.page_count = len(self._reader.pages)
+        except PdfError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
+            raise CorruptPdf(name, str(err) or type(err).__name__) from err
+
+    def page_text(self, index: int) -> str:
+        return self._reader.pages[index].extract_text() or ""
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def check_file(path: Path, *, max_bytes: int | None = None) -> None:
+    """Fail fast on what is plainly not a usable PDF (before any parser sees it)."""
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as err:
+        raise PdfError(name, "file not found. Check the path.") from err
+    if size == 0:
+        raise EmptyFile(name)
+    if max_bytes is not None and size > max_bytes:
+        raise TooLarge(name, f"{size / 1e6:.0f} MB", f"{max_bytes / 1e6:.0f} MB")
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if b"%PDF-" not in head:
+        raise NotAPdf(name)
+
+
+def open_pdf(path: Path, extractor: Extractor = "pdfium") -> PdfDocument:
+    """Open a PDF with the chosen extractor; raises a :class:`PdfError` subclass on bad input."""
+    check_file(path)
+    if extractor == "pypdf":
+        return _PypdfDoc(path)
+    return _PdfiumDoc(path)
+
+
+def read_pages(
+    path: Path, *, extractor: Extractor = "pdfium", max_pages: int | None = None
+) -> Iterator[Page]:
+    """Yield each page's raw text, page by page (bounded memory for 500-page reports).
+
+    A page whose text cannot be extracted, or comes out undecodable (see :func:`garbled`), is
+    yielded empty and logged, so that one broken page does not lose the report. After the last
+    page, raises :class:`ScannedPdf` when no page had text, :class:`UnreadableText` when the only
+    text was undecodable.
+    """
+    doc = open_pdf(path, extractor)
+    try:
+        if max_pages is not None and doc.page_count > max_pages:
+            raise TooLarge(path.name, f"{doc.page_count} pages", f"{max_pages} pages")
+        if doc.page_count == 0:
+            raise CorruptPdf(path.name, "the document has no pages")
+        with_text = undecodable = 0
+        for i in range(doc.page_count):
+            try:
+                text = doc.page_text(i)
+            except Exception as err:  # noqa: BLE001 - a bad page must not lose the report
+                log.warning("%s p.%d: text extraction failed: %s", path.name, i + 1, err)
+                text = ""
+            if garbled(text):
+                undecodable += 1
+                text = ""
+            if len(text.strip()) >= MIN_PAGE_CHARS:
+                with_text += 1
+            yield Page(number=i + 1, text=text)
+        if undecodable:
+            log.warning(
+                "%s: %d of %d pages have an undecodable text layer and were left empty",
+                path.name,
+                undecodable,
+                doc.page_count,
+            )
+        if with_text == 0:
+            if undecodable:
+                raise UnreadableText(path.name, doc.page_count)
+            raise ScannedPdf(path.name, doc.page_count)
+    finally:
+        doc.close()
+
+
+def page_count(path: Path) -> int:
+    doc = open_pdf(path)
+    try:
+        return doc.page_count
+    finally:
+        doc.close()

@@ -1,0 +1,420 @@
+"""Ingestion: PDF files → catalogue rows + Chroma vectors, one document at a time.
+
+Steps per document (plain functions over page/chunk records):
+``check_file → hash → read_pages → detect_language → detect (metadata) → clean_pages → chunk_pages
+→ embed + add vectors (batched) → extract_facts → complete_document`` (one SQLite transaction that
+makes the document visible). A document's id is its content hash, so re-adding an unchanged file is
+a no-op and a changed file (same path, new content) replaces the old version.
+
+Crash safety: the catalogue marks the document ``indexing`` first and ``complete`` last; vectors of
+an unfinished document are invisible to search (filtered by complete ids) and are overwritten on the
+next run, which also finishes any document left ``indexing``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.catalog import Catalog
+from backend.errors import AnnalystError, PdfError
+from backend.keywords import index_tokens
+from backend.records import Chunk, Document
+from backend.settings import Settings
+from backend.vectorstore import VectorStore
+from ingestion.chunking import chunk_pages
+from ingestion.clean import clean_pages, detect_language
+from ingestion.facts import extract_facts
+from ingestion.lock import WriterLock
+from ingestion.meta import detect
+from ingestion.pdf import MIN_PAGE_CHARS, Page, check_file, read_pages
+
+log = logging.getLogger(__name__)
+
+#: progress(file_name, stage, done, total); stages: parse, chunk, embed, facts, write, done
+Progress = Callable[[str, str, int, int], None]
+
+EMBED_BATCH = 64
+
+
+@dataclass
+class IngestResult:
+    file: str
+    status: str  # indexed | unchanged | failed
+    doc_id: str = ""
+    error: str = ""
+    error_kind: str = ""
+    pages: int = 0
+    chunks: int = 0
+    facts: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+    company: str = ""
+    fiscal_year: int | None = None
+    report_type: str = ""
+    language: str = ""
+    seconds: float = 0.0
+    replaced: list[str] = field(default_factory=list)
+    #: seconds per stage (parse, clean, chunk, embed, facts, write) of an indexed file
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _vector_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
+    """What a vector carries in Chroma. A copy made at indexing time, for filtering and for
+    reading the store on its own; the catalogue stays authoritative (search filters on its
+    complete document ids, and a user's metadata correction is made there)."""
+    return {
+        "doc_id": doc.doc_id,
+        "page": chunk.page,
+        "language": chunk.language,
+        "fiscal_year": doc.fiscal_year or 0,
+        "file": doc.file_name,
+        "company": doc.company,
+        "report_type": doc.report_type,
+        "section": chunk.section,
+    }
+
+
+class _Clock:
+    """Seconds per stage, written into ``timings``."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(self.timings.get(stage, 0.0) + now - self._t, 3)
+        self._t = now
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders expanded to the PDFs below them (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(
+                sorted(q for q in p.rglob("*") if q.suffix.lower() == ".pdf" and q.is_file())
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def _batches(items: list[Chunk], size: int) -> Iterator[list[Chunk]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Ingestor:
+    """Adds, removes and re-indexes reports. Construct with the services it writes to."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, store: VectorStore) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+
+    # -- public operations (each takes the writer lock) -------------------------------------------
+    def add(
+        self,
+        paths: Iterable[Path],
+        *,
+        progress: Progress | None = None,
+        names: dict[Path, str] | None = None,
+        force: bool = False,
+    ) -> list[IngestResult]:
+        """Index files/folders. ``names`` maps uploaded files to their original names."""
+        files = expand_paths(paths)
+        with self._writer():
+            return [
+                self._add_one(f, progress=progress, name=(names or {}).get(f), force=force)
+                for f in files
+            ]
+
+    def remove(self, doc_id: str) -> Document:
+        """Delete a document and every trace of it: catalogue rows, vectors, its uploaded copy."""
+        with self._writer():
+            doc = self.catalog.find_document(doc_id)
+            self.catalog.remove_document(doc.doc_id)
+            self._purge_tombstones()
+            if doc.stored_path and Path(doc.stored_path).is_relative_to(self.settings.uploads_dir):
+                Path(doc.stored_path).unlink(missing_ok=True)
+            self.store.mark_generation(self.catalog.generation())
+            return doc
+
+    def reindex(
+        self, doc_ids: Iterable[str] | None = None, *, progress: Progress | None = None
+    ) -> list[IngestResult]:
+        """Rebuild documents from their files (all when ``doc_ids`` is None)."""
+        wanted = set(doc_ids) if doc_ids is not None else None
+        with self._writer():
+            results = []
+            for doc in self.catalog.documents(status=None):
+                if wanted is not None and not any(doc.doc_id.startswith(w) for w in wanted):
+                    continue
+                path = Path(doc.stored_path or doc.source_path)
+                if not path.is_file():
+                    results.append(
+                        IngestResult(
+                            file=doc.file_name,
+                            status="failed",
+                            doc_id=doc.doc_id,
+                            error=f"{doc.file_name}: the original file {path} is gone; add it "
+                            "again.",
+                            error_kind="missing",
+                        )
+                    )
+                    continue
+                results.append(
+                    self._add_one(
+                        path,
+                        progress=progress,
+                        name=doc.file_name,
+                        force=True,
+                        source_key=doc.source_path,
+                    )
+                )
+            return results
+
+    # -- steps -----------------------------------------------------------------------------
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """Hold the writer lock; on entry, catch up with other writers and repair a killed run."""
+        with WriterLock(self.settings.data_dir, timeout=self.settings.lock_timeout_s):
+            # Another process may have written since this store was opened: writing through a
+            # stale Chroma client would drop that process's vectors from the index.
+            self.store.reopen()
+            self.store.mark_generation(self.catalog.generation())
+            self._recover()
+            yield
+
+    def _recover(self) -> None:
+        """Finish what a killed run left: delete vectors of removed docs and of unfinished ones."""
+        self._purge_tombstones()
+        for doc in self.catalog.stale_documents():
+            log.info("cleaning up %s left unfinished by an earlier run", doc.file_name)
+            self._drop_vectors(doc.doc_id)
+            self.catalog.fail_document(
+                doc.doc_id,
+                f"{doc.file_name}: indexing was interrupted; add the file again (or run "
+                "`python -m ingestion reindex`).",
+            )
+
+    def _drop_vectors(self, doc_id: str) -> None:
+        """Best effort: a failed document's vectors are invisible anyway (not complete)."""
+        try:
+            self.store.delete_document(doc_id)
+        except Exception as err:  # noqa: BLE001 - the next run's recovery retries
+            log.warning("could not delete the vectors of %s: %s", doc_id, err)
+
+    def _purge_tombstones(self) -> None:
+        for doc_id in self.catalog.tombstones():
+            self.store.delete_document(doc_id)
+            self.catalog.clear_tombstone(doc_id)
+
+    def _add_one(
+        self,
+        path: Path,
+        *,
+        progress: Progress | None,
+        name: str | None,
+        force: bool,
+        source_key: str | None = None,
+    ) -> IngestResult:
+        """Index one file. ``source_key`` names where it came from (its path, or "upload:<name>")
+        so that a new version of the same source replaces the old one."""
+        started = time.monotonic()
+        display = name or path.name
+        result = IngestResult(file=display, status="failed")
+
+        def report(stage: str, done: int, total: int) -> None:
+            if progress:
+                progress(display, stage, done, total)
+
+        try:
+            check_file(path, max_bytes=None)
+            sha = file_sha256(path)
+            doc_id = sha[:16]
+            result.doc_id = doc_id
+            existing = self.catalog.document(doc_id)
+            if (
+                existing
+                and existing.status == "complete"
+                and existing.embedder == self.store.embedder.name
+                and not force
+            ):
+                result.status = "unchanged"
+                self._fill(result, existing)
+                report("done", 1, 1)
+                return result
+            source_key = source_key or (f"upload:{display}" if name else str(path.resolve()))
+            replaced = [
+                d.doc_id
+                for d in self.catalog.documents(status=None)
+                if d.source_path == source_key and d.doc_id != doc_id
+            ]
+            doc = Document(
+                doc_id=doc_id,
+                file_name=display,
+                source_path=source_key,
+                stored_path=str(path.resolve()),
+                sha256=sha,
+                size_bytes=path.stat().st_size,
+                embedder=self.store.embedder.name,
+                added_at=existing.added_at if existing else "",
+            )
+            if existing and existing.meta_edited:
+                doc.company, doc.fiscal_year = existing.company, existing.fiscal_year
+                doc.report_type, doc.aliases = existing.report_type, existing.aliases
+                doc.meta_edited = True
+            self.catalog.begin_document(doc)
+            try:
+                self._index(path, doc, report, replaced, result.timings)
+            except BaseException as err:
+                msg = str(err) if isinstance(err, AnnalystError) else f"{display}: {err!r}"
+                self.catalog.fail_document(doc_id, msg)
+                self._drop_vectors(doc_id)
+                raise
+            result.status = "indexed"
+            result.replaced = replaced
+            self._fill(result, doc)
+        except PdfError as err:  # reported to the caller in the result, not logged as a fault
+            result.error, result.error_kind = str(err), err.kind
+            log.info("%s", err)
+        except AnnalystError as err:
+            result.error, result.error_kind = str(err), "error"
+            log.info("%s", err)
+        except Exception as err:
+            log.exception("ingesting %s failed", display)
+            result.error, result.error_kind = f"{display}: unexpected error {err!r}", "internal"
+        result.seconds = round(time.monotonic() - started, 2)
+        if result.status == "failed":
+            report("failed", 1, 1)
+        return result
+
+    def _index(
+        self,
+        path: Path,
+        doc: Document,
+        report: Progress,
+        replaced: list[str],
+        timings: dict[str, float],
+    ) -> None:
+        clock = _Clock(timings)
+        raw_pages: list[Page] = []
+        for page in read_pages(path, max_pages=self.settings.max_pages):
+            raw_pages.append(page)
+            if page.number % 25 == 0:
+                report("parse", page.number, 0)
+        report("parse", len(raw_pages), len(raw_pages))
+        doc.pages = len(raw_pages)
+        doc.pages_with_text = sum(1 for p in raw_pages if len(p.text.strip()) >= MIN_PAGE_CHARS)
+        clock.lap("parse")
+
+        language = detect_language(raw_pages)
+        meta = detect(raw_pages, Path(doc.file_name), language)  # the name as given, not the copy
+        doc.language = language
+        if not doc.meta_edited:
+            doc.company, doc.fiscal_year = meta.company, meta.fiscal_year
+            doc.report_type, doc.aliases = meta.report_type, meta.aliases
+        doc.ticker = meta.ticker
+        pages = clean_pages(raw_pages, language)
+        clock.lap("clean")
+        chunks = chunk_pages(pages, doc.doc_id, language=language, target=self.settings.chunk_chars)
+        report("chunk", len(chunks), len(chunks))
+        clock.lap("chunk")
+
+        self.store.delete_document(doc.doc_id)  # vectors of an earlier, interrupted attempt
+        texts = [c.index_text(doc) for c in chunks]  # keyword index: with label and section
+        if not self.settings.embed_chunk_context:
+            vector_texts = [c.text for c in chunks]  # better hit@5 (setting's description)
+        else:
+            vector_texts = texts
+        # Similar lengths in one batch waste less padding; Chroma does not care about the order.
+        order = sorted(range(len(chunks)), key=lambda i: len(vector_texts[i]))
+        done = 0
+        for start in range(0, len(order), EMBED_BATCH):
+            batch = order[start : start + EMBED_BATCH]
+            vectors = self.store.embedder.embed_documents([vector_texts[i] for i in batch])
+            self.store.add(
+                [chunks[i].chunk_id for i in batch],
+                vectors,
+                [_vector_metadata(doc, chunks[i]) for i in batch],
+            )
+            done += len(batch)
+            report("embed", done, len(chunks))
+        clock.lap("embed")
+
+        report("facts", 0, 1)
+        facts, checks = extract_facts(
+            raw_pages,
+            doc_id=doc.doc_id,
+            company=doc.company,
+            language=language,
+            fiscal_year=doc.fiscal_year,
+            pdf_path=path,
+        )
+        report("facts", 1, 1)
+        clock.lap("facts")
+        tokens = [index_tokens(t) for t in texts]
+        report("write", 0, 1)
+        self.catalog.complete_document(
+            doc,
+            pages=[(p.number, p.text) for p in pages],
+            chunks=chunks,
+            chunk_tokens=tokens,
+            facts=facts,
+            checks=checks,
+            replaces=replaced,
+        )
+        self.store.mark_generation(self.catalog.generation())
+        self._purge_tombstones()
+        clock.lap("write")
+        report("done", 1, 1)
+
+    @staticmethod
+    def _fill(result: IngestResult, doc: Document) -> None:
+        result.pages, result.chunks, result.facts = doc.pages, doc.chunks, doc.facts
+        result.checks_passed, result.checks_failed = doc.checks_passed, doc.checks_failed
+        result.company, result.fiscal_year = doc.company, doc.fiscal_year
+        result.report_type, result.language = doc.report_type, doc.language
+
+
+def store_upload(settings: Settings, data: bytes, name: str) -> Path:
+    """Save uploaded bytes under the uploads folder, content-addressed (atomic write)."""
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    suffix = Path(name).suffix.lower() or ".pdf"
+    target = settings.uploads_dir / f"{digest}{suffix}"
+    if not target.exists():
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
+
+
+def copy_into_uploads(settings: Settings, path: Path) -> Path:
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.uploads_dir / f"{file_sha256(path)[:16]}{path.suffix.lower()}"
+    if not target.exists():
+        shutil.copyfile(path, target)
+    return target

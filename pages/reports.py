@@ -1,0 +1,131 @@
+"""Reports: upload PDFs (indexed in the background), follow each file's progress, correct the
+detected company/year, delete or re-index reports. Jobs live in the catalogue, not the session:
+a browser refresh shows the same jobs and never submits one twice."""
+
+import streamlit as st
+
+from backend.errors import AnnalystError
+from pages import widgets as w
+
+services, t = w.context()
+queue = services.jobs
+settings = services.settings
+queue.recover()  # resume jobs a stopped server left behind
+
+
+def submit(kind: str, doc_id: str, file: str) -> None:
+    """Button callback (runs before the page, so the job list below already shows the job)."""
+    try:
+        sub = queue.submit_reindex(doc_id) if kind == "reindex" else queue.submit_remove(doc_id)
+        st.session_state["flash"] = (
+            "info",
+            t("queued" if sub.status == "queued" else "already_queued", file=file),
+        )
+    except AnnalystError as err:
+        st.session_state["flash"] = ("error", str(err))
+
+
+def save_meta(doc_id: str) -> None:
+    """Form callback: store the corrected company / year / type before the page renders."""
+    state = st.session_state
+    try:
+        services.catalog.update_metadata(
+            doc_id,
+            company=state[f"co_{doc_id}"].strip(),
+            fiscal_year=int(state[f"fy_{doc_id}"]) or None,
+            report_type=state[f"rt_{doc_id}"].strip(),
+        )
+        state["flash"] = ("success", t("meta_saved"))
+    except AnnalystError as err:
+        state["flash"] = ("error", str(err))
+
+
+st.title(t("reports_title"))
+if flash := st.session_state.pop("flash", None):
+    getattr(st, flash[0])(flash[1])
+with st.form("upload", clear_on_submit=True):
+    files = st.file_uploader(
+        t("upload_label", mb=settings.max_upload_mb),
+        type=["pdf"],
+        accept_multiple_files=True,
+        max_upload_size=settings.max_upload_mb,
+    )
+    submitted = st.form_submit_button(t("upload_button"), type="primary", icon="⬆️")
+if submitted and not files:
+    st.warning(t("upload_none"))
+for f in files if submitted else []:
+    try:
+        sub = queue.submit_upload(f.getvalue(), f.name)
+    except AnnalystError as err:
+        st.error(str(err))
+        continue
+    if sub.status == "indexed_already":
+        st.info(t("already_indexed", file=f.name, label=sub.doc.label), icon="ℹ️")
+    elif sub.status == "duplicate":
+        st.info(t("already_queued", file=f.name), icon="ℹ️")
+    else:
+        st.success(t("queued", file=f.name), icon="✅")
+
+active = queue.has_active()
+
+
+@st.fragment(run_every=1.0 if active else None)
+def jobs_panel() -> None:
+    jobs = queue.jobs(limit=12)
+    if jobs:
+        st.subheader(t("jobs_title"))
+    for job in jobs:
+        with st.container(border=True):
+            w.job_card(t, job)
+    if active and not any(j.active for j in jobs):
+        st.rerun(scope="app")  # all finished: refresh the list of reports below
+
+
+jobs_panel()
+
+docs = services.catalog.documents(status=None)
+st.subheader(t("indexed_title", n=sum(d.status == "complete" for d in docs)))
+if not docs:
+    st.info(t("no_reports_yet"))
+for d in docs:
+    badge = {"complete": "", "indexing": " ⚙️", "failed": " ❌"}.get(d.status, f" ({d.status})")
+    with st.expander(f"{d.label} — {d.file_name}{badge}", key=f"doc_{d.doc_id}"):
+        st.caption(
+            t(
+                "doc_stats",
+                pages=d.pages,
+                chunks=d.chunks,
+                facts=d.facts,
+                ok=d.checks_passed,
+                bad=d.checks_failed,
+                lang=d.language,
+                id=d.doc_id,
+            )
+        )
+        if d.error:
+            st.error(d.error)
+        with st.form(f"meta_{d.doc_id}"):
+            c1, c2, c3 = st.columns([3, 1, 1])
+            c1.text_input(t("company"), d.company, key=f"co_{d.doc_id}")
+            c2.number_input(
+                t("year"), 0, 2100, d.fiscal_year or 0, help=t("year_help"), key=f"fy_{d.doc_id}"
+            )
+            c3.text_input(t("report_type"), d.report_type, key=f"rt_{d.doc_id}")
+            st.form_submit_button(t("save_meta"), on_click=save_meta, args=(d.doc_id,))
+        c1, c2, c3 = st.columns(3)
+        c1.button(
+            t("reindex"),
+            key=f"re_{d.doc_id}",
+            icon="🔄",
+            on_click=submit,
+            args=("reindex", d.doc_id, d.file_name),
+        )
+        sure = c2.checkbox(t("confirm_delete"), key=f"sure_{d.doc_id}")
+        c3.button(
+            t("delete"),
+            key=f"del_{d.doc_id}",
+            icon="🗑️",
+            disabled=not sure,
+            on_click=submit,
+            args=("remove", d.doc_id, d.file_name),
+        )

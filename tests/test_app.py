@@ -1,0 +1,328 @@
+"""The Streamlit app driven like a user would (streamlit.testing AppTest, in-process): chat,
+reports and admin pages on a real index, real models (smollm2-135m) and real background jobs.
+Settings reach the app through ANNALYST_* variables, as in production."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from backend.registry import ModelRegistry
+from backend.services import build_services
+from backend.settings import PROJECT_ROOT, Settings
+from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS
+
+APP = str(PROJECT_ROOT / "app.py")
+SMOLLM = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def indexed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the 4-page Foot Locker 8-K indexed (shared read-only by chat tests)."""
+    if not FOOTLOCKER_8K.is_file():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    data = tmp_path_factory.mktemp("indexed") / "data"
+    services = build_services(Settings(data_dir=data, models_path=MODELS, corpus_dir=CORPUS))
+    [result] = services.ingestor.add([FOOTLOCKER_8K])
+    assert result.status == "indexed", result.error
+    return data
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """Factory: an AppTest of app.py on ``data_dir`` with the given extra ANNALYST_* settings."""
+    made: list[AppTest] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> AppTest:
+        settings = {
+            "DATA_DIR": str(data_dir or tmp_path / "data"),
+            "MODELS_PATH": str(MODELS),
+            "CORPUS_DIR": str(CORPUS),
+            "CHAT_MODEL": "smollm2-135m",
+            "CHAT_MODE": "rag",
+            "TOP_K": "2",
+            "MAX_ANSWER_TOKENS": "40",
+            "N_THREADS": "1",
+            **env,
+        }
+        monkeypatch.delenv("ANNALYST_ADMIN_PASSWORD", raising=False)
+        for key, value in settings.items():
+            monkeypatch.setenv(f"ANNALYST_{key}", value)
+        st.cache_resource.clear()  # a new server process, as far as the app can tell
+        at = AppTest.from_file(APP, default_timeout=300)
+        made.append(at)
+        return at
+
+    yield make
+    for at in made:
+        try:
+            services = at.session_state["services"]
+        except (KeyError, AttributeError):
+            continue
+        services.jobs.stop()
+    st.cache_resource.clear()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, texts(at.error)
+
+
+# --- chat -------------------------------------------------------------------------------------
+def test_chat_without_reports_points_to_the_reports_page(app):
+    at = app().run()
+    no_errors(at)
+    assert "No reports are indexed yet" in texts(at.info)[0]
+    assert [link.proto.page for link in at.get("page_link")] == ["reports"]
+    assert not at.chat_input  # nothing to ask yet
+
+    at.context = {"locale": "zh-CN"}  # the browser's language decides...
+    at.run()
+    assert "尚未索引任何报告" in texts(at.info)[0]
+    assert texts(at.title) == ["向年报提问"]
+    at.sidebar.radio[0].set_value("en").run()  # ...unless the sidebar switch does
+    assert texts(at.title) == ["Ask your annual reports"]
+
+
+def test_chat_answers_with_citation_evidence_model_and_trace(app, indexed_dir):
+    at = app(indexed_dir).run()
+    no_errors(at)
+    captions = " ".join(texts(at.sidebar.caption))
+    assert "SmolLM2-135M-Instruct" in captions and "bundled" in captions
+    # RAG with the 135M model: it copies the share count from the source, and Annalyst cites the
+    # retrieved page that prints that number.
+    at.chat_input[0].set_value(
+        "How many shares of Foot Locker common stock were outstanding on the record date?"
+    )
+    at.run()
+    no_errors(at)
+    user, assistant = at.chat_message
+    assert user.markdown[0].value.startswith("How many shares")
+    assert "96,089,997" in assistant.markdown[0].value  # the streamed answer, rendered
+    assert assistant.status[0].proto.label.startswith("Answered in")
+    cite = next(e for e in assistant.expander if e.label.startswith("📄"))
+    assert cite.label == "📄 FOOTLOCKER_2022_8K_dated-2022-05-20.pdf · p. 2"
+    assert "<mark>96,089,997</mark>" in cite.get("html")[0].value  # page text, number marked
+    [image] = cite.get("image")  # the rendered PDF page
+    assert image.captions == ["FOOTLOCKER_2022_8K_dated-2022-05-20.pdf · p. 2"]
+    assert "Highlighted: 96,089,997" in texts(cite.caption)
+    trace = next(e for e in assistant.expander if e.label == "How this answer was made")
+    steps = " ".join(texts(trace.markdown))
+    assert "Plan" in steps and "search" in steps.lower()
+    assert "FOOTLOCKER_2022_8K_dated-2022-05-20.pdf p.2" in str(texts(trace.json))
+    assert len(at.session_state["turns"]) == 1
+
+    at.run()  # the conversation is kept across reruns
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    next(b for b in at.sidebar.button if b.label == "New chat").click().run()
+    assert not at.chat_message and at.session_state["turns"] == []
+
+
+def test_chat_error_says_what_to_do_never_a_stack_trace(app, indexed_dir, tmp_path):
+    """The configured model is not prepared: the sidebar and the answer say which command fixes
+    it; the conversation is not broken."""
+    at = app(indexed_dir, MODELS_PATH=str(tmp_path / "no-models")).run()
+    assert not at.exception
+    assert "python -m backend.models prepare" in texts(at.sidebar.error)[0]
+    at.chat_input[0].set_value("How many shares were outstanding?").run()
+    assert not at.exception
+    [error] = at.main.error
+    assert "is not prepared" in error.value and "python -m backend.models prepare" in error.value
+    assert at.session_state["turns"] == []
+
+
+def test_bad_setting_is_named_not_a_stack_trace(app):
+    at = app(CHAT_MODE="chatty").run()
+    assert not at.exception
+    [error] = at.error
+    assert "ANNALYST_* variable" in error.value and "chat_mode" in error.value
+
+
+def test_chat_facts_route_cites_the_statement_page(app, tmp_path, netflix_extract):
+    """Agent mode, no model needed: the number comes from the income statement, with its page."""
+    data = tmp_path / "data"
+    services = build_services(Settings(data_dir=data, models_path=MODELS, corpus_dir=CORPUS))
+    [result] = services.ingestor.add([netflix_extract])
+    assert result.status == "indexed" and result.facts > 0, result
+    at = app(data, CHAT_MODE="agent").run()
+    at.chat_input[0].set_value("What was Netflix's total revenue in FY2017?").run()
+    no_errors(at)
+    _, assistant = at.chat_message
+    text = assistant.markdown[0].value
+    assert "11,692,713" in text and f"[{netflix_extract.name} p.2]" in text
+    cite = next(e for e in assistant.expander if e.label.startswith("📄"))
+    assert cite.label == f"📄 {netflix_extract.name} · p. 2"
+    assert "<mark>11,692,713</mark>" in cite.get("html")[0].value
+    [image] = cite.get("image")
+    assert image.captions == [f"{netflix_extract.name} · p. 2"]
+    trace = next(e for e in assistant.expander if e.label == "How this answer was made")
+    assert "`get_fact`" in " ".join(texts(trace.markdown))
+
+
+def test_citation_shows_page_text_and_image_with_the_number_highlighted(app, indexed_dir):
+    """The evidence view of a citation, on the real index (as the chat renders it)."""
+    from backend.render import citation_view
+
+    services = build_services(Settings(data_dir=indexed_dir, models_path=MODELS))
+    [doc] = services.catalog.documents()
+    answer = f"There were 96,089,997 shares outstanding [{doc.file_name} p.2]."
+    view = citation_view(services.catalog, doc.doc_id, 2, answer)
+    assert view.terms == ["96,089,997"] and "<mark>96,089,997</mark>" in view.html
+    assert view.png and view.png.startswith(b"\x89PNG") and view.boxes == 1
+
+
+# --- reports ----------------------------------------------------------------------------------
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader[0].set_value((name, data, "application/pdf"))
+    return at.form_submit_button[0].click().run()
+
+
+def test_reports_upload_listed_duplicate_edit_delete(app):
+    at = app().run()
+    at.switch_page("pages/reports.py").run()
+    no_errors(at)
+    assert "No reports yet" in texts(at.info)[0]
+    data = FOOTLOCKER_8K.read_bytes()
+    _upload(at, "footlocker-8k.pdf", data)
+    no_errors(at)
+    assert "footlocker-8k.pdf: queued" in texts(at.success)[0]
+    assert at.get("progress"), "the job shows a progress bar"
+    services = at.session_state["services"]
+    assert services.jobs.wait_idle(240)
+
+    at.run()  # what a browser refresh shows: the finished job and the listed report
+    no_errors(at)
+    result = next(c for c in texts(at.caption) if c.startswith("Indexed: 4 pages"))
+    assert "Foot Locker" in result and "FY 2022" in result
+    [doc] = at.expander
+    assert doc.label.startswith("Foot Locker") and "footlocker-8k.pdf" in doc.label
+
+    _upload(at, "same-file-other-name.pdf", data)
+    assert "already indexed" in texts(at.info)[0]
+    assert len(services.jobs.jobs()) == 1
+
+    # correct the detected metadata
+    doc.text_input[0].input("Foot Locker Retail")
+    doc.number_input[0].set_value(2021)
+    doc.button[0].click().run()  # the form's save button
+    no_errors(at)
+    assert "Saved." in texts(at.success)[0]
+    [stored] = services.catalog.documents()
+    assert (stored.company, stored.fiscal_year) == ("Foot Locker Retail", 2021)
+    assert at.expander[0].label.startswith("Foot Locker Retail 2021")
+
+    # delete: needs the confirmation box, then runs as a job
+    delete = next(b for b in at.button if b.label == "Delete")
+    assert delete.disabled
+    next(c for c in at.checkbox if c.label == "Confirm delete").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert services.jobs.wait_idle(120)
+    at.run()
+    no_errors(at)
+    assert services.catalog.documents(status=None) == []
+    assert any("was deleted" in c for c in texts(at.caption))
+
+
+# --- admin ------------------------------------------------------------------------------------
+def test_admin_locked_without_password(app):
+    at = app().run()
+    at.switch_page("pages/admin.py").run()
+    no_errors(at)
+    assert "ANNALYST_ADMIN_PASSWORD" in texts(at.warning)[0]
+    assert not at.tabs and not at.text_input
+
+
+def _gate_scores(candidate: float, baseline: float) -> dict:
+    """Scores as `python -m training evaluate` stores them (training/gate.py)."""
+
+    def side(acc: float) -> dict:
+        block = {"accuracy": acc, "hit@5": 0.5, "refusal_accuracy_na": 1.0,
+                 "latency_median_s": 3.2, "n": 4}  # fmt: skip
+        return {"evaluate": {"dev": {"summary": {"rag": block}}}}
+
+    reason = f"dev accuracy: {candidate} vs {baseline} (configured smollm2-135m)"
+    return {
+        "eval": {"baseline_model": "configured smollm2-135m", "at": "2026-11-28T18:00:00",
+                 "candidate": side(candidate), "baseline": side(baseline)},
+        "gate": {"better": candidate > baseline, "reason": reason},
+    }  # fmt: skip
+
+
+def test_admin_unlock_table_activate_and_rollback(app, tmp_path):
+    data = tmp_path / "data"
+    registry = ModelRegistry(data / "registry")
+    version = registry.register(
+        name="smollm2-ft", base="smollm2-135m", model_file=SMOLLM, scores=_gate_scores(0.25, 0.3)
+    ).version
+    at = app(data, ADMIN_PASSWORD="open sesame").run()
+    at.switch_page("pages/admin.py").run()
+    at.text_input[0].input("wrong")
+    at.form_submit_button[0].click().run()
+    assert texts(at.error) == ["Wrong password."] and not at.tabs
+    at.text_input[0].input("open sesame")
+    at.form_submit_button[0].click().run()
+    no_errors(at)
+    assert [tab.label for tab in at.tabs] == ["Training data", "Fine-tuning", "Models & evaluation"]
+    assert any(b.label.startswith("Generate training data") for b in at.form_submit_button)
+    assert any(b.label == "Start training" for b in at.form_submit_button)
+    table = at.dataframe[0].value
+    assert list(table["Version"]) == ["base", version]
+    assert list(table["Active"]) == ["✅", ""]
+    assert list(table["Accuracy"]) == [0.3, 0.25]  # base and version side by side
+    assert list(table["Page hit@5"]) == [0.5, 0.5]
+    assert table["Gate"].iloc[1].startswith("failed — dev accuracy: 0.25 vs 0.3")
+
+    version_box = next(s for s in at.selectbox if s.label == "Version")
+    version_box.set_value(version).run()
+    next(b for b in at.button if b.label == "Activate").click().run()
+    assert "did not beat the active model" in texts(at.error)[0]  # the gate said no
+    next(c for c in at.checkbox if c.label == "Activate anyway").check().run()
+    next(b for b in at.button if b.label == "Activate").click().run()
+    assert f"Version {version} is active" in texts(at.success)[0]
+    assert list(at.dataframe[0].value["Active"]) == ["", "✅"]
+
+    chat = AppTest.from_file(APP, default_timeout=60).run()  # same server, another tab
+    assert f"version {version}" in " ".join(texts(chat.sidebar.caption))
+    services = at.session_state["services"]
+    assert services.chat.model_info().version == version
+
+    at.switch_page("pages/admin.py").run()
+    next(b for b in at.button if b.label == "Roll back to the previous model").click().run()
+    assert "Rolled back" in texts(at.success)[0]
+    assert services.chat.model_info().version == "bundled"
+
+
+@pytest.mark.slow
+def test_admin_generates_training_data_in_the_background(app, tmp_path, netflix_extract):
+    data = tmp_path / "data"
+    services = build_services(Settings(data_dir=data, models_path=MODELS, corpus_dir=CORPUS))
+    assert services.ingestor.add([netflix_extract])[0].facts > 0
+    at = app(data, ADMIN_PASSWORD="pw").run()
+    at.switch_page("pages/admin.py").run()
+    at.text_input[0].input("pw")
+    at.form_submit_button[0].click().run()
+    next(n for n in at.number_input if n.label == "Items to propose per report").set_value(5)
+    next(c for c in at.checkbox if c.label.startswith("Let the model write")).uncheck()
+    next(b for b in at.form_submit_button if b.label.startswith("Generate")).click().run()
+    no_errors(at)
+    admin = at.session_state["services"].admin
+    assert admin.procs.is_running("fewshot")
+    deadline = time.monotonic() + 600
+    while admin.procs.is_running("fewshot"):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    at.run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Training items"]) > 0, admin.fewshot().status.log_tail(20)
+    assert any(e.label == "Data card" for e in at.expander)
+    sample = next(e for e in at.expander if e.label.startswith("Sample: "))
+    assert "assistant" in " ".join(texts(sample.markdown))

@@ -1,0 +1,189 @@
+"""End to end in a real browser: `streamlit run app.py` on a loopback port, driven through
+Debian's Chromium by Playwright. Upload a report (a small real 10-K), refresh, ask a question
+(the agent answers from the income statement), open the citation and the trace, switch the
+interface to Chinese, look at the admin page. Screenshots go to test-artifacts/browser/
+(git-ignored)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backend.settings import PROJECT_ROOT
+from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed (run .ci/install-chromium)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """The app as users run it, on its own data dir; stopped (whole process group) afterwards."""
+    if not FOOTLOCKER_8K.is_file():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ANNALYST_DATA_DIR": str(tmp / "data"),
+        "ANNALYST_MODELS_PATH": str(MODELS),
+        "ANNALYST_CORPUS_DIR": str(CORPUS),
+        "ANNALYST_CHAT_MODEL": "smollm2-135m",
+        "ANNALYST_TOP_K": "2",
+        "ANNALYST_MAX_ANSWER_TOKENS": "40",
+        "ANNALYST_N_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("ANNALYST_ADMIN_PASSWORD", None)
+    log = open(tmp / "streamlit.log", "wb")  # closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("streamlit did not start:\n" + (tmp / "streamlit.log").read_text())
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        text = (tmp / "streamlit.log").read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix_extract):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    expect(page.get_by_text("No reports are indexed yet")).to_be_visible()
+    shot(page, "01-chat-empty")
+
+    page.get_by_role("link", name="Go to the Reports page").click()
+    expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+    page.locator("input[type=file]").set_input_files(str(netflix_extract))
+    expect(page.get_by_role("button", name=f"Remove {netflix_extract.name}")).to_be_visible()
+    page.get_by_role("button", name="Index").click()
+    expect(page.get_by_text(re.compile(r"queued — progress below"))).to_be_visible()
+    done = page.get_by_text(re.compile(r"Indexed: 4 pages, \d+ passages, [1-9]\d* facts"))
+    expect(done).to_be_visible(timeout=300_000)
+    shot(page, "02-reports-indexed")
+
+    page.reload()  # a refresh neither loses nor repeats the job
+    expect(done).to_be_visible()
+    expect(done).to_have_count(1)
+    expect(
+        page.get_by_text("Netflix, Inc. 2017 10-K — NETFLIX_2017_10K_extract.pdf")
+    ).to_be_visible()
+
+    page.get_by_role("link", name="Chat").click()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("What was Netflix's total revenue in FY2017?")
+    box.press("Enter")
+    expect(page.get_by_text(re.compile(r"Answered in"))).to_be_visible(timeout=300_000)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("$11,692,713 thousand")
+    expect(page.get_by_text(re.compile("Model: .*SmolLM2"))).to_be_visible()
+    shot(page, "03-chat-answer")
+
+    page.get_by_text(f"📄 {netflix_extract.name} · p. 2").click()
+    expect(answer.locator("mark", has_text="11,692,713")).to_be_visible()
+    image = answer.get_by_role("img").first
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") > 500  # a real rendered page
+    shot(page, "04-citation-evidence")
+
+    page.get_by_text("How this answer was made").click()
+    expect(answer.get_by_text("get_fact").first).to_be_visible()
+    shot(page, "05-trace")
+
+    page.get_by_text("中文", exact=True).click()  # the interface language switch
+    expect(page.get_by_role("heading", name="向年报提问")).to_be_visible()
+    expect(answer).to_contain_text("$11,692,713 thousand")  # the conversation is kept
+    expect(answer.get_by_text("回答过程")).to_be_visible()  # the answer's frame in Chinese
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
+        "placeholder", re.compile("询问营业收入")
+    )
+    shot(page, "06-chat-zh")
+    page.get_by_text("English", exact=True).click()
+    expect(page.get_by_role("heading", name="Ask your annual reports")).to_be_visible()
+
+    page.get_by_role("link", name="Admin").click()
+    expect(page.get_by_text(re.compile("ANNALYST_ADMIN_PASSWORD"))).to_be_visible()
+    shot(page, "07-admin-locked")
+    page.close()

@@ -1,0 +1,42 @@
+"""Evaluation scoring: numeric tolerance in any notation, refusals, polarity, page hits."""
+
+from backend.scoring import page_hit, score
+
+
+def test_numeric_gold_in_any_scale_notation():
+    item = {"answer": "$1577.00", "answer_value": 1577, "tolerance": 0.01}
+    assert score(item, {"answer": "It was $1.577 billion.", "answer_value": 1.577})
+    assert score(item, {"answer": "It was $1,577 million.", "answer_value": 1577})
+    assert not score(item, {"answer": "It was $1,420 million.", "answer_value": 1420})
+    assert not score(item, {"answer": "Not found.", "answer_value": None, "refused": True})
+
+
+def test_na_items_need_a_refusal():
+    item = {"answer": "N/A"}
+    assert score(item, {"answer": "Not found in the indexed reports.", "refused": True})
+    assert not score(item, {"answer": "It was 12.", "refused": False, "answer_value": 12})
+
+
+def test_tatqa_lists_and_booleans():
+    assert score({"answer": "['2,795', '2,780']"},
+                 {"answer": "Net sales were 2,795 and 2,780.", "answer_value": 2795})
+    assert not score({"answer": "['2,795', '2,780']"},
+                     {"answer": "Net sales were 2,795.", "answer_value": 2795})
+    assert score({"answer": "True"}, {"answer": "Yes, the report describes new ESG goals."})
+    assert not score({"answer": "False"}, {"answer": "Yes, it does."})
+
+
+def test_finglm_conclusion_number():
+    item = {"answer": "…比值是0.10", "answers": ["已知净利润1048976368.69元和研发费用100209482.5元，"
+                                               "企业研发经费与利润比值是0.10"]}
+    assert score(item, {"answer": "比值为0.10。", "answer_value": 0.10})
+    assert not score(item, {"answer": "净利润为1048976368.69元", "answer_value": 1048976368.69})
+
+
+def test_page_hit_pools_and_lists():
+    item = {"doc": "reports/financebench/3M_2018_10K.pdf", "page": [60, 61]}
+    assert page_hit(item, [{"doc": "reports/financebench/3M_2018_10K.pdf", "page": 61}], 1)
+    assert not page_hit(item, [{"doc": "reports/financebench/3M_2018_10K.pdf", "page": 59}], 5)
+    pools = {"reference_pools": [[{"doc": "a.pdf", "page": 4}], [{"doc": "a.pdf", "page": 9}]]}
+    assert page_hit(pools, [{"doc": "reports/erc/a.pdf", "page": 9}], 5)
+    assert page_hit({"answer": "x"}, [], 5) is None

@@ -1,0 +1,155 @@
+"""Fine-tune the chat model on generated data, export a quantized GGUF, evaluate, activate.
+
+Usage (data from ``python -m ingestion fewshot``; runs and versions live under the data dir)::
+
+    # CPU: plain LoRA on the smallest bundled model, a quick run
+    python -m training run --data data/fewshot --base smollm2-135m --out data/training/runs/r1 \\
+        --steps 300 --rank 16 --device cpu
+
+    # one GPU: QLoRA (4-bit NF4 base; needs bitsandbytes), Q4_K_M export, also a LoRA GGUF
+    python -m training run --data data/fewshot --base qwen2.5-coder-1.5b --out runs/r2 \\
+        --device cuda --steps 1000 --batch-size 8 --lora-gguf
+
+    # several GPUs, data parallel, same code
+    torchrun --nproc-per-node 4 -m training run --data data/fewshot --base qwen2.5-0.5b \\
+        --out runs/r3 --device cuda
+    accelerate launch -m training run --data data/fewshot --base qwen2.5-0.5b --out runs/r3
+
+    # a Hugging Face folder as base (the GGUF supplies tokenizer, chat template and metadata)
+    python -m training run --data data/fewshot --base ~/hf/Qwen2.5-0.5B-Instruct \\
+        --template-gguf qwen2.5-0.5b --out runs/r4
+
+    python -m training status runs/r1        # state + last progress line
+    python -m training cancel runs/r1        # stops at the next step (checkpoint kept; rerun resumes)
+    python -m training evaluate VERSION      # new vs active model on val + dev.jsonl; stores scores
+    python -m training list                  # versions, scores, which is active
+    python -m training activate VERSION      # refused unless it scored better (--force overrides)
+    python -m training rollback              # back to the previously active model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from backend.errors import AnnalystError
+from training.args import TrainArgs, add_dataclass_arguments, args_from_namespace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="train, export, quantize, check and register a model")
+    add_dataclass_arguments(run, TrainArgs)
+    st = sub.add_parser("status", help="state and last progress of a run folder")
+    st.add_argument("run_dir", type=Path)
+    ca = sub.add_parser("cancel", help="ask a running training to stop (keeps a checkpoint)")
+    ca.add_argument("run_dir", type=Path)
+    ev = sub.add_parser(
+        "evaluate", help="evaluate a version against the active model and store the scores"
+    )
+    ev.add_argument("version")
+    ev.add_argument(
+        "--qa",
+        type=Path,
+        action="append",
+        default=None,
+        help="QA file(s) for `python -m backend.evaluate` (default: the run's "
+        "validation data and <corpus>/dev.jsonl)",
+    )
+    ev.add_argument("--limit", type=int, default=None, help="evaluate the first N items of each")
+    ev.add_argument("--mode", default="agent", choices=["agent", "rag", "retrieval"])
+    ev.add_argument(
+        "--heldout-items",
+        type=int,
+        default=32,
+        help="validation items answered directly by each GGUF (0: skip)",
+    )
+    ev.add_argument(
+        "--ingest",
+        action="store_true",
+        help="let the evaluation index the reports the questions need first",
+    )
+    ev.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="only the held-out check (skip `python -m backend.evaluate`)",
+    )
+    sub.add_parser("list", help="registered versions with scores")
+    ac = sub.add_parser("activate", help="make a version the chat model")
+    ac.add_argument("version")
+    ac.add_argument(
+        "--force", action="store_true", help="activate even without a passed evaluation"
+    )
+    sub.add_parser("rollback", help="re-activate the previously active model")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from backend.settings import Settings
+
+    ns = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        settings = Settings()
+        if ns.cmd == "run":
+            from training.train import main as train_main
+
+            result = train_main(args_from_namespace(TrainArgs, ns), settings)
+            return 2 if result.get("cancelled") else 0
+        if ns.cmd == "status":
+            from training.jobs import run_status
+
+            print(json.dumps(run_status(ns.run_dir), indent=1, default=str))
+            return 0
+        if ns.cmd == "cancel":
+            from training.jobs import cancel_run
+
+            cancel_run(ns.run_dir)
+            print(f"cancel requested for {ns.run_dir}")
+            return 0
+        if ns.cmd == "evaluate":
+            from training.gate import evaluate_version
+
+            res = evaluate_version(
+                settings,
+                ns.version,
+                qa_files=ns.qa,
+                limit=ns.limit,
+                mode=ns.mode,
+                heldout_items=ns.heldout_items,
+                ingest=ns.ingest,
+                run_agent_eval=not ns.no_agent,
+            )
+            print(json.dumps(res["gate"], indent=1, default=str))
+            return 0
+        from backend.registry import ModelRegistry
+
+        reg = ModelRegistry(settings.registry_dir)
+        if ns.cmd == "list":
+            from training.jobs import format_versions
+
+            print(format_versions(reg))
+        elif ns.cmd == "activate":
+            mv = reg.activate(ns.version, force=ns.force)
+            print(f"active: {mv.version} ({mv.gguf_path})")
+        elif ns.cmd == "rollback":
+            mv = reg.rollback()
+            print(f"active: {mv.version if mv else 'configured chat model ' + settings.chat_model}")
+    except AnnalystError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

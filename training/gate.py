@@ -1,0 +1,241 @@
+"""Evaluation gate: score a new model version against the active model, in one run, and store it.
+
+For the candidate and the baseline (the active registry version, else ``settings.chat_model``):
+
+1. ``heldout``: the run's validation items answered directly by each GGUF (training.check), the
+   quick model-level check that also catches a fine-tune erased by quantization;
+2. ``python -m backend.evaluate`` (the full agent, as users get it) on the validation items
+   converted to the QA format and on ``<corpus>/dev.jsonl``, each model evaluated with ``--model``
+   so the registry's active version does not interfere.
+
+The verdict (``scores["gate"]``) compares the primary metric: dev accuracy when the evaluation ran,
+else held-out facts accuracy. A version is "better" only when it is strictly higher. Nothing is
+activated here; :meth:`backend.registry.ModelRegistry.activate` reads the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from backend.errors import TrainingError
+from backend.registry import ModelRegistry, ModelVersion
+from backend.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+def baseline_gguf(settings: Settings, registry: ModelRegistry) -> tuple[str, Path]:
+    """(label, GGUF) of the model the chat uses now."""
+    from backend.models import resolve_gguf
+
+    active = registry.active()
+    if active is not None:
+        return f"version {active.version}", active.gguf_path
+    return f"configured {settings.chat_model}", resolve_gguf(
+        settings.models_dir, settings.chat_model
+    )
+
+
+def val_items(mv: ModelVersion) -> list[dict[str, Any]]:
+    """The validation items of the data the version was trained on (from its data card)."""
+    from training.data import load_dataset
+
+    src = mv.data_card.get("source") or mv.args.get("data")
+    if not src or not Path(src).exists():
+        return []
+    return load_dataset(Path(src)).val
+
+
+def val_to_qa(items: list[dict[str, Any]], corpus_dir: Path, out: Path) -> Path | None:
+    """Validation chat items → a QA file in dev.jsonl format (question, gold answer, doc, page)."""
+    from training.data import prompt_and_answer
+
+    by_name: dict[str, str] = {}
+    reports = corpus_dir / "reports"
+    if reports.is_dir():
+        for p in reports.rglob("*.pdf"):
+            by_name.setdefault(p.name, str(p.relative_to(corpus_dir)))
+    rows = []
+    for it in items:
+        prompt, gold = prompt_and_answer(it)
+        question = next((m["content"] for m in prompt if m["role"] == "user"), "")
+        prov = it.get("provenance") or {}
+        file = str(prov.get("file") or "")
+        doc = file if (corpus_dir / file).is_file() else by_name.get(Path(file).name)
+        if not question or not doc:
+            continue
+        refusal = gold.strip().startswith(
+            ("Not found in the indexed reports", "在已索引的报告中未找到相关信息")
+        )
+        row = {
+            "id": f"val-{it.get('id')}",
+            "question": question,
+            "answer": "N/A" if refusal else gold,
+            "doc": doc,
+            "language": prov.get("language", "en"),
+            "question_type": prov.get("type", "val"),
+            "source": "training-val",
+            "dataset": "training-val",
+        }
+        if prov.get("page"):
+            row["page"] = prov["page"]
+            row["evidence_pages"] = [{"doc": Path(doc).name, "page": prov["page"]}]
+        rows.append(row)
+    if not rows:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return out
+
+
+def run_evaluate_cli(
+    settings: Settings,
+    qa: Path,
+    model: Path,
+    workdir: Path,
+    *,
+    limit: int | None,
+    mode: str,
+    ingest: bool,
+) -> dict[str, Any]:
+    """``python -m backend.evaluate`` for one model and QA file; returns its summary line."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tag = f"{qa.stem}-{model.parent.name if model.name == 'model.gguf' else model.stem}"
+    summary_path = workdir / f"{tag}.summary.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "backend.evaluate",
+        "--qa",
+        str(qa),
+        "--out",
+        str(workdir / f"{tag}.pred.jsonl"),
+        "--model",
+        str(model),
+        "--mode",
+        mode,
+        "--summary",
+        str(summary_path),
+        "--data-dir",
+        str(settings.data_dir),
+    ]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    if ingest:
+        cmd += ["--ingest"]
+    env = {
+        **os.environ,
+        "ANNALYST_DATA_DIR": str(settings.data_dir),
+        "ANNALYST_CORPUS_DIR": str(settings.corpus_dir),
+    }
+    if settings.models_path:
+        env["ANNALYST_MODELS_PATH"] = str(settings.models_path)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not summary_path.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise TrainingError(
+            f"`python -m backend.evaluate` failed for {model.name} on {qa.name}: "
+            + " | ".join(tail)
+        )
+    line = json.loads(summary_path.read_text(encoding="utf-8"))
+    return {"summary": line.get("summary", {}), "seconds": round(time.monotonic() - t0, 1)}
+
+
+def _primary(
+    evals: dict[str, Any], mode: str, heldout: dict[str, Any] | None
+) -> tuple[str, float | None]:
+    """The metric the verdict uses: dev accuracy, else val accuracy, else any QA file's accuracy,
+    else held-out facts accuracy."""
+    for name in sorted(evals, key=lambda k: (k != "dev", k != "val", k)):
+        acc = evals[name].get("summary", {}).get(mode, {}).get("accuracy")
+        if acc is not None:
+            return f"{name} accuracy", acc
+    if heldout:
+        return "held-out facts", heldout.get("facts")
+    return "none", None
+
+
+def evaluate_version(
+    settings: Settings,
+    version: str,
+    *,
+    qa_files: list[Path] | None = None,
+    limit: int | None = None,
+    mode: str = "agent",
+    heldout_items: int = 32,
+    ingest: bool = False,
+    run_agent_eval: bool = True,
+) -> dict[str, Any]:
+    """Score ``version`` and the current chat model; store both and the verdict with the version."""
+    from training.check import heldout_scores
+
+    registry = ModelRegistry(settings.registry_dir)
+    mv = registry.get(version)
+    base_label, base_path = baseline_gguf(settings, registry)
+    if base_path.resolve() == mv.gguf_path.resolve():
+        raise TrainingError(f"Version {version} is the active model already; nothing to compare.")
+    workdir = mv.dir / "eval"
+    models = {"candidate": mv.gguf_path, "baseline": base_path}
+    result: dict[str, Any] = {
+        "baseline_model": base_label,
+        "baseline_gguf": str(base_path),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "mode": mode,
+        "limit": limit,
+    }
+    val = val_items(mv)
+    if heldout_items and val:
+        for role, path in models.items():
+            result.setdefault(role, {})["heldout"] = heldout_scores(path, val[:heldout_items])
+    if run_agent_eval:
+        files: dict[str, Path] = {}
+        if qa_files:
+            files = {Path(q).stem: Path(q) for q in qa_files}
+        else:
+            qa_val = val_to_qa(val, settings.corpus_dir, workdir / "val_qa.jsonl")
+            if qa_val is not None:
+                files["val"] = qa_val
+            dev = settings.corpus_dir / "dev.jsonl"
+            if dev.is_file():
+                files["dev"] = dev
+        for name, qa in files.items():
+            for role, path in models.items():
+                result.setdefault(role, {}).setdefault("evaluate", {})[name] = run_evaluate_cli(
+                    settings, qa, path, workdir / role, limit=limit, mode=mode, ingest=ingest
+                )
+    metric, cand = _primary(
+        result.get("candidate", {}).get("evaluate", {}),
+        mode,
+        result.get("candidate", {}).get("heldout"),
+    )
+    _, base = _primary(
+        result.get("baseline", {}).get("evaluate", {}),
+        mode,
+        result.get("baseline", {}).get("heldout"),
+    )
+    better = cand is not None and base is not None and cand > base
+    result["gate"] = {
+        "better": better,
+        "metric": metric,
+        "candidate": cand,
+        "baseline": base,
+        "baseline_model": base_label,
+        "reason": f"{metric}: {cand} vs {base} ({base_label})",
+    }
+    flat: dict[str, Any] = {"eval": result, "gate": result["gate"]}
+    for name, ev in result.get("candidate", {}).get("evaluate", {}).items():
+        summary = ev.get("summary", {}).get(mode)
+        if summary:  # flat copy (admin table): scores["dev"]["accuracy"], ...
+            flat[name] = summary
+    registry.set_scores(version, flat)
+    return result
