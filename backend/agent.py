@@ -57,6 +57,15 @@ _CHANGE = re.compile(
     r"\b(change|growth|grow|grew|increase|decrease|year[- ]over[- ]year|yoy)\b|增长|变动|变化|同比|增减",
     re.I,
 )
+# Qualifiers that make a statement line the wrong answer ("fourth-quarter revenue", "国外营业收入",
+# "其他流动资产", "repurchase authorization"): such questions go to the search route.
+_NARROW = re.compile(
+    r"\b(quarters?|quarterly|q[1-4]|segments?|geographic\w*|regions?|regional|international|"
+    r"domestic|foreign|other|authori[sz]\w*|programs?|guidance|forecast\w*|outlook|"
+    r"employees?|per store|backlog)\b|季度|半年|分部|国外|境外|国内|境内|地区|其他|授权|计划|预计|"
+    r"前五|子公司",
+    re.I,
+)
 _AVERAGE = re.compile(r"\b(average|mean)\b|平均", re.I)
 _COMPARE = re.compile(
     r"\b(compare|comparison|versus|vs\.?|higher|lower|larger|smaller)\b|比较|对比", re.I
@@ -113,6 +122,28 @@ def format_value(f: Fact, language: str, *, magnitude: bool = False) -> str:
     return f"-{body}" if neg else body
 
 
+def plain(v: float) -> str:
+    """A number as printed in a statement, without exponent or grouping: 5959751175.87."""
+    text = f"{v:.2f}" if abs(v - round(v)) > 1e-9 else f"{v:.0f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_LABEL_NOISE = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\(?\d+\)|\d+[、.])\s*|"
+    r"^\s*(?:其中|加|减)\s*[:：]\s*|[（(][^）)]*(?:填列|以|号)[^）)]*[）)]\s*$"
+)
+
+
+def display_label(label: str) -> str:
+    """A statement row label without enumerators and remarks: "五、净利润（净亏损以“－”号填列）"
+    → "净利润", "其中：营业收入" → "营业收入"."""
+    prev = None
+    while prev != label:
+        prev = label
+        label = _LABEL_NOISE.sub("", label).strip()
+    return label or prev
+
+
 def format_result(value: float, unit: str, decimals: int) -> str:
     if unit == "%":
         return f"{value:,.{decimals}f}%"
@@ -138,7 +169,7 @@ def _row_fact(r: dict[str, Any]) -> CheckedFact:
         r["year"],
         r["statement"],
         r["scope"],
-        r["label"],
+        display_label(r["label"]),
         r["item"],
         r["value"],
         r["scale"],
@@ -161,6 +192,7 @@ class Route:
     average: bool
     compare: bool
     decimals: int
+    narrow: bool = False
 
 
 PLANNER_EXAMPLE = (
@@ -272,7 +304,7 @@ class Agent:
             }
         )
 
-        if plan.companies and (route.items or route.metric):
+        if plan.companies and (route.items or route.metric) and not route.narrow:
             yield {"type": "status", "text": "looking up the financial statements"}
             done = self._facts_route(plan, route, toolbox, answer)
             if done:
@@ -337,6 +369,7 @@ class Agent:
             average=bool(_AVERAGE.search(question)),
             compare=bool(_COMPARE.search(question)),
             decimals=requested_decimals(question),
+            narrow=bool(_NARROW.search(question)),
         )
 
     def _names(self, plan: QueryPlan) -> list[str]:
@@ -397,7 +430,7 @@ class Agent:
             f1 = self._fact(toolbox, company, item, y1, route.scope)
             if not f0 or not f1 or f0.base_value == 0:
                 return False
-            expr = f"({f1.value:g} - {f0.value:g}) / {abs(f0.value):g} * 100"
+            expr = f"({plain(f1.value)} - {plain(f0.value)}) / {plain(abs(f0.value))} * 100"
             calc = toolbox.call("calculate", {"expression": expr})
             if calc.error:
                 return False
@@ -459,7 +492,7 @@ class Agent:
                 if f.item in OUTFLOW_ITEMS
                 else (f.base_value if use_base else f.value)
             )
-            return f"{v:.10g}"
+            return plain(v)
 
         expr = metric.formula
         for (item, offset), f in sorted(values.items(), key=lambda kv: -len(kv[0][0])):

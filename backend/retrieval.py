@@ -106,7 +106,14 @@ class Retriever:
         if mode in ("hybrid", "vector"):
             vector = self.store.embedder.embed_query(query)
             t_embed = time.perf_counter()
-            hits = self.store.search(vector, self.retrieve_k, ids)
+            try:
+                hits = self.store.search(vector, self.retrieve_k, ids)
+            except Exception as err:  # noqa: BLE001 - Chroma's errors have no common base
+                # another process wrote between our generation check and the query: the in-memory
+                # index is stale ("Error finding id"); reopen once and retry
+                log.info("vector search failed (%s); reopening the store", err)
+                self.store.reopen()
+                hits = self.store.search(vector, self.retrieve_k, ids)
             ranked.append([cid for cid, _ in hits])
         else:
             t_embed = t1

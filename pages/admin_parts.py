@@ -24,7 +24,11 @@ def fewshot_form(admin: Any, t: Translator) -> None:
         llm = c2.checkbox(t("fewshot_llm"), value=True, help=t("fewshot_llm_help"))
         go = st.form_submit_button(t("fewshot_start"), icon="▶️", type="primary")
     if go:
-        admin.start_fewshot(["--per-doc", str(int(per_doc)), "--llm" if llm else "--no-llm"])
+        # model-written items cost 1-2 min each on a CPU: a few per report keeps a run to minutes
+        admin.start_fewshot(
+            ["--per-doc", str(int(per_doc)), "--llm-per-doc", "3"] if llm
+            else ["--per-doc", str(int(per_doc)), "--no-llm"]
+        )
         st.rerun()
 
 

@@ -201,6 +201,9 @@ def encode_item(
 ) -> dict[str, list[int]] | None:
     """input_ids + labels (-100 outside assistant turns) for one item; None when too long."""
     text, spans = chat.assistant_spans(item["messages"])
+    if (item.get("provenance") or {}).get("loss_on") == "last_assistant":
+        # the earlier assistant turns are the app's fixed few-shot examples, not targets
+        spans = spans[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
     labels = []
