@@ -34,12 +34,13 @@ from backend.answer import (
     finish_answer,
     rag_messages,
     refusal_text,
+    start_answer,
 )
 from backend.calculator import CalculationError, calculate
 from backend.financial_items import scope_in
 from backend.metrics import Metric, find_metric
 from backend.numbers import parse_numbers
-from backend.query import QueryPlan
+from backend.query import QueryPlan, narrow_question
 from backend.records import Fact
 from backend.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
 from backend.tools import Toolbox, ToolScope, compact, tool_descriptions
@@ -55,15 +56,6 @@ _COMPUTE = re.compile(
 )
 _CHANGE = re.compile(
     r"\b(change|growth|grow|grew|increase|decrease|year[- ]over[- ]year|yoy)\b|增长|变动|变化|同比|增减",
-    re.I,
-)
-# Qualifiers that make a statement line the wrong answer ("fourth-quarter revenue", "国外营业收入",
-# "其他流动资产", "repurchase authorization"): such questions go to the search route.
-_NARROW = re.compile(
-    r"\b(quarters?|quarterly|q[1-4]|segments?|geographic\w*|regions?|regional|international|"
-    r"domestic|foreign|other|authori[sz]\w*|programs?|guidance|forecast\w*|outlook|"
-    r"employees?|per store|backlog)\b|季度|半年|分部|国外|境外|国内|境内|地区|其他|授权|计划|预计|"
-    r"前五|子公司",
     re.I,
 )
 _AVERAGE = re.compile(r"\b(average|mean)\b|平均", re.I)
@@ -88,8 +80,15 @@ def requested_decimals(question: str, default: int = 2) -> int:
     return _WORDNUM.get(word.lower(), int(word) if word.isdigit() else default)
 
 
-_ZH_CURRENCY = {"USD": "美元", "EUR": "欧元", "GBP": "英镑", "JPY": "日元", "AUD": "澳元",
-                "CAD": "加元", "HKD": "港元"}
+_ZH_CURRENCY = {
+    "USD": "美元",
+    "EUR": "欧元",
+    "GBP": "英镑",
+    "JPY": "日元",
+    "AUD": "澳元",
+    "CAD": "加元",
+    "HKD": "港元",
+}
 _ZH_SCALE = {1e3: "千", 1e6: "百万", 1e9: "十亿", 1e4: "万", 1e8: "亿"}
 _CN_UNITS = ("元", "千元", "万元", "百万元", "亿元")
 
@@ -265,24 +264,15 @@ class Agent:
     ) -> Iterator[dict[str, Any]]:
         """Events ``{"type": "status"|"token"|"answer", ...}``; the last carries the Answer."""
         t0 = time.perf_counter()
-        plan = self.retriever.plan(
-            question, history=history, doc_filter=doc_filter, year_filter=year_filter
+        plan, answer = start_answer(
+            self.retriever,
+            question,
+            "agent",
+            history=history,
+            doc_filter=doc_filter,
+            year_filter=year_filter,
         )
-        answer = Answer(
-            question=question, answer="", mode="agent", standalone_question=plan.question
-        )
-        answer.trace.append(
-            {
-                "step": "plan",
-                "standalone_question": plan.question,
-                "companies": plan.companies,
-                "years": plan.years,
-                "documents": plan.doc_ids,
-            }
-        )
-        if plan.unknown_company:
-            answer.answer, answer.refused = refusal_text(plan.language), True
-            answer.trace.append({"step": "refuse", "reason": "the company is not indexed"})
+        if answer.refused:
             answer.timings = {"total_s": round(time.perf_counter() - t0, 3)}
             yield {"type": "answer", "answer": answer}
             return
@@ -369,7 +359,7 @@ class Agent:
             average=bool(_AVERAGE.search(question)),
             compare=bool(_COMPARE.search(question)),
             decimals=requested_decimals(question),
-            narrow=bool(_NARROW.search(question)),
+            narrow=narrow_question(question),
         )
 
     def _names(self, plan: QueryPlan) -> list[str]:

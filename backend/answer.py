@@ -211,6 +211,34 @@ def finish_answer(
     return answer
 
 
+def start_answer(
+    retriever: Any,
+    question: str,
+    mode: str,
+    *,
+    history: Sequence[str] = (),
+    doc_filter: Sequence[str] | None = None,
+    year_filter: int | None = None,
+) -> tuple[Any, Answer]:
+    """Plan the question (follow-ups, companies, years, documents) and open its Answer record;
+    a question naming a company that is not indexed is refused here, before any tool runs."""
+    plan = retriever.plan(question, history=history, doc_filter=doc_filter, year_filter=year_filter)
+    answer = Answer(question=question, answer="", mode=mode, standalone_question=plan.question)
+    answer.trace.append(
+        {
+            "step": "plan",
+            "standalone_question": plan.question,
+            "companies": plan.companies,
+            "years": plan.years,
+            "documents": plan.doc_ids,
+        }
+    )
+    if plan.unknown_company:
+        answer.answer, answer.refused = refusal_text(plan.language), True
+        answer.trace.append({"step": "refuse", "reason": "the company is not indexed"})
+    return plan, answer
+
+
 class RagEngine:
     """Question → retrieval → one LLM call with sources → cited answer (streamed)."""
 
@@ -230,22 +258,15 @@ class RagEngine:
     ) -> Iterator[dict[str, Any]]:
         """Events: {"type": "status"|"token"|"answer", ...}; the last one carries the Answer."""
         t0 = time.perf_counter()
-        plan = self.retriever.plan(
-            question, history=history, doc_filter=doc_filter, year_filter=year_filter
+        plan, answer = start_answer(
+            self.retriever,
+            question,
+            "rag",
+            history=history,
+            doc_filter=doc_filter,
+            year_filter=year_filter,
         )
-        answer = Answer(question=question, answer="", mode="rag", standalone_question=plan.question)
-        answer.trace.append(
-            {
-                "step": "plan",
-                "standalone_question": plan.question,
-                "companies": plan.companies,
-                "years": plan.years,
-                "documents": plan.doc_ids,
-            }
-        )
-        if plan.unknown_company:
-            answer.answer, answer.refused = refusal_text(plan.language), True
-            answer.trace.append({"step": "refuse", "reason": "company not indexed"})
+        if answer.refused:
             yield {"type": "answer", "answer": answer}
             return
         yield {"type": "status", "text": "searching the reports"}

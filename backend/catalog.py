@@ -416,6 +416,20 @@ class Catalog:
                     out[r[0]] = Chunk(*r)
         return out
 
+    def chunks_on_pages(self, pages: Sequence[tuple[str, int]]) -> list[str]:
+        """Chunk ids on the given (doc_id, page) pairs, in that order, then by position."""
+        out: list[str] = []
+        with self.connect() as conn:
+            for doc_id, page in pages:
+                out.extend(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT chunk_id FROM chunks WHERE doc_id=? AND page=? ORDER BY seq",
+                        (doc_id, page),
+                    )
+                )
+        return out
+
     def keyword_search(
         self, match: str, doc_ids: Sequence[str] | None, limit: int
     ) -> list[tuple[str, float]]:

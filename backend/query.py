@@ -39,6 +39,23 @@ _ZH_NAME = re.compile(r"([\u4e00-\u9fff]{2,20}?(?:股份有限公司|有限责�
 _ZH_SUFFIX = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|股份)$")
 
 
+# Qualifiers that make a statement line the wrong answer ("fourth-quarter revenue", "国外营业收入",
+# "其他流动资产", "repurchase authorization"): such questions go to the search route.
+_NARROW = re.compile(
+    r"\b(quarters?|quarterly|q[1-4]|segments?|geographic\w*|regions?|regional|international|"
+    r"domestic|foreign|other|authori[sz]\w*|programs?|guidance|forecast\w*|outlook|"
+    r"employees?|per store|backlog)\b|季度|半年|分部|国外|境外|国内|境内|地区|其他|授权|计划|预计|"
+    r"前五|子公司",
+    re.I,
+)
+
+
+def narrow_question(text: str) -> bool:
+    """The question qualifies a statement line (a quarter, a segment, a region, "other"…), so the
+    annual statement row is not its answer."""
+    return bool(_NARROW.search(text))
+
+
 def language_of(text: str) -> str:
     cjk = len(_CJK.findall(text))
     return "zh" if cjk >= 2 and cjk >= 0.2 * len(re.sub(r"\s", "", text)) else "en"

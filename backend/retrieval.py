@@ -17,6 +17,7 @@ from typing import Any, Literal
 from backend.catalog import Catalog
 from backend.keywords import match_query
 from backend.query import CompanyIndex, QueryPlan, plan_query
+from backend.records import Chunk, Document
 from backend.vectorstore import VectorStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,21 @@ class Passage:
     fiscal_year: int | None
     score: float
 
+    @classmethod
+    def from_chunk(cls, c: Chunk, doc: Document, score: float = 0.0) -> Passage:
+        return cls(
+            chunk_id=c.chunk_id,
+            doc_id=c.doc_id,
+            file_name=doc.file_name,
+            page=c.page,
+            text=c.text,
+            section=c.section,
+            heading=c.heading,
+            company=doc.company,
+            fiscal_year=doc.fiscal_year,
+            score=score,
+        )
+
     @property
     def cite(self) -> str:
         return f"[{self.file_name} p.{self.page}]"
@@ -47,9 +63,18 @@ class Passage:
 
 
 class Retriever:
-    def __init__(self, catalog: Catalog, store: VectorStore, *, retrieve_k: int = 30) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: VectorStore,
+        *,
+        retrieve_k: int = 30,
+        facts: Any = None,
+    ) -> None:
         self.catalog = catalog
         self.store = store
+        #: optional FactStore: pages of the statement rows a question names form a third ranking
+        self.facts = facts
         self.retrieve_k = retrieve_k
         self._lock = threading.Lock()
         self._index: CompanyIndex | None = None
@@ -80,6 +105,32 @@ class Retriever:
             doc_filter=doc_filter,
             year_filter=year_filter,
         )
+
+    def fact_pages(self, query: str, doc_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """Statement pages holding the line items (or a metric's inputs) the query names."""
+        from backend.financial_items import items_in, scope_in
+        from backend.metrics import find_metric
+        from backend.query import narrow_question, years_in
+
+        if narrow_question(query):
+            return []
+        keys = items_in(query)
+        metric = find_metric(query)
+        if metric is not None:
+            keys += [k for k, _ in metric.items() if k not in keys]
+        if not keys:
+            return []
+        years = set(years_in(query))
+        scope = scope_in(query) or "consolidated"
+        pages: list[tuple[str, int]] = []
+        for key in keys[:4]:
+            hits = self.facts.lookup(item=key, scope=scope, doc_ids=list(doc_ids), limit=40)
+            if years:
+                hits = [h for h in hits if h.fiscal_year in years] or hits
+            for h in hits[:2]:
+                if (h.doc_id, h.page) not in pages:
+                    pages.append((h.doc_id, h.page))
+        return pages[:6]
 
     def search(
         self,
@@ -117,6 +168,10 @@ class Retriever:
             ranked.append([cid for cid, _ in hits])
         else:
             t_embed = t1
+        if mode == "hybrid" and self.facts is not None and scoped is not None:
+            pages = self.fact_pages(query, scoped)
+            if pages:
+                ranked.append(self.catalog.chunks_on_pages(pages)[: self.retrieve_k])
         t2 = time.perf_counter()
         fused: dict[str, float] = {}
         for ranking in ranked:
@@ -129,21 +184,7 @@ class Retriever:
             c = chunks.get(cid)
             if c is None or c.doc_id not in index.docs:
                 continue  # vector of a document no longer (or not yet) complete
-            doc = index.docs[c.doc_id]
-            out.append(
-                Passage(
-                    chunk_id=cid,
-                    doc_id=c.doc_id,
-                    file_name=doc.file_name,
-                    page=c.page,
-                    text=c.text,
-                    section=c.section,
-                    heading=c.heading,
-                    company=doc.company,
-                    fiscal_year=doc.fiscal_year,
-                    score=round(score, 5),
-                )
-            )
+            out.append(Passage.from_chunk(c, index.docs[c.doc_id], round(score, 5)))
             if len(out) >= k:
                 break
         if timings is not None:

@@ -59,7 +59,9 @@ class Services:
     def retriever(self) -> Retriever:
         from backend.retrieval import Retriever
 
-        return Retriever(self.catalog, self.store, retrieve_k=self.settings.retrieve_k)
+        return Retriever(
+            self.catalog, self.store, retrieve_k=self.settings.retrieve_k, facts=self.facts
+        )
 
     @cached_property
     def llm(self) -> LLMProvider:

@@ -21,18 +21,7 @@ _ASCII_NAME = re.compile(r"^[A-Za-z0-9&.,'’\- ]+$")
 
 
 def chunk_passage(c: Chunk, doc: Document, score: float = 0.0) -> Passage:
-    return Passage(
-        chunk_id=c.chunk_id,
-        doc_id=c.doc_id,
-        file_name=doc.file_name,
-        page=c.page,
-        text=c.text,
-        section=c.section,
-        heading=c.heading,
-        company=doc.company,
-        fiscal_year=doc.fiscal_year,
-        score=score,
-    )
+    return Passage.from_chunk(c, doc, score)
 
 
 def same_value(a: float, b: float) -> bool:
