@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 _COMPUTE = re.compile(
     r"\b(difference|differ|change[sd]?|growth|grow|grew|increase[sd]?|decrease[sd]?|ratio|"
     r"average|mean|sum|combined|percent(?:age)?|proportion|margin|how much (?:more|less|higher|"
-    r"lower)|cagr|turnover|times|divided|per share)\b|增长|变动|变化|比值|比率|比例|平均|合计|差额|"
+    r"lower)|cagr|turnover|times|divided|rate|ratio)\b|增长|变动|变化|比值|比率|比例|平均|合计|差额|"
     r"同比|周转率|百分比|占比|多少倍",
     re.I,
 )
@@ -440,6 +440,8 @@ class Agent:
                 )
             self._set(answer, text, inputs, toolbox, value=round(pct, d), unit="%", extra=[pct])
             return True
+        if route.compute:
+            return False  # a ratio or computation we have no formula for: not a single lookup
         year = max(years)
         f = self._fact(toolbox, company, item, year, route.scope)
         if f is None:

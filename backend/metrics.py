@@ -87,7 +87,7 @@ METRICS: tuple[Metric, ...] = (
         "current_ratio",
         "total_current_assets / total_current_liabilities",
         "x",
-        ("current ratio",),
+        ("current ratio", "working capital ratio"),
         ("流动比率",),
         "流动比率",
     ),
@@ -245,6 +245,14 @@ METRICS: tuple[Metric, ...] = (
         ("dividend payout ratio", "payout ratio"),
         ("股利支付率", "分红率"),
         "股利支付率",
+    ),
+    Metric(
+        "retention_ratio",
+        "(net_income - dividends_paid) / net_income",
+        "x",
+        ("retention ratio", "plowback ratio"),
+        ("留存比率", "利润留存率"),
+        "利润留存率",
     ),
     Metric(
         "effective_tax_rate",
