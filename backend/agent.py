@@ -35,6 +35,7 @@ from backend.answer import (
     rag_messages,
     refusal_text,
     start_answer,
+    withhold_unverified,
 )
 from backend.calculator import CalculationError, calculate
 from backend.financial_items import scope_in
@@ -119,6 +120,17 @@ def format_value(f: Fact, language: str, *, magnitude: bool = False) -> str:
         word = _SCALE_WORD.get(f.scale, "")
         body = f"{sign}{digits}" + (f" {word}" if word else "") + code
     return f"-{body}" if neg else body
+
+
+def expression_fits(expr: str, route: Route) -> str:
+    """'' when the model's expression has the shape the question asks for, else why not: an
+    average adds and divides, a change subtracts (and divides, for a rate)."""
+    e = expr.replace(" ", "")
+    if route.average and not ("+" in e and "/" in e):
+        return "the question asks for an average: (a + b) / n"
+    if route.change and not route.average and "-" not in e.lstrip("-(") and "growth(" not in e:
+        return "the question asks for a change: new - old"
+    return ""
 
 
 def plain(v: float) -> str:
@@ -341,6 +353,7 @@ class Agent:
             pieces.append(piece)
             yield {"type": "token", "text": piece}
         finish_answer(answer, "".join(pieces), passages, language=plan.language)
+        withhold_unverified(answer, plan.language)
         answer.retrieved = passages
         answer.timings["first_token_s"] = round((first or time.perf_counter()) - t_gen, 3)
         self._finish(answer, toolbox, t0)
@@ -380,25 +393,29 @@ class Agent:
         return years[-1:]
 
     def _fact(
-        self, toolbox: Toolbox, company: str, item: str, year: int, scope: str
+        self, toolbox: Toolbox, company: str | Sequence[str], item: str, year: int, scope: str
     ) -> Fact | None:
-        call = toolbox.call(
-            "get_fact", {"company": company, "item": item, "year": year, "scope": scope}
-        )
-        rows = call.result or []
-        if not rows:
-            return None
-        return _row_fact(rows[0])
+        """The fact, asking under each of the company's names in turn (a renamed company has
+        reports under both: "Adobe Systems Incorporated" 2016, "Adobe Inc." 2022)."""
+        for name in [company] if isinstance(company, str) else company:
+            call = toolbox.call(
+                "get_fact", {"company": name, "item": item, "year": year, "scope": scope}
+            )
+            rows = call.result or []
+            if rows:
+                return _row_fact(rows[0])
+        return None
 
     # -- route 2: facts ----------------------------------------------------------------------
     def _facts_route(self, plan: QueryPlan, route: Route, toolbox: Toolbox, answer: Answer) -> bool:
         lang = plan.language
-        if len(plan.companies) > 1 and route.items and not route.metric:
+        if plan.named > 1 and route.items and not route.metric:
             return self._compare(plan, route, toolbox, answer, plan.years)
         years = self._target_years(plan)
         if not years:
             return False
         company = plan.companies[0]
+        names = plan.companies if plan.named <= 1 else [company]  # one company, several names
         if route.metric is not None:
             targets = years
             if route.average and len(years) >= 2:
@@ -407,7 +424,7 @@ class Agent:
                 targets = [max(years)]
             results = []
             for year in targets:
-                res = self._metric(company, route.metric, year, route.scope, toolbox)
+                res = self._metric(names, route.metric, year, route.scope, toolbox)
                 if res is None:
                     return False
                 results.append(res)
@@ -416,8 +433,8 @@ class Agent:
         item = route.items[0]
         if route.change and len(years) >= 2:
             y0, y1 = min(years), max(years)
-            f0 = self._fact(toolbox, company, item, y0, route.scope)
-            f1 = self._fact(toolbox, company, item, y1, route.scope)
+            f0 = self._fact(toolbox, names, item, y0, route.scope)
+            f1 = self._fact(toolbox, names, item, y1, route.scope)
             if not f0 or not f1 or f0.base_value == 0:
                 return False
             expr = f"({plain(f1.value)} - {plain(f0.value)}) / {plain(abs(f0.value))} * 100"
@@ -443,7 +460,7 @@ class Agent:
         if route.compute:
             return False  # a ratio or computation we have no formula for: not a single lookup
         year = max(years)
-        f = self._fact(toolbox, company, item, year, route.scope)
+        f = self._fact(toolbox, names, item, year, route.scope)
         if f is None:
             return False
         magnitude = f.item in OUTFLOW_ITEMS
@@ -467,7 +484,12 @@ class Agent:
         return True
 
     def _metric(
-        self, company: str, metric: Metric, year: int, scope: str, toolbox: Toolbox
+        self,
+        company: str | Sequence[str],
+        metric: Metric,
+        year: int,
+        scope: str,
+        toolbox: Toolbox,
     ) -> tuple[int, float, str, list[Fact]] | None:
         values: dict[tuple[str, int], Fact] = {}
         for item, offset in metric.items():
@@ -753,9 +775,15 @@ class Agent:
             elif all((c.doc_id, c.page) != (hit.doc_id, hit.page) for c in cites):
                 cites.append(Citation(hit.doc_id, hit.file_name, hit.page, hit.text[:300]))
         distinct = {abs(n.value) for n in operands}
-        if len(distinct) < 2 or missing:  # a calculation combines at least two reported numbers
+        shape = expression_fits(expr, route)
+        if len(distinct) < 2 or missing or shape:  # two or more reported numbers, right shape
             answer.trace.append(
-                {"step": "calc_rejected", "expression": expr, "numbers_not_in_sources": missing}
+                {
+                    "step": "calc_rejected",
+                    "expression": expr,
+                    "numbers_not_in_sources": missing,
+                    "shape": shape,
+                }
             )
             return False
         percent = "*100" in expr.replace(" ", "") or re.search(r"growth\(|pct\(", expr)

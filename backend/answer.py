@@ -22,8 +22,11 @@ from backend.retrieval import Passage
 REFUSAL_EN = "Not found in the indexed reports."
 REFUSAL_ZH = "在已索引的报告中未找到相关信息。"
 _REFUSAL_RE = re.compile(
-    r"not found in the indexed reports|cannot find|could not find|no information|not (?:mentioned|"
-    r"provided|disclosed|available) in the (?:sources|reports?)|未找到|没有找到|无法找到|未提及|未披露",
+    r"not found in the indexed reports|cannot find|could not find|no information|"
+    r"not (?:mentioned|provided|disclosed|available|specified|stated|included|given) in the "
+    r"(?:given |provided |retrieved |above )?(?:sources?|reports?|passages?|documents?|context)|"
+    r"(?:sources?|passages?|reports?|context) (?:do|does) not (?:mention|provide|contain|specify|"
+    r"disclose|include)|there is no mention|未找到|没有找到|无法找到|未提及|未披露|没有提及|未提供",
     re.I,
 )
 _CITE_RE = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
@@ -34,7 +37,30 @@ def refusal_text(language: str) -> str:
 
 
 def is_refusal(text: str) -> bool:
-    return bool(_REFUSAL_RE.search(text))
+    bare = re.sub(r"\[[^\]]*\]", " ", text).strip(" .。\n\t'\"")
+    return bool(_REFUSAL_RE.search(text)) or bare.lower() in ("n/a", "na", "none", "unknown", "无")
+
+
+def withhold_unverified(answer: Answer, language: str) -> Answer:
+    """Replace an answer whose main number appears on none of its cited pages by the refusal:
+    a wrong number is worse than none. The withheld text stays in the trace."""
+    if answer.refused or not answer.unverified_numbers:
+        return answer
+    stripped = re.sub(r"\[[^\]]*\]", " ", answer.answer)
+    numbers = parse_numbers(stripped)
+    if not numbers or numbers[0].text not in answer.unverified_numbers:
+        return answer
+    answer.trace.append(
+        {
+            "step": "withheld",
+            "reason": "the answer's number is on none of the cited pages",
+            "number": numbers[0].text,
+            "model_answer": answer.answer,
+        }
+    )
+    answer.answer, answer.refused = refusal_text(language), True
+    answer.citations, answer.value, answer.unit = [], None, ""
+    return answer
 
 
 @dataclass

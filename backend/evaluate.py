@@ -2,6 +2,7 @@
 
     python -m backend.evaluate --qa ../shared/corpus/dev.jsonl --out pred.jsonl
     python -m backend.evaluate --qa dev.jsonl --out pred.jsonl --mode agent,rag --limit 40
+    python -m backend.evaluate --qa dev.jsonl --out pred.jsonl --mode agent,rag --sample 60
     python -m backend.evaluate --qa dev.jsonl --out ret.jsonl --retrieval-only
     python -m backend.evaluate --qa dev.jsonl --out pred.jsonl --ingest --model qwen2.5-0.5b
 
@@ -50,6 +51,29 @@ def load_items(path: Path) -> list[dict[str, Any]]:
                 raise AnnalystError(f"{path}:{n} has no 'id'/'question' field.")
             items.append(item)
     return items
+
+
+def stratified_sample(items: list[dict[str, Any]], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` items drawn round-robin over question types (seeded shuffle within each type), in
+    that interleaved order, so that a run cut short still covers lookups, computations, narrative
+    and N/A evenly."""
+    import random
+
+    if n >= len(items):
+        return items
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(str(item.get("question_type") or ""), []).append(i)
+    for idx in groups.values():
+        rng.shuffle(idx)
+    chosen: list[int] = []
+    queues = [groups[k] for k in sorted(groups)]
+    while len(chosen) < n:
+        for q in queues:
+            if q and len(chosen) < n:
+                chosen.append(q.pop())
+    return [items[i] for i in chosen]
 
 
 def item_docs(item: dict[str, Any]) -> list[str]:
@@ -224,6 +248,8 @@ def run_evaluation(
     out_path: Path,
     *,
     limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
     mode: str = "agent",
     ingest: bool = False,
     scope: str = "doc",
@@ -231,7 +257,10 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Answer every question of ``qa_path`` (in each of the comma-separated ``mode``s), write
     predictions to ``out_path`` and return the summary."""
-    items = load_items(qa_path)[: limit or None]
+    items = load_items(qa_path)
+    if sample:
+        items = stratified_sample(items, sample, seed)
+    items = items[: limit or None]
     evaluator = Evaluator(services, scope=scope)
     if ingest:
         evaluator.ensure_indexed(items)
@@ -286,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="predictions JSONL to write")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument(
+        "--sample",
+        type=int,
+        help="a seeded sample of N questions, spread evenly over question types",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    parser.add_argument(
         "--ingest",
         action="store_true",
         help="index the reports the questions need (from the corpus dir) first",
@@ -324,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             args.qa,
             args.out,
             limit=args.limit,
+            sample=args.sample,
+            seed=args.seed,
             mode="retrieval" if args.retrieval_only else args.mode,
             ingest=args.ingest,
             scope=args.scope,
@@ -335,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     line = {
         "qa": str(args.qa),
         "scope": args.scope,
+        "sample": args.sample,
+        "seed": args.seed,
         "model": args.model or settings.chat_model,
         "summary": summary,
     }

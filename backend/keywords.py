@@ -43,7 +43,7 @@ _jieba_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # noqa: ANN202 - module object
+def _jieba():
     import jieba
 
     jieba.setLogLevel(logging.WARNING)

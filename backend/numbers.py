@@ -27,6 +27,12 @@ _NUM = re.compile(
     re.I,
 )
 _YEARISH = re.compile(r"^(19|20)\d\d$")
+_MONTH_BEFORE = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+$", re.I
+)
+_MONTH_AFTER = re.compile(
+    r"^\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I
+)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -53,6 +59,11 @@ def parse_numbers(text: str, *, skip_years: bool = True) -> list[Number]:
         glued_after = after.isascii() and after.isalpha() and not m.group("scale")
         if glued_after or (before.isascii() and before.isalpha()) or before == ".":
             continue  # part of a word or code: "3M", "10-K", "Q2", "v1.5"
+        if not m.group("cur") and not m.group("pct") and not m.group("scale") and "," not in raw:
+            if _MONTH_BEFORE.search(text[max(0, m.start("num") - 12) : m.start("num")]):
+                continue  # the day of a date: "March 21, 2022"
+            if _MONTH_AFTER.match(text[m.end("num") : m.end("num") + 12]) or after in ("月", "日"):
+                continue  # "21 March", "12月31日"
         try:
             value = float(raw.replace(",", ""))
         except ValueError:

@@ -115,23 +115,45 @@ class CompanyIndex:
 
     def companies_in(self, text: str) -> list[str]:
         """Doc ids of every company named in ``text`` (longest names matched first)."""
+        return sorted(set().union(*self.mentions(text)))
+
+    def mentions(self, text: str) -> list[set[str]]:
+        """One set of doc ids per distinct company name found in ``text``: "Adobe" is one mention
+        even when it matches both "Adobe Inc." and "Adobe Systems Incorporated" (renamed)."""
         hay = _norm(text)
-        found: set[str] = set()
+        groups: list[set[str]] = []
         consumed = hay
         for name in sorted(self.names, key=len, reverse=True):
             needle = name if _CJK.search(name) else f" {name} "
             if needle in consumed:
-                found |= self.names[name]
+                ids = set(self.names[name])
+                same = next((g for g in groups if self._same_company(g, ids)), None)
+                if same is not None:
+                    same |= ids
+                else:
+                    groups.append(ids)
                 consumed = consumed.replace(needle, " ")
-        if not found and _CJK.search(text):
+        if not groups and _CJK.search(text):
             # "华锦股份" for 北方华锦化学工业股份有限公司: the name's core inside a full name
             for m in _ZH_NAME.finditer(text):
                 core = _ZH_SUFFIX.sub("", m.group(1))
                 if len(core) >= 2:
-                    for name, ids in self.names.items():
+                    ids = set()
+                    for name, owners in self.names.items():
                         if core in name and _CJK.search(name):
-                            found |= ids
-        return sorted(found)
+                            ids |= owners
+                    if ids:
+                        groups.append(ids)
+        return groups
+
+    def _same_company(self, a: set[str], b: set[str]) -> bool:
+        """Two name matches denote one company when they share a document ("3M" and "3M
+        Company") or one's names are all inside the other's ("Adobe" / "Adobe Inc.")."""
+        if a & b:
+            return True
+        names_a = {_norm(_strip_legal(self.docs[d].company)).strip() for d in a if d in self.docs}
+        names_b = {_norm(_strip_legal(self.docs[d].company)).strip() for d in b if d in self.docs}
+        return bool(names_a & names_b)
 
     def company_label(self, doc_ids: Sequence[str]) -> list[str]:
         return sorted({self.docs[d].company for d in doc_ids if d in self.docs})
@@ -148,6 +170,7 @@ class QueryPlan:
     companies: list[str]
     rewritten: bool = False
     unknown_company: bool = False
+    named: int = 0  # distinct companies named in the question (aliases of one company count once)
 
 
 def rewrite_follow_up(question: str, history: Sequence[str], index: CompanyIndex) -> str:
@@ -203,7 +226,8 @@ def plan_query(
     years = years_in(standalone)
     if year_filter:
         years = sorted(set(years) | {year_filter})
-    company_docs = index.companies_in(standalone)
+    mentions = index.mentions(standalone)
+    company_docs = sorted(set().union(*mentions))
     candidates = list(doc_filter) if doc_filter else (company_docs or None)
     if doc_filter and company_docs:
         narrowed = [d for d in doc_filter if d in company_docs]
@@ -212,7 +236,13 @@ def plan_query(
     if candidates is None and not doc_filter:
         unknown = _names_unknown_company(standalone, index)
     if candidates and years and len(candidates) > 1:
-        candidates = _prefer_year(candidates, years, index, standalone)
+        if len(mentions) > 1 and not doc_filter:  # a comparison: each company's best report
+            picked: set[str] = set()
+            for group in mentions:
+                picked.update(_prefer_year(sorted(group), years, index, standalone))
+            candidates = sorted(picked)
+        else:
+            candidates = _prefer_year(candidates, years, index, standalone)
     return QueryPlan(
         question=standalone,
         original=question,
@@ -220,10 +250,19 @@ def plan_query(
         years=years,
         company_docs=company_docs,
         doc_ids=candidates,
-        companies=index.company_label(company_docs),
+        companies=_companies_first_selected(index, company_docs, candidates),
         rewritten=standalone != question,
         unknown_company=unknown,
+        named=len(mentions),
     )
+
+
+def _companies_first_selected(
+    index: CompanyIndex, company_docs: list[str], selected: list[str] | None
+) -> list[str]:
+    """Company names of ``company_docs``, those of the selected documents first."""
+    first = index.company_label([d for d in selected or [] if d in company_docs])
+    return first + [c for c in index.company_label(company_docs) if c not in first]
 
 
 def _prefer_year(

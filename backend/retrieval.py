@@ -8,6 +8,7 @@ vector-only so that the benchmark can compare them in one run.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -204,8 +205,12 @@ _GENERIC_TERMS = frozenset(
     respond question assume assuming define defined utilizing utilize relying details detail
     much many what which whose did does was were has have had how list name names mention
     mentioned return latest current previous prior following respectively between during total
-    营业 公司 年度 报告 多少 金额 数据 比率 保留 小数 小数点 两位 一位 计算 同比 变动""".split()
+    year years year-over-year yoy percents one two three solution give provide please state
+    explain why whether unadjusted adjusted approximately rounded nearest provided given
+    营业 公司 年度 报告 多少 金额 数据 比率 保留 小数 小数点 两位 一位 计算 同比 变动 请提供 提供
+    比值 请问 是否 哪些 情况""".split()
 )
+_FISCAL_YEAR = re.compile(r"^(?:fy|q[1-4])?'?\d{2,4}$")
 
 
 def _stem(word: str) -> str:
@@ -225,7 +230,10 @@ def evidence_coverage(
         skip.update(tokens(name))
     terms = []
     for tok in tokens(question, drop_stopwords=True):
-        if tok in skip or tok in _GENERIC_TERMS or tok[0].isdigit() or len(tok) < 2:
+        tok = re.sub(r"['’]s$", "", tok)  # "adobe's" → "adobe"
+        if not tok or tok in skip or tok in _GENERIC_TERMS or _FISCAL_YEAR.match(tok):
+            continue
+        if tok[0].isdigit() or len(tok) < 2:
             continue
         if tok.isascii() and len(tok) < 3:
             continue
@@ -233,7 +241,10 @@ def evidence_coverage(
             terms.append(tok)
     text = " ".join(p.text for p in passages).lower()
     words = {_stem(w) for w in tokens(text)}
-    found = [t for t in terms if (t in text if not t.isascii() else _stem(t) in words)]
+    # Chinese terms: the word or its first two characters ("研发经费" ~ "研发费用")
+    found = [
+        t for t in terms if ((t in text or t[:2] in text) if not t.isascii() else _stem(t) in words)
+    ]
     return terms, found
 
 

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from backend.agent import Agent
     from backend.answer import RagEngine
     from backend.chat import ChatService
-    from backend.facts import FactStore
     from backend.embeddings import Embedder
+    from backend.facts import FactStore
     from backend.jobs import IngestQueue, ModelWarmup
     from backend.llm import LLMProvider
     from backend.retrieval import Retriever

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         description="llama.cpp threads; 0 means the cores that are free when the model loads.",
     )
     n_ctx: int = Field(default=4096, ge=512, description="llama.cpp context window in tokens.")
+    prompt_cache_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="RAM for llama.cpp prompt states kept for reuse (the fixed system prompt and "
+        "few-shot prefix are evaluated once); counts every byte a state holds. 0 disables it.",
+    )
     max_answer_tokens: int = Field(
         default=320, ge=16, description="Upper bound on generated tokens per answer."
     )

@@ -166,8 +166,8 @@ class Toolbox:
                 if found and year is None:  # no year asked: each company's latest figure
                     latest = max(r["year"] for r in found)
                     found = [r for r in found if r["year"] == latest]
-                if found:
-                    rows.append(found[0])
+                if found and not any(_same_cell(found[0], r) for r in rows):
+                    rows.append(found[0])  # (a company's second name finds the same cell)
         return rows
 
     # -- plumbing --------------------------------------------------------------------------
@@ -226,3 +226,8 @@ def tool_descriptions(tools: dict[str, Any], names: Sequence[str]) -> str:
 def compact(result: Any, limit: int = 1500) -> str:
     text = json.dumps(result, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _same_cell(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("doc_id", "page", "item", "year", "value")
+    return all(a.get(k) == b.get(k) for k in keys)

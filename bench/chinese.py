@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from backend.evaluate import Evaluator, load_items  # noqa: E402
-from backend.scoring import page_hit  # noqa: E402
-from backend.services import build_services  # noqa: E402
-from backend.settings import Settings  # noqa: E402
+from backend.evaluate import Evaluator, load_items
+from backend.scoring import page_hit
+from backend.services import build_services
+from backend.settings import Settings
 
 
 def score(services, items, mode: str) -> dict:
@@ -41,8 +41,11 @@ def score(services, items, mode: str) -> dict:
         if b is not None:
             h1.append(a)
             h5.append(b)
-    return {"hit@1": round(sum(h1) / len(h1), 3), "hit@5": round(sum(h5) / len(h5), 3),
-            "n": len(h5)}
+    return {
+        "hit@1": round(sum(h1) / len(h1), 3),
+        "hit@5": round(sum(h5) / len(h5), 3),
+        "n": len(h5),
+    }
 
 
 def embed_speed(services, texts: list[str]) -> dict:
@@ -59,8 +62,9 @@ def embed_speed(services, texts: list[str]) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--e5-data-dir", type=Path, required=True)
     args = ap.parse_args()
     base = Settings()
@@ -68,9 +72,15 @@ def main() -> int:
     result: dict = {"questions": len(items)}
     stores = {
         "minilm": build_services(base),
-        "e5": build_services(base.model_copy(update={"data_dir": args.e5_data_dir,
-                                                      "models_path": base.models_dir,
-                                                      "embedder": "e5-multilingual"})),
+        "e5": build_services(
+            base.model_copy(
+                update={
+                    "data_dir": args.e5_data_dir,
+                    "models_path": base.models_dir,
+                    "embedder": "e5-multilingual",
+                }
+            )
+        ),
     }
     sample = None
     for name, services in stores.items():

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -29,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from backend.services import build_services  # noqa: E402
-from backend.settings import Settings  # noqa: E402
+from backend.services import build_services
+from backend.settings import Settings
 
 
 def pct(values: list[float], q: float) -> float:
@@ -69,22 +68,34 @@ def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, 
     t0 = time.perf_counter()
     per_doc = 2000
     for d in range(0, n, per_doc):
-        doc = Document(doc_id=f"syn{d:08d}", file_name=f"synthetic_{d}.pdf", company=f"Synth {d}",
-                       fiscal_year=2020, report_type="10-K", status="indexing", embedder="bench")
+        doc = Document(
+            doc_id=f"syn{d:08d}",
+            file_name=f"synthetic_{d}.pdf",
+            company=f"Synth {d}",
+            fiscal_year=2020,
+            report_type="10-K",
+            status="indexing",
+            embedder="bench",
+        )
         services.catalog.begin_document(doc)
         chunks = []
         for i in range(min(per_doc, n - d)):
             text = " ".join(rng.choice(words) for _ in range(120))
-            chunks.append(Chunk(f"{doc.doc_id}:{i // 4 + 1}:{i % 4}", doc.doc_id, i // 4 + 1,
-                                i % 4, text))
+            chunks.append(
+                Chunk(f"{doc.doc_id}:{i // 4 + 1}:{i % 4}", doc.doc_id, i // 4 + 1, i % 4, text)
+            )
         vecs = np.random.default_rng(d).standard_normal((len(chunks), dim)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         for s in range(0, len(chunks), 500):
             part = chunks[s : s + 500]
-            services.store.add([c.chunk_id for c in part], vecs[s : s + 500],
-                               [{"doc_id": doc.doc_id, "page": c.page} for c in part])
+            services.store.add(
+                [c.chunk_id for c in part],
+                vecs[s : s + 500],
+                [{"doc_id": doc.doc_id, "page": c.page} for c in part],
+            )
         services.catalog.complete_document(
-            doc, pages=[], chunks=chunks, chunk_tokens=[index_tokens(c.text) for c in chunks])
+            doc, pages=[], chunks=chunks, chunk_tokens=[index_tokens(c.text) for c in chunks]
+        )
     return services, time.perf_counter() - t0
 
 
@@ -118,8 +129,10 @@ def llm_speed(services) -> dict:
             first = first or time.perf_counter()
             n += 1
         t1 = time.perf_counter()
-        out[label] = {"ttft_s": round((first or t1) - t0, 2),
-                      "decode_tok_s": round((n - 1) / max(t1 - (first or t1), 1e-9), 1)}
+        out[label] = {
+            "ttft_s": round((first or t1) - t0, 2),
+            "decode_tok_s": round((n - 1) / max(t1 - (first or t1), 1e-9), 1),
+        }
         if label == "cold":
             from llama_cpp import LlamaRAMCache
 
@@ -130,15 +143,21 @@ def llm_speed(services) -> dict:
     prompt_tokens = llm.count_tokens(json.dumps(msgs, ensure_ascii=False))
     bw = memory_bandwidth_gbs()
     size = path.stat().st_size
-    out.update(model=provider.info().label(), prompt_tokens_approx=prompt_tokens,
-               weights_mb=round(size / 1e6), memory_bandwidth_gbs=round(bw, 1),
-               bandwidth_bound_tok_s=round(bw * 1e9 / size, 1), threads=services.settings.threads())
+    out.update(
+        model=provider.info().label(),
+        prompt_tokens_approx=prompt_tokens,
+        weights_mb=round(size / 1e6),
+        memory_bandwidth_gbs=round(bw, 1),
+        bandwidth_bound_tok_s=round(bw * 1e9 / size, 1),
+        threads=services.settings.threads(),
+    )
     return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--synthetic", type=int, default=100_000)
     ap.add_argument("--skip-llm", action="store_true")
     ap.add_argument("--questions", type=int, default=60)
@@ -147,8 +166,10 @@ def main() -> int:
     services = build_services(settings)
     dev = [json.loads(x) for x in open(settings.corpus_dir / "dev.jsonl", encoding="utf-8")]
     questions = [d["question"] for d in dev][: args.questions]
-    result: dict = {"chunks": services.catalog.count_chunks(),
-                    "documents": len(services.catalog.documents())}
+    result: dict = {
+        "chunks": services.catalog.count_chunks(),
+        "documents": len(services.catalog.documents()),
+    }
     services.retriever.search("warm up", k=1)
     for mode in ("hybrid", "keyword", "vector"):
         result[f"corpus_{mode}"] = time_search(services, questions, mode, doc_scoped=True)
@@ -158,8 +179,10 @@ def main() -> int:
             syn_settings = Settings(data_dir=Path(tmp), models_path=settings.models_dir)
             syn, build_s = build_synthetic(syn_settings, args.synthetic, services)
             syn.retriever.search("warm up", k=1)
-            result["synthetic"] = {"chunks": syn.catalog.count_chunks(),
-                                   "build_s": round(build_s, 1)}
+            result["synthetic"] = {
+                "chunks": syn.catalog.count_chunks(),
+                "build_s": round(build_s, 1),
+            }
             for mode in ("hybrid", "keyword", "vector"):
                 result[f"synthetic_{mode}"] = time_search(syn, questions, mode, False)
     if not args.skip_llm:
@@ -167,16 +190,23 @@ def main() -> int:
     print(f"{'store':28s} {'mode':8s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for key, val in result.items():
         if isinstance(val, dict) and "p50_ms" in val:
-            store, mode = key.rsplit("_", 1) if not key.endswith("all_docs") else (
-                key.replace("_all_docs", "").rsplit("_", 1)[0] + " (all docs)",
-                key.replace("_all_docs", "").rsplit("_", 1)[1])
+            store, mode = (
+                key.rsplit("_", 1)
+                if not key.endswith("all_docs")
+                else (
+                    key.replace("_all_docs", "").rsplit("_", 1)[0] + " (all docs)",
+                    key.replace("_all_docs", "").rsplit("_", 1)[1],
+                )
+            )
             print(f"{store:28s} {mode:8s} {val['p50_ms']:8.1f} {val['p95_ms']:8.1f}")
     if "llm" in result:
         llm = result["llm"]
-        print(f"\nLLM {llm['model']}: cold TTFT {llm['cold']['ttft_s']} s, warm TTFT "
-              f"{llm['warm']['ttft_s']} s (×{llm['cold']['ttft_s'] / max(llm['warm']['ttft_s'], 1e-3):.1f}); "
-              f"decode {llm['warm']['decode_tok_s']} tok/s vs bandwidth bound "
-              f"{llm['bandwidth_bound_tok_s']} tok/s ({llm['memory_bandwidth_gbs']} GB/s)")
+        print(
+            f"\nLLM {llm['model']}: cold TTFT {llm['cold']['ttft_s']} s, warm TTFT "
+            f"{llm['warm']['ttft_s']} s (×{llm['cold']['ttft_s'] / max(llm['warm']['ttft_s'], 1e-3):.1f}); "
+            f"decode {llm['warm']['decode_tok_s']} tok/s vs bandwidth bound "
+            f"{llm['bandwidth_bound_tok_s']} tok/s ({llm['memory_bandwidth_gbs']} GB/s)"
+        )
     print(json.dumps({"bench": "query", **result}))
     return 0
 

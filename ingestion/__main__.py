@@ -4,6 +4,8 @@
     python -m ingestion list [--json]                    indexed reports
     python -m ingestion remove DOC_ID                    delete a report and every trace of it
     python -m ingestion reindex [DOC_ID...]              rebuild from the original files
+    python -m ingestion facts [--company X] [--year Y] [--item Z] [--json]
+    python -m ingestion fewshot --out DIR [--per-doc N] [--llm/--no-llm]
 
 Exit status is non-zero when any file failed; the others are still indexed.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 
 from backend.errors import AnnalystError
 from backend.settings import Settings
+from ingestion.facts import cli as facts_cli
+from ingestion.fewshot import cli as fewshot_cli
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -166,27 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="*", help="only these documents (default: all)")
     p.set_defaults(func=cmd_reindex)
 
-    for register in _extra_commands():
-        register(sub, common)
+    facts_cli.register(sub, common)  # python -m ingestion facts ...
+    fewshot_cli.register(sub, common)  # python -m ingestion fewshot ...
     return parser
-
-
-def _extra_commands() -> list:
-    """Sub-commands contributed by other ingestion modules (facts, fewshot)."""
-    out = []
-    try:
-        from ingestion.facts.cli import register as facts_register
-
-        out.append(facts_register)
-    except ImportError:
-        pass
-    try:
-        from ingestion.fewshot.cli import register as fewshot_register
-
-        out.append(fewshot_register)
-    except ImportError:
-        pass
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,8 @@ def fewshot_form(admin: Any, t: Translator) -> None:
     if go:
         # model-written items cost 1-2 min each on a CPU: a few per report keeps a run to minutes
         admin.start_fewshot(
-            ["--per-doc", str(int(per_doc)), "--llm-per-doc", "3"] if llm
+            ["--per-doc", str(int(per_doc)), "--llm-per-doc", "3"]
+            if llm
             else ["--per-doc", str(int(per_doc)), "--no-llm"]
         )
         st.rerun()

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from backend.settings import PROJECT_ROOT, Settings  # noqa: E402
+from backend.settings import PROJECT_ROOT, Settings
 
 CORPUS = Path(os.environ.get("ANNALYST_CORPUS_DIR", PROJECT_ROOT.parent / "shared" / "corpus"))
 REPORTS = CORPUS / "reports"
@@ -26,12 +26,17 @@ FOOTLOCKER_8K = REPORTS / "financebench/FOOTLOCKER_2022_8K_dated-2022-05-20.pdf"
 AMCOR_8K = REPORTS / "financebench/AMCOR_2022_8K_dated-2022-07-01.pdf"  # 9 pages
 BESTBUY_10Q = REPORTS / "financebench/BESTBUY_2024Q2_10Q.pdf"  # 30 pages, RC4-encrypted
 MMM_2018 = REPORTS / "financebench/3M_2018_10K.pdf"  # 160 pages
-ERC_WEIS = REPORTS / "erc_round2/31a60b930e0f1034afff6e2d1e406e7d9141b2a1.pdf"  # 49 pages, SHA-1 name
+ERC_WEIS = (
+    REPORTS / "erc_round2/31a60b930e0f1034afff6e2d1e406e7d9141b2a1.pdf"
+)  # 49 pages, SHA-1 name
 ERC_RECTIFIER = REPORTS / "erc_round2/3bb894b4201667baf60b0b2c8a47109fa2357acb.pdf"  # AES, 56 pages
-ERC_RAPID7 = REPORTS / "erc_round2/99cd0edaf5bfb233e5f46ee55af837de0b725274.pdf"  # undecodable fonts
+ERC_RAPID7 = (
+    REPORTS / "erc_round2/99cd0edaf5bfb233e5f46ee55af837de0b725274.pdf"
+)  # undecodable fonts
 PEPSICO_2022 = REPORTS / "financebench/PEPSICO_2022_10K.pdf"  # 503 pages
 HUAJIN_2019 = (
-    REPORTS / "finglm_cn/2020-04-03__北方华锦化学工业股份有限公司__000059__华锦股份__2019年__年度报告.pdf"
+    REPORTS
+    / "finglm_cn/2020-04-03__北方华锦化学工业股份有限公司__000059__华锦股份__2019年__年度报告.pdf"
 )
 
 

@@ -48,11 +48,18 @@ def svc(tmp_path_factory):
         excerpt(NETFLIX, [1, 42, 44, 45], root / "netflix_2017_10k_excerpt.pdf"),
         excerpt(HUAJIN_2019, [1, 2, 46, 47, 48, 51, 54], root / "华锦股份_2019_年报_excerpt.pdf"),
         write_pdf(root / "acme_2023.pdf", ACME_PAGES),
-        write_pdf(root / "acme_injected_2023.pdf",
-                  [["ACME INJECTED CORP.", *ACME_PAGES[0][1:], *INJECTION]]),
+        write_pdf(
+            root / "acme_injected_2023.pdf",
+            [["ACME INJECTED CORP.", *ACME_PAGES[0][1:], *INJECTION]],
+        ),
     ]
-    settings = Settings(data_dir=root / "data", models_path=MODELS, corpus_dir=CORPUS,
-                        chat_model="smollm2-135m", n_ctx=2048)
+    settings = Settings(
+        data_dir=root / "data",
+        models_path=MODELS,
+        corpus_dir=CORPUS,
+        chat_model="smollm2-135m",
+        n_ctx=2048,
+    )
     services = build_services(settings)
     results = services.ingestor.add(files)
     assert all(r.status == "indexed" for r in results), [r.error for r in results]
@@ -113,13 +120,16 @@ def test_comparison_across_two_companies(svc):
     assert "| Company |" in a.answer
     assert "125,196" in a.answer and "558,929" in a.answer  # each company's latest year
     assert len(a.citations) == 2 and {c.file for c in a.citations} == {
-        "weis_2022_10k_excerpt.pdf", "netflix_2017_10k_excerpt.pdf"}
+        "weis_2022_10k_excerpt.pdf",
+        "netflix_2017_10k_excerpt.pdf",
+    }
 
 
 def test_follow_up_question_is_resolved(svc):
     first = ask(svc, "What was Weis Markets' net income in FY2022?")
-    second = ask(svc, "and in 2021?", history=[Turn("What was Weis Markets' net income in FY2022?",
-                                                     first)])
+    second = ask(
+        svc, "and in 2021?", history=[Turn("What was Weis Markets' net income in FY2022?", first)]
+    )
     assert second.standalone_question == "What was Weis Markets' net income in FY2021?"
     assert second.value == 108849
 
@@ -163,22 +173,41 @@ def test_rag_answer_cites_a_page_that_contains_it(svc):
     services = build_services(settings)
     doc = next(d for d in services.catalog.documents() if d.file_name.startswith("weis"))
     for mode in ("rag", "agent"):
-        a = services.chat.ask("In what year was Weis Markets founded?", mode=mode,
-                              filters=Filters(doc_ids=[doc.doc_id]))
+        a = services.chat.ask(
+            "In what year was Weis Markets founded?",
+            mode=mode,
+            filters=Filters(doc_ids=[doc.doc_id]),
+        )
         assert not a.refused and "1912" in a.answer
         assert a.citations and all("1912" in page_text(services, c) for c in a.citations)
 
 
 def test_ask_cli_prints_the_answer_record(svc):
-    env = {"ANNALYST_DATA_DIR": str(svc.settings.data_dir), "ANNALYST_MODELS_PATH": str(MODELS),
-           "ANNALYST_CHAT_MODEL": "smollm2-135m", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    env = {
+        "ANNALYST_DATA_DIR": str(svc.settings.data_dir),
+        "ANNALYST_MODELS_PATH": str(MODELS),
+        "ANNALYST_CHAT_MODEL": "smollm2-135m",
+        "HF_HUB_OFFLINE": "1",
+        "PATH": "/usr/bin:/bin",
+    }
     out = subprocess.run(
         [sys.executable, "-m", "backend", "ask", "华锦股份2019年的净利润是多少？", "--json"],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
     )
     record = json.loads(out.stdout)
-    assert set(record) >= {"answer", "citations", "refused", "unverified_numbers", "model",
-                           "timings", "trace"}
+    assert set(record) >= {
+        "answer",
+        "citations",
+        "refused",
+        "unverified_numbers",
+        "model",
+        "timings",
+        "trace",
+    }
     assert record["citations"][0]["file"].startswith("华锦股份") and not record["refused"]
     assert any(t.get("tool") == "get_fact" for t in record["trace"])
 

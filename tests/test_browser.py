@@ -125,6 +125,34 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def wait_for_run(page) -> None:
+    """Until the script run that the last action started has finished (Streamlit's own e2e tests
+    wait on the same attribute)."""
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000
+    )
+
+
+def ask(page, question: str) -> None:
+    """Type a question into the chat box and send it, once the page is idle; a send that races a
+    rerun (the box is re-created and the text lost) is retried."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    sent = page.get_by_test_id("stChatMessage").filter(has_text=question)
+    for _ in range(3):
+        wait_for_run(page)
+        box.fill(question)
+        expect(box).to_have_value(question)
+        page.get_by_test_id("stChatInputSubmitButton").click()
+        try:
+            expect(sent.first).to_be_visible(timeout=30_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the chat did not take the question {question!r}")
+
+
 def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix_extract):
     from playwright.sync_api import expect
 
@@ -152,9 +180,8 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
     ).to_be_visible()
 
     page.get_by_role("link", name="Chat").click()
-    box = page.get_by_test_id("stChatInputTextArea")
-    box.fill("What was Netflix's total revenue in FY2017?")
-    box.press("Enter")
+    expect(page.get_by_role("heading", name="Ask your annual reports")).to_be_visible()
+    ask(page, "What was Netflix's total revenue in FY2017?")
     expect(page.get_by_text(re.compile(r"Answered in"))).to_be_visible(timeout=300_000)
     answer = page.get_by_test_id("stChatMessage").nth(1)
     expect(answer).to_contain_text("$11,692,713 thousand")

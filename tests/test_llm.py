@@ -21,9 +21,11 @@ SCHEMA = {
     "type": "object",
     "properties": {
         "tool": {"enum": ["calculate", "search_reports"]},
-        "args": {"type": "object",
-                 "properties": {"expression": {"type": "string", "maxLength": 40}},
-                 "required": ["expression"]},
+        "args": {
+            "type": "object",
+            "properties": {"expression": {"type": "string", "maxLength": 40}},
+            "required": ["expression"],
+        },
     },
     "required": ["tool", "args"],
 }
@@ -42,6 +44,20 @@ def test_llama_cpp_streams_text(small):
     assert "SmolLM2" in llm.info.name
 
 
+def test_prompt_cache_stays_within_its_memory_bound(small):
+    """The prompt cache counts every byte of a cached state (llama-cpp-python's own count leaves
+    out the logits copy, ~100 MB per entry for this model), so it stays within its setting."""
+    cap_mb = 160
+    llm = LLMProvider(small.model_copy(update={"prompt_cache_mb": cap_mb})).get()
+    for i in range(4):
+        prompt = [{"role": "user", "content": f"Note {i}: " + "revenue grew " * (40 + 10 * i)}]
+        "".join(llm.stream(prompt, max_tokens=2))
+    states = list(llm._llm.cache.cache_state.values())
+    assert states, "the cache keeps the last prompt"
+    held = sum(s.llama_state_size + s.scores.nbytes + s.input_ids.nbytes for s in states)
+    assert held <= cap_mb << 20 < held + states[0].scores.nbytes * 4
+
+
 def test_json_schema_output_is_always_well_formed(small):
     llm = LLMProvider(small).get()
     for _ in range(3):
@@ -55,8 +71,11 @@ def test_model_is_loaded_once_and_switches_on_activation(small, tmp_path):
     first = provider.get()
     assert provider.get() is first  # cached: never loaded per question
     registry = ModelRegistry(small.registry_dir)
-    version = registry.register(name="tuned-smollm", base="smollm2-135m",
-                                model_file=bundled_path(small.models_dir, "smollm2-135m"))
+    version = registry.register(
+        name="tuned-smollm",
+        base="smollm2-135m",
+        model_file=bundled_path(small.models_dir, "smollm2-135m"),
+    )
     registry.activate(version.version, force=True)
     second = provider.get()
     assert second is not first and second.info.version == version.version
@@ -68,7 +87,7 @@ def test_missing_or_unknown_model_says_what_to_do(settings, tmp_path):
     with pytest.raises(UnknownModel, match="ANNALYST_CHAT_MODEL"):
         LLMProvider(settings.model_copy(update={"chat_model": "gpt-9"})).get()
     empty = settings.model_copy(update={"models_path": tmp_path / "none"})
-    with pytest.raises(ModelNotPrepared, match="python -m backend.models prepare"):
+    with pytest.raises(ModelNotPrepared, match=r"python -m backend\.models prepare"):
         LLMProvider(empty).get()
 
 
@@ -84,9 +103,25 @@ def openai_server(small):
     port = _free_port()
     gguf = bundled_path(small.models_dir, "smollm2-135m")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--model_alias", "smol"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "1024",
+            "--n_threads",
+            "1",
+            "--model_alias",
+            "smol",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 90
     while time.time() < deadline:

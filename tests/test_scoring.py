@@ -18,17 +18,24 @@ def test_na_items_need_a_refusal():
 
 
 def test_tatqa_lists_and_booleans():
-    assert score({"answer": "['2,795', '2,780']"},
-                 {"answer": "Net sales were 2,795 and 2,780.", "answer_value": 2795})
-    assert not score({"answer": "['2,795', '2,780']"},
-                     {"answer": "Net sales were 2,795.", "answer_value": 2795})
+    assert score(
+        {"answer": "['2,795', '2,780']"},
+        {"answer": "Net sales were 2,795 and 2,780.", "answer_value": 2795},
+    )
+    assert not score(
+        {"answer": "['2,795', '2,780']"}, {"answer": "Net sales were 2,795.", "answer_value": 2795}
+    )
     assert score({"answer": "True"}, {"answer": "Yes, the report describes new ESG goals."})
     assert not score({"answer": "False"}, {"answer": "Yes, it does."})
 
 
 def test_finglm_conclusion_number():
-    item = {"answer": "…比值是0.10", "answers": ["已知净利润1048976368.69元和研发费用100209482.5元，"
-                                               "企业研发经费与利润比值是0.10"]}
+    item = {
+        "answer": "…比值是0.10",
+        "answers": [
+            "已知净利润1048976368.69元和研发费用100209482.5元，企业研发经费与利润比值是0.10"
+        ],
+    }
     assert score(item, {"answer": "比值为0.10。", "answer_value": 0.10})
     assert not score(item, {"answer": "净利润为1048976368.69元", "answer_value": 1048976368.69})
 

@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "validation data and <corpus>/dev.jsonl)",
     )
     ev.add_argument("--limit", type=int, default=None, help="evaluate the first N items of each")
+    ev.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        help="evaluate a seeded sample of N items of each, spread over question types",
+    )
     ev.add_argument("--mode", default="agent", choices=["agent", "rag", "retrieval"])
     ev.add_argument(
         "--heldout-items",
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 ns.version,
                 qa_files=ns.qa,
                 limit=ns.limit,
+                sample=ns.sample,
                 mode=ns.mode,
                 heldout_items=ns.heldout_items,
                 ingest=ns.ingest,

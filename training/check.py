@@ -69,14 +69,22 @@ def heldout_scores(
     llm: Any = None,
 ) -> dict[str, Any]:
     """Greedy answers of the last assistant turn of each item, scored; a few examples kept."""
-    llm = llm or open_llama(gguf, n_threads=n_threads, lora_path=lora_path)
+    llm = llm or open_llama(gguf, n_ctx=8192, n_threads=n_threads, lora_path=lora_path)
     exact = facts = 0
     examples = []
+    skipped = 0
+    scored = []
     for item in items:
         prompt, gold = prompt_and_answer(item)
-        out = llm.create_chat_completion(
-            messages=prompt, temperature=0.0, top_k=1, max_tokens=max_tokens, seed=0
-        )
+        try:
+            out = llm.create_chat_completion(
+                messages=prompt, temperature=0.0, top_k=1, max_tokens=max_tokens, seed=0
+            )
+        except ValueError as err:  # prompt longer than the context window
+            log.warning("held-out item %s skipped: %s", item.get("id"), err)
+            skipped += 1
+            continue
+        scored.append(item)
         pred = (out["choices"][0]["message"]["content"] or "").strip()
         ok_exact = _norm(pred) == _norm(gold)
         ok_facts = facts_match(pred, gold)
@@ -84,9 +92,10 @@ def heldout_scores(
         facts += ok_facts
         if len(examples) < 5:
             examples.append({"id": item.get("id"), "gold": gold, "pred": pred, "facts": ok_facts})
-    n = len(items)
+    n = len(scored)
     return {
         "n": n,
+        "skipped_too_long": skipped,
         "exact": round(exact / n, 4) if n else 0.0,
         "facts": round(facts / n, 4) if n else 0.0,
         "examples": examples,

@@ -106,6 +106,7 @@ def run_evaluate_cli(
     limit: int | None,
     mode: str,
     ingest: bool,
+    sample: int | None = None,
 ) -> dict[str, Any]:
     """``python -m backend.evaluate`` for one model and QA file; returns its summary line."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +131,8 @@ def run_evaluate_cli(
     ]
     if limit:
         cmd += ["--limit", str(limit)]
+    if sample:
+        cmd += ["--sample", str(sample)]
     if ingest:
         cmd += ["--ingest"]
     env = {
@@ -171,6 +174,7 @@ def evaluate_version(
     *,
     qa_files: list[Path] | None = None,
     limit: int | None = None,
+    sample: int | None = None,
     mode: str = "agent",
     heldout_items: int = 32,
     ingest: bool = False,
@@ -192,6 +196,7 @@ def evaluate_version(
         "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "mode": mode,
         "limit": limit,
+        "sample": sample,
     }
     val = val_items(mv)
     if heldout_items and val:
@@ -211,7 +216,14 @@ def evaluate_version(
         for name, qa in files.items():
             for role, path in models.items():
                 result.setdefault(role, {}).setdefault("evaluate", {})[name] = run_evaluate_cli(
-                    settings, qa, path, workdir / role, limit=limit, mode=mode, ingest=ingest
+                    settings,
+                    qa,
+                    path,
+                    workdir / role,
+                    limit=limit,
+                    sample=sample,
+                    mode=mode,
+                    ingest=ingest,
                 )
     metric, cand = _primary(
         result.get("candidate", {}).get("evaluate", {}),

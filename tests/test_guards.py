@@ -1,0 +1,89 @@
+"""The guards between a small model and the user, without a model: refusal wording, withholding a
+number that is on none of the cited pages, the shape of a planned calculation, the relevance gate's
+terms, and the evaluation's stratified sample."""
+
+from __future__ import annotations
+
+import json
+
+from backend.agent import Route, expression_fits
+from backend.answer import Answer, Citation, finish_answer, is_refusal, withhold_unverified
+from backend.evaluate import load_items, stratified_sample
+from backend.retrieval import Passage, evidence_coverage, nothing_relevant
+
+
+def passage(text: str, page: int = 2) -> Passage:
+    return Passage(f"d:{page}:0", "d", "r.pdf", page, text, "", "", "Acme Inc.", 2019, 1.0)
+
+
+def route(**kw) -> Route:
+    base = dict(
+        items=[], metric=None, scope="consolidated", compute=True, change=False, average=False,
+        compare=False, decimals=2,
+    )  # fmt: skip
+    return Route(**{**base, **kw})
+
+
+def test_refusal_wordings_of_small_models_are_recognised():
+    for text in [
+        "N/A",
+        "N/A [r.pdf p.2]",
+        "The names are not provided in the given sources.",
+        "The sources do not mention any new products.",
+        "在已索引的报告中未找到相关信息。",
+    ]:
+        assert is_refusal(text), text
+    assert not is_refusal("Net sales were $4,112,601 thousand [r.pdf p.2].")
+
+
+def test_an_answer_whose_number_is_on_no_cited_page_is_withheld():
+    src = [passage("Net sales 4,112,601 3,948,624 (in thousands)")]
+    wrong = finish_answer(Answer("q", ""), "The market share was 62.41% [1].", src, language="en")
+    assert wrong.unverified_numbers == ["62.41%"]
+    withhold_unverified(wrong, "en")
+    assert wrong.refused and wrong.answer == "Not found in the indexed reports."
+    assert wrong.trace[-1]["step"] == "withheld" and "62.41%" in wrong.trace[-1]["model_answer"]
+
+    right = finish_answer(
+        Answer("q", ""), "Net sales were $4,112,601 thousand [1].", src, language="en"
+    )
+    withhold_unverified(right, "en")
+    assert not right.refused and right.citations == [
+        Citation("d", "r.pdf", 2, right.citations[0].snippet)
+    ]
+
+
+def test_a_planned_calculation_must_have_the_shape_the_question_asks_for():
+    assert expression_fits("(782 - 225) / 225 * 100", route(average=True))
+    assert not expression_fits("(782 + 225) / 2", route(average=True))
+    assert expression_fits("782 / 225", route(change=True))
+    assert not expression_fits("(34400 - 36800) / 36800 * 100", route(change=True))
+    assert not expression_fits("-5 + 3 - 1", route(change=True))
+    assert not expression_fits("1795 + 918", route())
+
+
+def test_relevance_gate_ignores_possessives_fiscal_years_and_instructions():
+    q = (
+        "What is Adobe's year-over-year change in unadjusted operating income from FY2015 to "
+        "FY2016 (in units of percents and round to one decimal place)?"
+    )
+    src = [passage("CONSOLIDATED STATEMENTS OF INCOME Operating income 1,493,602 903,095")]
+    terms, found = evidence_coverage(q, src, names=["Adobe Systems Incorporated", "Adobe"])
+    assert terms == ["operating"] and found == ["operating"]
+    assert not nothing_relevant(q, src, ["Adobe"])
+    # Chinese: a term counts when its first two characters are on the page (研发经费 ~ 研发费用)
+    zh = [passage("研发费用 100,209,482.50 净利润 1,048,976,368.69")]
+    assert not nothing_relevant("华锦股份2019年的研发经费与利润的比值是多少？", zh, ["华锦股份"])
+    assert nothing_relevant("What was the non-performing loan balance of the bank?", src)
+
+
+def test_stratified_sample_interleaves_question_types(tmp_path):
+    rows = [{"id": f"{t}{i}", "question": "q", "question_type": t} for t in "abc" for i in range(5)]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = load_items(qa)
+    picked = stratified_sample(items, 6, seed=1)
+    assert [p["question_type"] for p in picked] == ["a", "b", "c", "a", "b", "c"]
+    assert stratified_sample(items, 6, seed=1) == picked  # seeded
+    assert len({p["id"] for p in picked}) == 6
+    assert stratified_sample(items, 99) == items
