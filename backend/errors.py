@@ -50,6 +50,15 @@ class LLMUnavailable(AnnalystError):
 
 
 # --- PDFs ---------------------------------------------------------------------------------------
+class PromptTooLong(AnnalystError):
+    def __init__(self, tokens: int, n_ctx: int) -> None:
+        super().__init__(
+            f"The question with its sources needs about {tokens} tokens, more than the model's "
+            f"context window of {n_ctx}. Raise ANNALYST_N_CTX or lower ANNALYST_TOP_K, or ask "
+            "about one report at a time."
+        )
+
+
 class PdfError(AnnalystError):
     """A PDF that cannot be indexed. ``kind`` is a short machine-readable reason."""
 

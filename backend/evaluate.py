@@ -272,7 +272,9 @@ def run_evaluation(
             for m in modes:
                 try:
                     pred = evaluator.run_item(item, m)
-                except AnnalystError as err:
+                except Exception as err:  # one failed item never ends the run
+                    if not isinstance(err, AnnalystError):
+                        log.exception("item %s failed in %s mode", item["id"], m)
                     pred = {
                         "id": item["id"],
                         "mode": m,

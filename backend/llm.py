@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from backend.errors import LLMUnavailable
+from backend.errors import LLMUnavailable, PromptTooLong
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,13 @@ class LlamaCppLLM:
         grammar = None
         if json_schema is not None:
             grammar = json_grammar(json_schema)
+        # leave the answer the room the window has left (a long Chinese prompt in a small
+        # model's tokenizer can take most of it); too little room is a clear error
+        prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages) + 16
+        room = self.n_ctx - prompt_tokens
+        if room < min(max_tokens, 48):
+            raise PromptTooLong(prompt_tokens, self.n_ctx)
+        max_tokens = min(max_tokens, room)
         with self._lock:
             chunks = self._llm.create_chat_completion(
                 messages=messages,

@@ -3,6 +3,7 @@
     python bench/query.py                       # everything, on the data dir's index
     python bench/query.py --skip-llm            # retrieval only
     python bench/query.py --synthetic 100000    # size of the synthetic store (default 100k)
+    python bench/query.py --llm-only            # time to first token and decode speed only
 
 Prints a short table and one JSON line with:
 * retrieval latency p50/p95 (hybrid, keyword-only, vector-only) over the dev questions, on the
@@ -160,6 +161,7 @@ def main() -> int:
     )
     ap.add_argument("--synthetic", type=int, default=100_000)
     ap.add_argument("--skip-llm", action="store_true")
+    ap.add_argument("--llm-only", action="store_true", help="only the LLM speed part")
     ap.add_argument("--questions", type=int, default=60)
     args = ap.parse_args()
     settings = Settings()
@@ -171,10 +173,10 @@ def main() -> int:
         "documents": len(services.catalog.documents()),
     }
     services.retriever.search("warm up", k=1)
-    for mode in ("hybrid", "keyword", "vector"):
+    for mode in ("hybrid", "keyword", "vector") if not args.llm_only else ():
         result[f"corpus_{mode}"] = time_search(services, questions, mode, doc_scoped=True)
         result[f"corpus_{mode}_all_docs"] = time_search(services, questions, mode, False)
-    if args.synthetic:
+    if args.synthetic and not args.llm_only:
         with tempfile.TemporaryDirectory() as tmp:
             syn_settings = Settings(data_dir=Path(tmp), models_path=settings.models_dir)
             syn, build_s = build_synthetic(syn_settings, args.synthetic, services)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from backend.errors import LLMUnavailable, ModelNotPrepared, UnknownModel
+from backend.errors import LLMUnavailable, ModelNotPrepared, PromptTooLong, UnknownModel
 from backend.llm import LLMProvider, OpenAICompatLLM, complete
 from backend.models import bundled_path
 from backend.registry import ModelRegistry
@@ -56,6 +56,15 @@ def test_prompt_cache_stays_within_its_memory_bound(small):
     assert states, "the cache keeps the last prompt"
     held = sum(s.llama_state_size + s.scores.nbytes + s.input_ids.nbytes for s in states)
     assert held <= cap_mb << 20 < held + states[0].scores.nbytes * 4
+
+
+def test_a_prompt_too_long_for_the_window_is_a_clear_error(small):
+    llm = LLMProvider(small).get()  # n_ctx 1024
+    near = [{"role": "user", "content": "revenue grew " * 280 + "Say ok."}]
+    assert "".join(llm.stream(near, max_tokens=400)) is not None  # the answer gets what is left
+    long = [{"role": "user", "content": "revenue grew " * 600}]
+    with pytest.raises(PromptTooLong, match="ANNALYST_N_CTX"):
+        "".join(llm.stream(long, max_tokens=64))
 
 
 def test_json_schema_output_is_always_well_formed(small):

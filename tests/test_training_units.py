@@ -124,3 +124,45 @@ def test_base_round_trip_is_bit_exact(tmp_path):
     ):
         assert a[key].contents() == b[key].contents(), key
     assert b["general.file_type"].contents() == 1
+
+
+def test_validation_items_become_questions_the_app_is_asked(tmp_path):
+    """The gate asks the item's own question (not the few-shot example before it) and expects the
+    answer the app shows; tool-step items without one are left out."""
+    import json as _json
+
+    from training.gate import val_to_qa
+
+    corpus = tmp_path / "corpus"
+    (corpus / "reports" / "x").mkdir(parents=True)
+    (corpus / "reports" / "x" / "R.pdf").write_bytes(b"%PDF-1.4")
+    few_shot = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "Question: example question?\n\nSources:\n[1] example.pdf"},
+        {"role": "assistant", "content": "example answer [1]"},
+    ]
+    items = [
+        {
+            "id": "a",
+            "messages": [
+                *few_shot,
+                {"role": "user", "content": "Question: What was R's revenue?\n\nSources:\n[1] R"},
+                {"role": "assistant", "content": "R's revenue was $5 million [1]."},
+            ],
+            "provenance": {"file": "R.pdf", "page": 3, "type": "lookup", "language": "en"},
+        },
+        {
+            "id": "b",
+            "messages": [
+                *few_shot,
+                {"role": "user", "content": "Question: How much did R's assets grow?"},
+                {"role": "assistant", "content": '{"tool": "search_reports", "args": {}}'},
+            ],
+            "provenance": {"file": "R.pdf", "type": "agent_trace", "question": "How much?"},
+        },
+    ]
+    out = val_to_qa(items, corpus, tmp_path / "qa.jsonl")
+    [row] = [_json.loads(line) for line in out.read_text().splitlines()]
+    assert row["question"] == "What was R's revenue?"
+    assert row["answer"] == "R's revenue was $5 million [1]."
+    assert row["doc"] == "reports/x/R.pdf" and row["page"] == 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,6 +54,9 @@ def val_items(mv: ModelVersion) -> list[dict[str, Any]]:
     return load_dataset(Path(src)).val
 
 
+_QUESTION = re.compile(r"^Question:\s*")
+
+
 def val_to_qa(items: list[dict[str, Any]], corpus_dir: Path, out: Path) -> Path | None:
     """Validation chat items → a QA file in dev.jsonl format (question, gold answer, doc, page)."""
     from training.data import prompt_and_answer
@@ -65,8 +69,17 @@ def val_to_qa(items: list[dict[str, Any]], corpus_dir: Path, out: Path) -> Path 
     rows = []
     for it in items:
         prompt, gold = prompt_and_answer(it)
-        question = next((m["content"] for m in prompt if m["role"] == "user"), "")
         prov = it.get("provenance") or {}
+        # the item's own question (the first user turns are the app's few-shot examples) and the
+        # answer the app shows for it (tool-call items train one step; the user sees the answer)
+        last_user = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
+        question = (
+            str(prov.get("question") or "")
+            or _QUESTION.sub("", last_user).split("\n\nSources:")[0].strip()
+        )
+        gold = str(prov.get("user_answer") or (prov.get("app") or {}).get("answer") or gold)
+        if gold.lstrip().startswith('{"tool"'):
+            continue  # a tool step with no answer the app would show
         file = str(prov.get("file") or "")
         doc = file if (corpus_dir / file).is_file() else by_name.get(Path(file).name)
         if not question or not doc:
