@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
-import importlib.util
 import json
 import logging
 import os
@@ -289,7 +288,6 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 # --- the admin service ------------------------------------------------------------------------
 @dataclass
 class FewshotView:
-    available: bool
     status: ProcStatus
     out_dir: Path
     train: int = 0
@@ -301,7 +299,6 @@ class FewshotView:
 
 @dataclass
 class TrainingView:
-    available: bool
     status: ProcStatus
     state: str  # none | starting | running | exporting | completed | cancelled | failed | stopped
     step: int = 0
@@ -366,19 +363,11 @@ class AdminService:
     def fewshot_dir(self) -> Path:
         return self.settings.data_dir / "fewshot"
 
-    @staticmethod
-    def fewshot_available() -> bool:
-        return (
-            importlib.util.find_spec("ingestion.fewshot") is not None
-            and importlib.util.find_spec("ingestion.fewshot.cli") is not None
-        )
-
-    def start_fewshot(self, extra_args: list[str] | None = None) -> ProcStatus:
-        if not self.fewshot_available():
-            raise FeatureUnavailable(
-                "Training-data generation is not part of this build yet (module ingestion.fewshot"
-                " is missing). Update Annalyst; nothing was started."
-            )
+    def start_fewshot(self, *, per_doc: int, llm: bool) -> ProcStatus:
+        """Generate training data in the background. Model-written items cost 1-2 min each on a
+        CPU, so a few per report (``--llm-per-doc 3``) keeps a run to minutes."""
+        options = ["--per-doc", str(int(per_doc))]
+        options += ["--llm-per-doc", "3"] if llm else ["--no-llm"]
         out = self.fewshot_dir
         run_dir = self.settings.data_dir / "admin" / "fewshot-runs" / _stamp()
         cmd = [
@@ -390,14 +379,14 @@ class AdminService:
             str(out.resolve()),
             "--data-dir",
             str(self.settings.data_dir.resolve()),
-            *(extra_args or []),
+            *options,
         ]
         return self.procs.start("fewshot", cmd, run_dir, {"out": str(out)})
 
     def fewshot(self, sample_size: int = 5) -> FewshotView:
         status = self.procs.status("fewshot")
         out = Path(status.meta.get("out", self.fewshot_dir))
-        view = FewshotView(self.fewshot_available(), status, out)
+        view = FewshotView(status, out)
         view.train = _count_lines(out / "train.jsonl")
         view.val = _count_lines(out / "val.jsonl")
         view.card = _read_json(out / "card.json")
@@ -407,10 +396,6 @@ class AdminService:
         return view
 
     # -- training (python -m training run) ---------------------------------------------------
-    @staticmethod
-    def training_available() -> bool:
-        return importlib.util.find_spec("training.train") is not None
-
     def default_training_args(self) -> dict[str, Any]:
         from training.args import TrainArgs
 
@@ -432,10 +417,6 @@ class AdminService:
         extra: dict[str, Any] | None = None,
     ) -> ProcStatus:
         """Validate the arguments (TrainArgs), then launch `python -m training run`."""
-        if not self.training_available():
-            raise FeatureUnavailable(
-                "Training is not part of this build (module training.train is missing)."
-            )
         from training.args import TrainArgs
 
         run_dir = self.settings.data_dir / "training" / "runs" / _stamp()
@@ -463,7 +444,7 @@ class AdminService:
 
     def training(self) -> TrainingView:
         status = self.procs.status("training")
-        view = TrainingView(self.training_available(), status, status.state)
+        view = TrainingView(status, status.state)
         if status.run_dir is None:
             return view
         from training.progress import read_progress, read_status

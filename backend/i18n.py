@@ -193,13 +193,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab_data": ("Training data", "训练数据"),
     "tab_training": ("Fine-tuning", "微调"),
     "tab_models": ("Models & evaluation", "模型与评估"),
-    "fewshot_unavailable": (
-        "Training-data generation is not available in this build yet "
-        "(module ingestion.fewshot is missing). Once installed, this section "
-        "runs `python -m ingestion fewshot` in the background.",
-        "此版本暂不支持生成训练数据（缺少 ingestion.fewshot 模块）。安装后，此处将在"
-        "后台运行 `python -m ingestion fewshot`。",
-    ),
     "fewshot_start": (
         "Generate training data from the indexed reports",
         "从已索引报告生成训练数据",
@@ -228,10 +221,6 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The job was stopped before it finished. A training run keeps its last checkpoint: "
         "start it again with the same settings to resume.",
         "任务在完成前被停止。训练任务会保留最近的检查点：用相同设置再次启动即可继续。",
-    ),
-    "training_unavailable": (
-        "Fine-tuning is not available in this build (module training is missing).",
-        "此版本不支持微调（缺少 training 模块）。",
     ),
     "base_model": ("Base model", "基础模型"),
     "steps": ("Steps", "步数"),

@@ -43,9 +43,7 @@ data_tab, train_tab, models_tab = st.tabs([t("tab_data"), t("tab_training"), t("
 
 with data_tab:
     view = admin.fewshot()
-    if not view.available:
-        st.info(t("fewshot_unavailable"), icon="🧩")
-    elif not view.status.running:
+    if not view.status.running:
         try:
             parts.fewshot_form(admin, t)
         except AnnalystError as err:

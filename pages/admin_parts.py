@@ -24,12 +24,7 @@ def fewshot_form(admin: Any, t: Translator) -> None:
         llm = c2.checkbox(t("fewshot_llm"), value=True, help=t("fewshot_llm_help"))
         go = st.form_submit_button(t("fewshot_start"), icon="▶️", type="primary")
     if go:
-        # model-written items cost 1-2 min each on a CPU: a few per report keeps a run to minutes
-        admin.start_fewshot(
-            ["--per-doc", str(int(per_doc)), "--llm-per-doc", "3"]
-            if llm
-            else ["--per-doc", str(int(per_doc)), "--no-llm"]
-        )
+        admin.start_fewshot(per_doc=int(per_doc), llm=llm)
         st.rerun()
 
 
@@ -69,9 +64,6 @@ def fewshot_panel(admin: Any, t: Translator, was_running: bool = False) -> None:
 
 
 def training_form(admin: Any, t: Translator) -> None:
-    if not admin.training_available():
-        st.info(t("training_unavailable"), icon="🧩")
-        return
     defaults = admin.default_training_args()
     running = admin.procs.is_running("training")
     bases = list(dict.fromkeys([defaults["base"], *BUNDLED]))
@@ -102,8 +94,6 @@ def _eta(seconds: float | None) -> str:
 
 
 def training_panel(admin: Any, t: Translator, was_running: bool = False) -> None:
-    if not admin.training_available():
-        return
     view = admin.training()
     if view.status.run_dir is None:
         st.caption(t("no_runs"))
