@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backend.llm import Message
-from backend.numbers import parse_numbers, primary_value, unverified_numbers
+from backend.numbers import parse_numbers, primary_value, strip_citations, unverified_numbers
 from backend.retrieval import Passage
 
 REFUSAL_EN = "Not found in the indexed reports."
@@ -37,7 +37,7 @@ def refusal_text(language: str) -> str:
 
 
 def is_refusal(text: str) -> bool:
-    bare = re.sub(r"\[[^\]]*\]", " ", text).strip(" .。\n\t'\"")
+    bare = strip_citations(text).strip(" .。\n\t'\"")
     return bool(_REFUSAL_RE.search(text)) or bare.lower() in ("n/a", "na", "none", "unknown", "无")
 
 
@@ -46,8 +46,7 @@ def withhold_unverified(answer: Answer, language: str) -> Answer:
     a wrong number is worse than none. The withheld text stays in the trace."""
     if answer.refused or not answer.unverified_numbers:
         return answer
-    stripped = re.sub(r"\[[^\]]*\]", " ", answer.answer)
-    numbers = parse_numbers(stripped)
+    numbers = parse_numbers(strip_citations(answer.answer))
     if not numbers or numbers[0].text not in answer.unverified_numbers:
         return answer
     answer.trace.append(

@@ -153,9 +153,18 @@ def unverified_numbers(
     return missing
 
 
+_CITATION = re.compile(r"\[[^\]]*\]")
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without its bracketed citations ("[file p.4]", "[2]"): their page numbers and
+    file years are not amounts."""
+    return _CITATION.sub(" ", text)
+
+
 def primary_value(answer: str) -> tuple[float | None, str]:
     """The number an answer states (first non-year number) and its unit words, for evaluation."""
-    stripped = re.sub(r"\[[^\]]*\]", " ", answer)
+    stripped = strip_citations(answer)
     for n in parse_numbers(stripped):
         unit = "%" if n.percent else ""
         if n.scale != 1.0:

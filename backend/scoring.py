@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-from backend.numbers import parse_numbers, same_amount
+from backend.numbers import parse_numbers, same_amount, strip_citations
 
 _YES = re.compile(r"^\W*(yes|true|correct|是的|是)\b", re.I)
 _NO = re.compile(r"^\W*(no|false|not|否|不是|没有)\b", re.I)
@@ -71,7 +71,7 @@ def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
         return False
     tol = float(item.get("tolerance") or 0.01)
     value = pred.get("answer_value")
-    values_in_answer = _numbers(re.sub(r"\[[^\]]*\]", " ", text))
+    values_in_answer = _numbers(strip_citations(text))
     if item.get("answer_value") is not None:
         golds = [float(item["answer_value"])]
         if item.get("answer_numeric"):

@@ -58,7 +58,8 @@ class TrainArgs:
     batch_size: int = _help("Sequences per device per micro-batch.", default=4)
     grad_accum: int = _help("Micro-batches per optimizer step.", default=1)
     max_len: int = _help(
-        "Longest sequence in tokens; longer items are skipped (counted in the log). Generated answer items carry up to 7 passages (3-4k tokens).",
+        "Longest sequence in tokens; longer items are skipped (counted in the log). Generated "
+        "answer items carry up to 7 passages (3-4k tokens).",
         default=4096,
     )
     device: Literal["auto", "cpu", "cuda"] = _help(
