@@ -38,7 +38,8 @@ def refusal_text(language: str) -> str:
 
 def is_refusal(text: str) -> bool:
     bare = strip_citations(text).strip(" .。\n\t'\"")
-    return bool(_REFUSAL_RE.search(text)) or bare.lower() in ("n/a", "na", "none", "unknown", "无")
+    # a bare "N/A" is how ERC-style prompts ask for a refusal; "None"/"无" can be a real answer
+    return bool(_REFUSAL_RE.search(text)) or bare.lower() in ("n/a", "unknown")
 
 
 def withhold_unverified(answer: Answer, language: str) -> Answer:
