@@ -304,6 +304,13 @@ def run_evaluation(
     return summarize(items, preds)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     from backend.services import build_services
     from backend.settings import Settings
@@ -315,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--qa", required=True, type=Path, help="questions (dev.jsonl format)")
     parser.add_argument("--out", required=True, type=Path, help="predictions JSONL to write")
-    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--limit", type=_positive, help="only the first N questions")
     parser.add_argument(
         "--sample",
-        type=int,
+        type=_positive,
         help="a seeded sample of N questions, spread evenly over question types",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --sample")
