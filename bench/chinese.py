@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from backend.evaluate import Evaluator, load_items
-from backend.scoring import page_hit
-from backend.services import build_services
+from backend.app.services import build_services
+from backend.evaluation.runner import Evaluator, load_items
+from backend.evaluation.scoring import page_hit
 from backend.settings import Settings
 
 

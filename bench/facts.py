@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from backend.financial_items import match_item
+from backend.domain.items import match_item
 from backend.records import Fact
 from backend.settings import Settings
 from ingestion.clean import detect_language

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from backend.services import build_services
+from backend.app.services import build_services
 from backend.settings import Settings
 from ingestion.fewshot.generate import Options, generate_dataset
 

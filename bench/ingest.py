@@ -89,7 +89,7 @@ def peak_rss_mb() -> float:
 def worker_ours(corpus: Path, files: list[str], items: list[dict], precision: str) -> dict:
     import hashlib
 
-    from backend.services import build_services
+    from backend.app.services import build_services
     from backend.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-ours-") as tmp:
@@ -141,7 +141,7 @@ def worker_baseline(corpus: Path, files: list[str], items: list[dict]) -> dict:
     from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from backend.embeddings import make_embedder
+    from backend.store.embeddings import make_embedder
 
     class SameMiniLM(Embeddings):
         def __init__(self) -> None:
@@ -209,8 +209,8 @@ def worker_cosine(corpus: Path, files: list[str]) -> dict:
     """Cosine of each precision's chunk vectors to fp32's, on real chunks of the first report."""
     import torch
 
-    from backend.embeddings import make_embedder
     from backend.records import Document
+    from backend.store.embeddings import make_embedder
     from ingestion.chunking import chunk_pages
     from ingestion.clean import clean_pages, detect_language
     from ingestion.pdf import read_pages

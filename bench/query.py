@@ -31,7 +31,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import numpy as np
 
-from backend.services import build_services
+from backend.app.services import build_services
 from backend.settings import Settings
 
 
@@ -53,10 +53,10 @@ def time_search(services, questions: list[str], mode: str, doc_scoped: bool) -> 
 
 def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, float]:
     """A store of n chunks: random unit vectors + text sampled from the real index."""
-    from backend.catalog import Catalog
-    from backend.keywords import index_tokens
+    from backend.app.services import Services
     from backend.records import Chunk, Document
-    from backend.services import Services
+    from backend.store.catalog import Catalog
+    from backend.store.keywords import index_tokens
 
     services = Services(settings=settings, catalog=Catalog(settings.catalog_path))
     services.__dict__["embedder"] = services_real.embedder  # same model, no second load
@@ -111,7 +111,7 @@ def memory_bandwidth_gbs() -> float:
 
 
 def llm_speed(services) -> dict:
-    from backend.answer import rag_messages
+    from backend.answering.prompts import rag_messages
 
     provider = services.llm
     llm = provider.get()

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 def _base(model: str, shapes_dir: Path):
     from backend.settings import Settings
+    from tests.tiny import QWEN2_SHAPES, save_random, shaped_config
     from training.model import BaseModel, resolve_base
-    from training.tiny import QWEN2_SHAPES, save_random, shaped_config
     from training.train import cache_dir
 
     if model in QWEN2_SHAPES:

@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from backend.errors import AnnalystError
+from backend.errors import run_cli
 from backend.settings import Settings
 from ingestion.facts import cli as facts_cli
 from ingestion.fewshot import cli as fewshot_cli
@@ -49,11 +49,11 @@ def _progress_bar(files: int):
     return progress, bar.close
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    from backend.services import build_services
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.app.services import build_services
     from ingestion.pipeline import expand_paths
 
-    services = build_services(_settings(args))
+    services = build_services(settings)
     files = expand_paths([Path(p) for p in args.paths])
     if not files:
         print("no PDF files found in " + " ".join(args.paths), file=sys.stderr)
@@ -85,10 +85,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from backend.catalog import Catalog
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.store.catalog import Catalog
 
-    settings = _settings(args)
     docs = Catalog(settings.catalog_path).documents(status=None)
     if args.json:
         print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=1))
@@ -111,19 +110,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_remove(args: argparse.Namespace) -> int:
-    from backend.services import build_services
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.app.services import build_services
 
-    services = build_services(_settings(args))
+    services = build_services(settings)
     doc = services.ingestor.remove(args.doc_id)
     print(f"removed {doc.doc_id} {doc.file_name}")
     return 0
 
 
-def cmd_reindex(args: argparse.Namespace) -> int:
-    from backend.services import build_services
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.app.services import build_services
 
-    services = build_services(_settings(args))
+    services = build_services(settings)
     count = len(args.doc_ids) if args.doc_ids else len(services.catalog.documents(status=None))
     progress, close = _progress_bar(count)
     try:
@@ -170,8 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="*", help="only these documents (default: all)")
     p.set_defaults(func=cmd_reindex)
 
-    facts_cli.register(sub, common)  # python -m ingestion facts ...
-    fewshot_cli.register(sub, common)  # python -m ingestion fewshot ...
+    for name, module in (("facts", facts_cli), ("fewshot", fewshot_cli)):
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
     return parser
 
 
@@ -181,11 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return args.func(args)
-    except AnnalystError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: args.func(args, _settings(args)))
 
 
 if __name__ == "__main__":

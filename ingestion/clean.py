@@ -137,7 +137,7 @@ def join_split_words(pages: list[Page], vocab: Counter[str] | None = None) -> li
 
 def _wraps_word(prev: str, line: str) -> bool:
     """Does a dictionary word run across the line break ("聚乙|烯", "净|利润", "其变|动")?"""
-    from backend.keywords import _jieba  # the keyword index's jieba, with its finance terms
+    from backend.store.keywords import _jieba  # the keyword index's jieba, with its finance terms
 
     left, right = prev[-4:], line[:4]
     pos = 0

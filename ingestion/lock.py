@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 from backend.errors import IngestionBusy
 
@@ -80,10 +79,5 @@ class WriterLock:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()

@@ -117,13 +117,6 @@ class DocMeta:
     aliases: list[str] = field(default_factory=list)
     ticker: str = ""
 
-    def all_names(self) -> list[str]:
-        seen: list[str] = []
-        for n in [self.company, *self.aliases]:
-            if n and n.lower() not in {s.lower() for s in seen}:
-                seen.append(n)
-        return seen
-
 
 def _fiscal_label(year: int, month: int, day: int) -> int:
     """52/53-week years ending in the first days of January (Johnson & Johnson's "January 1,

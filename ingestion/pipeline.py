@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,12 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.catalog import Catalog
 from backend.errors import AnnalystError, PdfError
-from backend.keywords import index_tokens
 from backend.records import Chunk, Document
 from backend.settings import Settings
-from backend.vectorstore import VectorStore
+from backend.store.catalog import Catalog
+from backend.store.keywords import index_tokens
+from backend.store.vectors import VectorStore
+from backend.system import sha256_file
 from ingestion.chunking import chunk_pages
 from ingestion.clean import clean_pages, detect_language
 from ingestion.facts import extract_facts
@@ -96,14 +96,6 @@ class _Clock:
         now = time.perf_counter()
         self.timings[stage] = round(self.timings.get(stage, 0.0) + now - self._t, 3)
         self._t = now
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -252,7 +244,7 @@ class Ingestor:
 
         try:
             check_file(path, max_bytes=None)
-            sha = file_sha256(path)
+            sha = sha256_file(path)
             doc_id = sha[:16]
             result.doc_id = doc_id
             existing = self.catalog.document(doc_id)
@@ -409,12 +401,4 @@ def store_upload(settings: Settings, data: bytes, name: str) -> Path:
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.write_bytes(data)
         tmp.replace(target)
-    return target
-
-
-def copy_into_uploads(settings: Settings, path: Path) -> Path:
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    target = settings.uploads_dir / f"{file_sha256(path)[:16]}{path.suffix.lower()}"
-    if not target.exists():
-        shutil.copyfile(path, target)
     return target

@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from backend.admin import check_password, password_configured
+from backend.app.admin import check_password, password_configured
 from backend.errors import AnnalystError
 from pages import admin_parts as parts
 from pages import widgets as w

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from backend.errors import AnnalystError
-from backend.i18n import Translator
-from backend.models import BUNDLED
+from backend.llm.bundled import BUNDLED
+from pages.i18n import Translator
 
 
 def _finished_rerun(was_running: bool, running: bool) -> None:

@@ -90,18 +90,7 @@ if not docs:
 for d in docs:
     badge = {"complete": "", "indexing": " ⚙️", "failed": " ❌"}.get(d.status, f" ({d.status})")
     with st.expander(f"{d.label} — {d.file_name}{badge}", key=f"doc_{d.doc_id}"):
-        st.caption(
-            t(
-                "doc_stats",
-                pages=d.pages,
-                chunks=d.chunks,
-                facts=d.facts,
-                ok=d.checks_passed,
-                bad=d.checks_failed,
-                lang=d.language,
-                id=d.doc_id,
-            )
-        )
+        st.caption(t("doc_stats", **d.to_dict()))
         if d.error:
             st.error(d.error)
         with st.form(f"meta_{d.doc_id}"):

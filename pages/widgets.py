@@ -9,12 +9,24 @@ from typing import Any
 
 import streamlit as st
 
-from backend.chat import Filters, Turn
+from backend.answering.chat import Filters, Turn
+from backend.answering.events import Final, Status, Token
+from backend.app.evidence import citation_view
 from backend.errors import AnnalystError
-from backend.i18n import Translator, pick_language
-from backend.render import citation_view
+from pages.i18n import Translator, pick_language
 
 log = logging.getLogger("annalyst.app")
+
+
+def app_pages(t: Translator) -> list[Any]:
+    """The app's pages, for st.navigation."""
+    from pages import chat
+
+    return [
+        st.Page(chat.render, title=t("nav_chat"), icon="💬", default=True),
+        st.Page("pages/reports.py", title=t("nav_reports"), icon="📄"),
+        st.Page("pages/admin.py", title=t("nav_admin"), icon="🔧"),
+    ]
 
 
 def context() -> tuple[Any, Translator]:
@@ -22,13 +34,12 @@ def context() -> tuple[Any, Translator]:
 
     Streamlit starts a server in its legacy "pages directory" mode when a pages/ folder exists:
     until some session has run app.py (which calls st.navigation), a new session that opens
-    /reports or /admin directly runs the page file alone. Then switch the server to
-    st.navigation mode and rerun, so that app.py sets up this session and routes the URL.
+    /reports or /admin directly runs the page file alone. Declaring the app's pages with the
+    public st.navigation ends that mode; the rerun then goes through app.py, which sets up this
+    session and routes the URL.
     """
     if "services" not in st.session_state:
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
+        st.navigation(app_pages(Translator(language_switch())))
         st.rerun()
     return st.session_state["services"], st.session_state["t"]
 
@@ -49,7 +60,7 @@ def language_switch() -> str:
 def model_panel(services: Any, t: Translator) -> None:
     """Sidebar: the active model's name and version, and whether it is still loading."""
     try:
-        info = services.chat.model_info()
+        info = services.llm.info()  # reads settings and the registry; loads no model
         st.caption(t("model_label", name=info.name, version=info.version or "—"))
     except AnnalystError as err:
         st.error(str(err))
@@ -87,13 +98,13 @@ def stream_answer(
         for event in services.chat.stream(
             question, history=turns, filters=filters, mode=services.settings.chat_mode
         ):
-            if event["type"] == "status":
-                status.update(label=t.status(event["text"]))
-            elif event["type"] == "token":
-                text += event["text"]
+            if isinstance(event, Status):
+                status.update(label=t.status(event.stage))
+            elif isinstance(event, Token):
+                text += event.text
                 box.markdown(md(text) + " ▌")
-            elif event["type"] == "answer":
-                answer = event["answer"]
+            elif isinstance(event, Final):
+                answer = event.answer
     except AnnalystError as err:
         status.update(label=t("failed"), state="error")
         box.empty()

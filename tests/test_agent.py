@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from backend.agent import Agent
-from backend.calculator import calculate
-from backend.chat import Filters, Turn
-from backend.services import build_services
+from backend.answering.agent import Agent
+from backend.answering.chat import Filters, Turn
+from backend.app.services import build_services
+from backend.domain.calculator import calculate
 from backend.settings import Settings
 from tests.conftest import CORPUS, HUAJIN_2019, MODELS, REPORTS
 from tests.pdfmaker import excerpt, write_pdf

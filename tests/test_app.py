@@ -11,10 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from backend.registry import ModelRegistry
-from backend.services import build_services
+from backend.app.services import build_services
+from backend.llm.registry import ModelRegistry
 from backend.settings import PROJECT_ROOT, Settings
-from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS
+from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS, require
 
 APP = str(PROJECT_ROOT / "app.py")
 SMOLLM = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -23,8 +23,7 @@ SMOLLM = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
 @pytest.fixture(scope="module")
 def indexed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with the 4-page Foot Locker 8-K indexed (shared read-only by chat tests)."""
-    if not FOOTLOCKER_8K.is_file():
-        pytest.skip(f"corpus not found at {CORPUS}")
+    require(FOOTLOCKER_8K.is_file(), f"corpus not found at {CORPUS}")
     data = tmp_path_factory.mktemp("indexed") / "data"
     services = build_services(Settings(data_dir=data, models_path=MODELS, corpus_dir=CORPUS))
     [result] = services.ingestor.add([FOOTLOCKER_8K])
@@ -131,11 +130,11 @@ def test_chat_error_says_what_to_do_never_a_stack_trace(app, indexed_dir, tmp_pa
     it; the conversation is not broken."""
     at = app(indexed_dir, MODELS_PATH=str(tmp_path / "no-models")).run()
     assert not at.exception
-    assert "python -m backend.models prepare" in texts(at.sidebar.error)[0]
+    assert "python -m backend models prepare" in texts(at.sidebar.error)[0]
     at.chat_input[0].set_value("How many shares were outstanding?").run()
     assert not at.exception
     [error] = at.main.error
-    assert "is not prepared" in error.value and "python -m backend.models prepare" in error.value
+    assert "is not prepared" in error.value and "python -m backend models prepare" in error.value
     assert at.session_state["turns"] == []
 
 
@@ -169,7 +168,7 @@ def test_chat_facts_route_cites_the_statement_page(app, tmp_path, netflix_extrac
 
 def test_citation_shows_page_text_and_image_with_the_number_highlighted(app, indexed_dir):
     """The evidence view of a citation, on the real index (as the chat renders it)."""
-    from backend.render import citation_view
+    from backend.app.evidence import citation_view
 
     services = build_services(Settings(data_dir=indexed_dir, models_path=MODELS))
     [doc] = services.catalog.documents()
@@ -292,12 +291,12 @@ def test_admin_unlock_table_activate_and_rollback(app, tmp_path):
     chat = AppTest.from_file(APP, default_timeout=60).run()  # same server, another tab
     assert f"version {version}" in " ".join(texts(chat.sidebar.caption))
     services = at.session_state["services"]
-    assert services.chat.model_info().version == version
+    assert services.llm.info().version == version
 
     at.switch_page("pages/admin.py").run()
     next(b for b in at.button if b.label == "Roll back to the previous model").click().run()
     assert "Rolled back" in texts(at.success)[0]
-    assert services.chat.model_info().version == "bundled"
+    assert services.llm.info().version == "bundled"
 
 
 @pytest.mark.slow

@@ -9,18 +9,21 @@ import re
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
 
-from backend import i18n
-from backend.admin import AdminService, ProcessJobs, check_password, password_configured
-from backend.catalog import now
+from backend.answering.events import Stage
+from backend.app.admin import AdminService, check_password, password_configured
+from backend.app.evidence import highlight_html, highlight_terms, render_page
+from backend.app.processes import ProcessJobs
+from backend.app.services import build_services
 from backend.errors import JobBusy, TrainingError, UploadTooLarge
-from backend.render import highlight_html, highlight_terms, render_page
-from backend.services import build_services
 from backend.settings import PROJECT_ROOT, Settings
+from backend.store.catalog import now
 from ingestion.lock import WriterLock
+from pages import i18n
 from tests.conftest import FOOTLOCKER_8K
 
 
@@ -248,9 +251,10 @@ def test_every_string_in_both_languages_and_every_key_defined():
         f"state_{s}" for s in ("starting", "running", "completed", "cancelled", "failed", "stopped")
     }
     used |= {"image_missing_pdf", "image_render_failed"}
+    used |= {f"status_{s}" for s in typing.get_args(Stage)}
     assert len(used) > 100 and used <= set(i18n.STRINGS), sorted(used - set(i18n.STRINGS))
     assert i18n.pick_language("auto", "zh-CN") == "zh"
     assert i18n.pick_language("auto", "en-US") == "en"
     assert i18n.pick_language("en", "zh-CN") == "en"
     assert i18n.pick_language(None, None) == "en"
-    assert i18n.Translator("zh").status("searching the reports") == "正在检索报告…"
+    assert i18n.Translator("zh").status("search") == "正在检索报告…"

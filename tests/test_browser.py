@@ -6,6 +6,7 @@ interface to Chinese, look at the admin page. Screenshots go to test-artifacts/b
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from backend.settings import PROJECT_ROOT
-from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS
+from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS, require
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
@@ -27,10 +28,6 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (run .ci/install-chromium)",
-    ),
 ]
 
 
@@ -43,8 +40,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """The app as users run it, on its own data dir; stopped (whole process group) afterwards."""
-    if not FOOTLOCKER_8K.is_file():
-        pytest.skip(f"corpus not found at {CORPUS}")
+    require(FOOTLOCKER_8K.is_file(), f"corpus not found at {CORPUS}")
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (run .ci/install-chromium)")
     tmp = tmp_path_factory.mktemp("browser")
     port = _free_port()
     env = {
@@ -110,7 +107,10 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (run .ci/install-chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "pip install playwright")
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend.calculator import CalculationError, calculate
+from backend.domain.calculator import CalculationError, calculate
 
 
 @pytest.mark.parametrize(

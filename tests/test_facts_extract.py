@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog import Catalog
-from backend.facts import FactHit, FactStore
 from backend.records import Document, Fact, StatementCheck
+from backend.store.catalog import Catalog
+from backend.store.facts import FactHit, FactStore
 from ingestion.clean import detect_language
 from ingestion.facts import extract_facts
 from ingestion.meta import detect

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.facts import FactStore
-from backend.services import build_services
+from backend.app.services import build_services
 from backend.settings import Settings
+from backend.store.facts import FactStore
 from ingestion.__main__ import main
 from tests.conftest import ERC_WEIS, FOOTLOCKER_8K
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.financial_items import (
+from backend.domain.items import (
     ITEMS,
     ITEMS_BY_KEY,
     canonical_items,

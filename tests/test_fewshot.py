@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from backend.agent import PLANNER_EXAMPLE
-from backend.answer import REFUSAL_EN, REFUSAL_ZH, SYSTEM_PROMPT
-from backend.calculator import calculate
-from backend.metrics import METRICS
-from backend.numbers import parse_numbers, same_amount
-from backend.services import build_services
+from backend.answering.answer import REFUSAL_EN, REFUSAL_ZH
+from backend.answering.prompts import PLANNER_EXAMPLE, SYSTEM_PROMPT
+from backend.app.services import build_services
+from backend.domain.calculator import calculate
+from backend.domain.metrics import METRICS
+from backend.domain.numbers import parse_numbers, same_amount
 from backend.settings import Settings
-from tests.conftest import CORPUS, HUAJIN_2019, MODELS, REPORTS
+from tests.conftest import CORPUS, HUAJIN_2019, MODELS, REPORTS, require
 
 WEIS_10K = REPORTS / "erc_round2/31a60b930e0f1034afff6e2d1e406e7d9141b2a1.pdf"
 CUTS = {
@@ -46,8 +46,7 @@ def _cut(src: Path, pages: list[int], dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not WEIS_10K.is_file() or not HUAJIN_2019.is_file():
-        pytest.skip(f"corpus not found at {CORPUS}")
+    require(WEIS_10K.is_file() and HUAJIN_2019.is_file(), f"corpus not found at {CORPUS}")
     from ingestion.fewshot.generate import Options, generate_dataset
 
     root = tmp_path_factory.mktemp("fewshot")
@@ -234,8 +233,7 @@ def test_seeds_are_verbatim_report_text_and_consistent() -> None:
         s["type"] for s in seeds
     }
     paths = {p.name: p for p in REPORTS.rglob("*.pdf")}
-    if not paths:
-        pytest.skip("corpus not found")
+    require(bool(paths), "corpus not found")
     ws = re.compile(r"\s+")
     for s in seeds:
         sources = list(s["sources"])
@@ -305,11 +303,11 @@ def test_model_written_items_are_grounded_or_dropped(generated: dict[str, Any]) 
 
 def test_planner_tools_match_the_agent_grammar() -> None:
     """The planner replies we train on are exactly what the agent's grammar allows."""
-    from backend.agent import Agent
-    from ingestion.fewshot.render import PLANNER_TOOLS
+    from backend.answering.prompts import PLANNER_TOOLS, plan_schema
+    from backend.answering.tools import tool_definitions
     from ingestion.fewshot.seeds import load_seeds
 
-    schema = Agent._plan_schema(None, None)  # type: ignore[arg-type]  # uses no state
+    schema = plan_schema(tool_definitions(), PLANNER_TOOLS)  # what the agent's grammar allows
     branches = {b["properties"]["tool"]["const"]: b for b in schema["anyOf"]}
     assert set(branches) == {*PLANNER_TOOLS, "answer"}
     plans = [m["output"] for s in load_seeds() for m in s["model"] if m["step"] == "plan"]

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import json
 
-from backend.agent import Route, expression_fits
-from backend.answer import Answer, Citation, finish_answer, is_refusal, withhold_unverified
-from backend.evaluate import load_items, stratified_sample
-from backend.retrieval import Passage, evidence_coverage, nothing_relevant
+from backend.answering.answer import (
+    Answer,
+    Citation,
+    finish_answer,
+    is_refusal,
+    withhold_unverified,
+)
+from backend.answering.retrieval import Passage, evidence_coverage, nothing_relevant
+from backend.answering.route import Route, expression_fits
+from backend.evaluation.runner import load_items, stratified_sample
 
 
 def passage(text: str, page: int = 2) -> Passage:

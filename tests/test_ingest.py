@@ -20,11 +20,11 @@ import numpy as np
 import pypdf
 import pytest
 
-from backend.catalog import Catalog
-from backend.keywords import match_query
-from backend.services import Services, build_services
+from backend.app.services import Services, build_services
 from backend.settings import PROJECT_ROOT, Settings
-from backend.vectorstore import VectorStore
+from backend.store.catalog import Catalog
+from backend.store.keywords import match_query
+from backend.store.vectors import VectorStore
 from ingestion.lock import WriterLock
 from ingestion.pdf import read_pages
 from ingestion.pipeline import store_upload
@@ -389,7 +389,7 @@ def test_cli_two_writers(tmp_path: Path) -> None:
 
 _OTHER_WRITER = """
 import numpy as np
-from backend.services import build_services
+from backend.app.services import build_services
 from backend.settings import Settings
 from ingestion.lock import WriterLock
 

@@ -4,6 +4,7 @@ activated registry version without restarting."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -13,9 +14,10 @@ import time
 import pytest
 
 from backend.errors import LLMUnavailable, ModelNotPrepared, PromptTooLong, UnknownModel
-from backend.llm import LLMProvider, OpenAICompatLLM, complete
-from backend.models import bundled_path
-from backend.registry import ModelRegistry
+from backend.llm.bundled import bundled_path
+from backend.llm.clients import LLMProvider, OpenAICompatLLM, complete
+from backend.llm.registry import ModelRegistry
+from tests.conftest import require
 
 SCHEMA = {
     "type": "object",
@@ -96,7 +98,7 @@ def test_missing_or_unknown_model_says_what_to_do(settings, tmp_path):
     with pytest.raises(UnknownModel, match="ANNALYST_CHAT_MODEL"):
         LLMProvider(settings.model_copy(update={"chat_model": "gpt-9"})).get()
     empty = settings.model_copy(update={"models_path": tmp_path / "none"})
-    with pytest.raises(ModelNotPrepared, match=r"python -m backend\.models prepare"):
+    with pytest.raises(ModelNotPrepared, match=r"python -m backend models prepare"):
         LLMProvider(empty).get()
 
 
@@ -108,7 +110,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def openai_server(small):
-    pytest.importorskip("sse_starlette", reason="llama-cpp-python[server] extras not installed")
+    require(
+        importlib.util.find_spec("sse_starlette") is not None,
+        "llama-cpp-python[server] extras not installed",
+    )
     port = _free_port()
     gguf = bundled_path(small.models_dir, "smollm2-135m")
     proc = subprocess.Popen(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend.numbers import parse_numbers, primary_value, same_amount, unverified_numbers
+from backend.domain.numbers import parse_numbers, primary_value, same_amount, unverified_numbers
 
 
 def test_parse_signs_scales_and_percentages():

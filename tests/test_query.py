@@ -1,6 +1,12 @@
 """Question analysis: company/year detection, document choice, follow-up rewriting."""
 
-from backend.query import CompanyIndex, language_of, plan_query, rewrite_follow_up, years_in
+from backend.answering.plan import (
+    CompanyIndex,
+    language_of,
+    plan_query,
+    rewrite_follow_up,
+    years_in,
+)
 from backend.records import Document
 
 DOCS = [

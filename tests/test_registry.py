@@ -7,7 +7,7 @@ import json
 import pytest
 
 from backend.errors import ActivationRefused, UnknownModelVersion
-from backend.registry import ModelRegistry
+from backend.llm.registry import ModelRegistry
 
 
 def _gguf(path, payload: bytes):

@@ -1,6 +1,6 @@
 """Evaluation scoring: numeric tolerance in any notation, refusals, polarity, page hits."""
 
-from backend.scoring import page_hit, score
+from backend.evaluation.scoring import page_hit, score
 
 
 def test_numeric_gold_in_any_scale_notation():

@@ -4,14 +4,15 @@ merge → F16 GGUF → Q4_K_M, llama.cpp answers, torch/GGUF parity, registry; c
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from backend.registry import ModelRegistry
+from backend.llm.registry import ModelRegistry
 from backend.settings import Settings
-from tests.conftest import CORPUS, MODELS
+from tests.conftest import CORPUS, MODELS, require
 
 SAMPLE = Path(__file__).parent / "data" / "training_sample.jsonl"
 SMOL = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -21,8 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    if not SMOL.is_file():
-        pytest.skip("SmolLM2 GGUF not prepared (python -m backend.models prepare smollm2-135m)")
+    require(SMOL.is_file(), "SmolLM2 GGUF not prepared (python -m backend models prepare)")
     root = tmp_path_factory.mktemp("training")
     lines = SAMPLE.read_text().splitlines()
     data = root / "fewshot"
@@ -123,9 +123,9 @@ def test_train_export_quantize_answer_register(env):
 
 
 def test_cancel_keeps_a_checkpoint_and_rerun_resumes(env):
+    from backend.app.processes import ProcessJobs
     from training.args import TrainArgs
-    from training.jobs import cancel_run, run_status, start_run
-    from training.progress import read_progress
+    from training.progress import read_progress, request_cancel, run_status
     from training.train import main
 
     root, data, settings = env
@@ -142,18 +142,21 @@ def test_cancel_keeps_a_checkpoint_and_rerun_resumes(env):
         export=False,
         register=False,
     )
-    job = start_run(settings, args, nice=0)
+    procs = ProcessJobs(settings)  # the launcher the admin page uses
+    cmd = [sys.executable, "-m", "training", "run", *args.to_argv()]
+    job = procs.start("training", cmd, out, {})
     deadline = time.monotonic() + 300
     while not any(r["event"] == "step" for r in read_progress(out)):
-        assert run_status(out)["state"] != "failed", (out / "stdout.log").read_text()[-2000:]
+        assert procs.status("training").running, (out / "log.txt").read_text()[-2000:]
         assert time.monotonic() < deadline, "no training step within 300 s"
         time.sleep(1)
-    cancel_run(out)
-    while run_status(out)["alive"]:
+    request_cancel(out)
+    while procs.status("training").running:
         assert time.monotonic() < deadline + 120
         time.sleep(1)
     st = run_status(out)
-    assert st["state"] == "cancelled" and st["pid"] == job["pid"]
+    assert st["state"] == "cancelled" and procs.status("training").exit_code == 2
+    assert job.run_dir == out
     stopped_at = st["last_step"]["step"]
     assert stopped_at < 400 and list((out / "checkpoints").glob("checkpoint-*"))
 

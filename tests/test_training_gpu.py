@@ -26,7 +26,7 @@ def _tiny(tmp_path: Path) -> tuple[Path, Path]:
     gguf = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not gguf.is_file():
         pytest.skip("bundled SmolLM2 GGUF not prepared and ANNALYST_TINY_DIR not set")
-    from training.tiny import make_tiny
+    from tests.tiny import make_tiny
 
     return make_tiny(gguf, tmp_path / "tiny", hidden=32)
 

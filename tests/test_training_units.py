@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from backend.errors import TrainingError
-from tests.conftest import MODELS
+from tests.conftest import MODELS, require
 
 SAMPLE = Path(__file__).parent / "data" / "training_sample.jsonl"
 SMOL = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _need_smol():
-    if not SMOL.is_file():
-        pytest.skip("SmolLM2 GGUF not prepared (python -m backend.models prepare smollm2-135m)")
+    require(SMOL.is_file(), "SmolLM2 GGUF not prepared (python -m backend models prepare)")
 
 
 def test_args_are_checked(tmp_path):

@@ -34,8 +34,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
-from backend.errors import AnnalystError
 from training.args import TrainArgs, add_dataclass_arguments, args_from_namespace
 
 
@@ -98,64 +98,107 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def format_versions(reg: Any) -> str:
+    """The `list` table: versions with held-out score and gate verdict; which is active."""
+    active = reg.active()
+    rows = [f"{'':2s}{'version':44s} {'base':22s} {'quant':7s} {'held-out':>9s} {'gate':28s}"]
+    for mv in reg.versions():
+        mark = "* " if active and active.version == mv.version else "  "
+        held = mv.scores.get("heldout", {}).get("facts")
+        gate = mv.scores.get("gate")
+        verdict = (
+            "not evaluated"
+            if not gate
+            else (
+                f"{'better' if gate.get('better') else 'not better'} {gate.get('candidate')} vs "
+                f"{gate.get('baseline')}"
+            )
+        )
+        rows.append(
+            f"{mark}{mv.version:44s} {mv.base[:22]:22s} {mv.quant:7s} "
+            f"{'-' if held is None else held:>9} {verdict[:28]:28s}"
+        )
+    if len(rows) == 1:
+        rows.append("  (no versions yet: `python -m training run ...`)")
+    rows.append("active: " + (active.version if active else "none (configured chat model)"))
+    return "\n".join(rows)
+
+
+def cmd_run(ns: argparse.Namespace, settings: Any) -> int:
+    from training.train import main as train_main
+
+    result = train_main(args_from_namespace(TrainArgs, ns), settings)
+    return 2 if result.get("cancelled") else 0
+
+
+def cmd_status(ns: argparse.Namespace, settings: Any) -> int:
+    from training.progress import run_status
+
+    print(json.dumps(run_status(ns.run_dir), indent=1, default=str))
+    return 0
+
+
+def cmd_cancel(ns: argparse.Namespace, settings: Any) -> int:
+    from training.progress import request_cancel
+
+    request_cancel(ns.run_dir)
+    print(f"cancel requested for {ns.run_dir}")
+    return 0
+
+
+def cmd_evaluate(ns: argparse.Namespace, settings: Any) -> int:
+    from training.gate import evaluate_version
+
+    res = evaluate_version(
+        settings,
+        ns.version,
+        qa_files=ns.qa,
+        limit=ns.limit,
+        sample=ns.sample,
+        mode=ns.mode,
+        heldout_items=ns.heldout_items,
+        ingest=ns.ingest,
+        run_agent_eval=not ns.no_agent,
+    )
+    print(json.dumps(res["gate"], indent=1, default=str))
+    return 0
+
+
+def cmd_registry(ns: argparse.Namespace, settings: Any) -> int:
+    from backend.llm.registry import ModelRegistry
+
+    reg = ModelRegistry(settings.registry_dir)
+    if ns.cmd == "list":
+        print(format_versions(reg))
+    elif ns.cmd == "activate":
+        mv = reg.activate(ns.version, force=ns.force)
+        print(f"active: {mv.version} ({mv.gguf_path})")
+    else:
+        mv = reg.rollback()
+        print(f"active: {mv.version if mv else 'configured chat model ' + settings.chat_model}")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "cancel": cmd_cancel,
+    "evaluate": cmd_evaluate,
+    "list": cmd_registry,
+    "activate": cmd_registry,
+    "rollback": cmd_registry,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from backend.errors import run_cli
     from backend.settings import Settings
 
     ns = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    try:
-        settings = Settings()
-        if ns.cmd == "run":
-            from training.train import main as train_main
-
-            result = train_main(args_from_namespace(TrainArgs, ns), settings)
-            return 2 if result.get("cancelled") else 0
-        if ns.cmd == "status":
-            from training.jobs import run_status
-
-            print(json.dumps(run_status(ns.run_dir), indent=1, default=str))
-            return 0
-        if ns.cmd == "cancel":
-            from training.jobs import cancel_run
-
-            cancel_run(ns.run_dir)
-            print(f"cancel requested for {ns.run_dir}")
-            return 0
-        if ns.cmd == "evaluate":
-            from training.gate import evaluate_version
-
-            res = evaluate_version(
-                settings,
-                ns.version,
-                qa_files=ns.qa,
-                limit=ns.limit,
-                sample=ns.sample,
-                mode=ns.mode,
-                heldout_items=ns.heldout_items,
-                ingest=ns.ingest,
-                run_agent_eval=not ns.no_agent,
-            )
-            print(json.dumps(res["gate"], indent=1, default=str))
-            return 0
-        from backend.registry import ModelRegistry
-
-        reg = ModelRegistry(settings.registry_dir)
-        if ns.cmd == "list":
-            from training.jobs import format_versions
-
-            print(format_versions(reg))
-        elif ns.cmd == "activate":
-            mv = reg.activate(ns.version, force=ns.force)
-            print(f"active: {mv.version} ({mv.gguf_path})")
-        elif ns.cmd == "rollback":
-            mv = reg.rollback()
-            print(f"active: {mv.version if mv else 'configured chat model ' + settings.chat_model}")
-    except AnnalystError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(lambda: COMMANDS[ns.cmd](ns, Settings()), error_code=1)
 
 
 if __name__ == "__main__":

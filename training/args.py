@@ -27,22 +27,16 @@ def _help(text: str, **kw: Any) -> Any:
 class TrainArgs:
     """One fine-tuning run: data, base model, LoRA shape, schedule, export."""
 
-    data: Path = field(
-        metadata={
-            "help": "Folder with train.jsonl, val.jsonl and card.json (written by `python -m ingestion "
-            "fewshot`), or one .jsonl file (then 1 item in 8 is held out for validation)."
-        }
+    data: Path = _help(
+        "Folder with train.jsonl, val.jsonl and card.json (written by `python -m ingestion "
+        "fewshot`), or one .jsonl file (then 1 item in 8 is held out for validation)."
     )
-    base: str = field(
-        metadata={
-            "help": "Base model: a bundled preset (smollm2-135m, qwen2.5-0.5b, qwen2.5-coder-1.5b), a GGUF "
-            "path, or a Hugging Face model folder (then --template-gguf supplies the GGUF metadata)."
-        }
+    base: str = _help(
+        "Base model: a bundled preset (smollm2-135m, qwen2.5-0.5b, qwen2.5-coder-1.5b), a GGUF "
+        "path, or a Hugging Face model folder (then --template-gguf supplies the GGUF metadata)."
     )
-    out: Path = field(
-        metadata={
-            "help": "Run folder: progress.jsonl, status.json, checkpoints/, adapter/, the exported GGUFs."
-        }
+    out: Path = _help(
+        "Run folder: progress.jsonl, status.json, checkpoints/, adapter/, the exported GGUFs."
     )
     steps: int = _help("Optimizer steps.", default=300)
     rank: int = _help("LoRA rank r.", default=16)
@@ -164,6 +158,21 @@ class TrainArgs:
         return {
             k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
         }
+
+    def to_argv(self) -> list[str]:
+        """The command-line flags that rebuild these arguments (``python -m training run
+        ARGV``): the required fields, and every other field that differs from its default."""
+        argv: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            flag = "--" + f.name.replace("_", "-")
+            if f.default is not dataclasses.MISSING and value == f.default:
+                continue
+            if isinstance(value, bool):
+                argv.append(flag if value else "--no-" + flag[2:])
+            else:
+                argv += [flag, str(value)]
+        return argv
 
 
 # --- dataclass -> argparse -----------------------------------------------------------------------

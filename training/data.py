@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import TrainingError
+from backend.system import iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +40,18 @@ class Dataset:
 
 def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
     items, skipped = [], 0
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError as err:
-                raise TrainingError(
-                    f"{path} line {n} is not valid JSON ({err}). Regenerate the "
-                    "data with `python -m ingestion fewshot`."
-                ) from err
-            if _valid(item):
-                items.append(item)
-            else:
-                skipped += 1
-                log.warning(
-                    "%s line %d: not a chat item with an assistant answer; skipped", path, n
-                )
+    try:
+        lines = list(iter_jsonl(path))
+    except ValueError as err:
+        raise TrainingError(
+            f"{err}. Regenerate the data with `python -m ingestion fewshot`."
+        ) from err
+    for n, item in lines:
+        if _valid(item):
+            items.append(item)
+        else:
+            skipped += 1
+            log.warning("%s line %d: not a chat item with an assistant answer; skipped", path, n)
     return items, skipped
 
 

@@ -165,17 +165,6 @@ def write_gguf(state: dict[str, Any], template: Path | TemplateGGUF, out: Path) 
     return out
 
 
-def read_gguf_tensors(path: Path) -> dict[str, np.ndarray]:
-    """Unquantised (F16/F32) tensors of a GGUF in numpy/torch layout (used by tests and checks)."""
-    from gguf import GGUFReader
-
-    out = {}
-    for t in GGUFReader(str(path)).tensors:
-        shape = tuple(int(x) for x in reversed(t.shape))
-        out[t.name] = np.asarray(t.data).reshape(shape)
-    return out
-
-
 def write_lora_gguf(adapter_dir: Path, template: Path, out: Path) -> Path:
     """Write a peft LoRA adapter as a llama.cpp adapter GGUF (F32) for the base ``template``."""
     from gguf import GGUFValueType, GGUFWriter

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import TrainingError
-from backend.registry import ModelRegistry, ModelVersion
+from backend.llm.registry import ModelRegistry, ModelVersion
 from backend.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 def baseline_gguf(settings: Settings, registry: ModelRegistry) -> tuple[str, Path]:
     """(label, GGUF) of the model the chat uses now."""
-    from backend.models import resolve_gguf
+    from backend.llm.bundled import resolve_gguf
 
     active = registry.active()
     if active is not None:
@@ -181,6 +181,45 @@ def _primary(
     return "none", None
 
 
+def qa_files_for(
+    settings: Settings, val: list[dict[str, Any]], given: list[Path] | None, workdir: Path
+) -> dict[str, Path]:
+    """The question files of a gate run: those given, else the run's validation items (as QA)
+    and ``<corpus>/dev.jsonl``."""
+    if given:
+        return {Path(q).stem: Path(q) for q in given}
+    files: dict[str, Path] = {}
+    qa_val = val_to_qa(val, settings.corpus_dir, workdir / "val_qa.jsonl")
+    if qa_val is not None:
+        files["val"] = qa_val
+    dev = settings.corpus_dir / "dev.jsonl"
+    if dev.is_file():
+        files["dev"] = dev
+    return files
+
+
+def verdict(result: dict[str, Any], mode: str, base_label: str) -> dict[str, Any]:
+    """Better only when the candidate's primary metric is strictly higher than the baseline's."""
+    metric, cand = _primary(
+        result.get("candidate", {}).get("evaluate", {}),
+        mode,
+        result.get("candidate", {}).get("heldout"),
+    )
+    _, base = _primary(
+        result.get("baseline", {}).get("evaluate", {}),
+        mode,
+        result.get("baseline", {}).get("heldout"),
+    )
+    return {
+        "better": cand is not None and base is not None and cand > base,
+        "metric": metric,
+        "candidate": cand,
+        "baseline": base,
+        "baseline_model": base_label,
+        "reason": f"{metric}: {cand} vs {base} ({base_label})",
+    }
+
+
 def evaluate_version(
     settings: Settings,
     version: str,
@@ -216,16 +255,7 @@ def evaluate_version(
         for role, path in models.items():
             result.setdefault(role, {})["heldout"] = heldout_scores(path, val[:heldout_items])
     if run_agent_eval:
-        files: dict[str, Path] = {}
-        if qa_files:
-            files = {Path(q).stem: Path(q) for q in qa_files}
-        else:
-            qa_val = val_to_qa(val, settings.corpus_dir, workdir / "val_qa.jsonl")
-            if qa_val is not None:
-                files["val"] = qa_val
-            dev = settings.corpus_dir / "dev.jsonl"
-            if dev.is_file():
-                files["dev"] = dev
+        files = qa_files_for(settings, val, qa_files, workdir)
         for name, qa in files.items():
             for role, path in models.items():
                 result.setdefault(role, {}).setdefault("evaluate", {})[name] = run_evaluate_cli(
@@ -238,25 +268,7 @@ def evaluate_version(
                     mode=mode,
                     ingest=ingest,
                 )
-    metric, cand = _primary(
-        result.get("candidate", {}).get("evaluate", {}),
-        mode,
-        result.get("candidate", {}).get("heldout"),
-    )
-    _, base = _primary(
-        result.get("baseline", {}).get("evaluate", {}),
-        mode,
-        result.get("baseline", {}).get("heldout"),
-    )
-    better = cand is not None and base is not None and cand > base
-    result["gate"] = {
-        "better": better,
-        "metric": metric,
-        "candidate": cand,
-        "baseline": base,
-        "baseline_model": base_label,
-        "reason": f"{metric}: {cand} vs {base} ({base_label})",
-    }
+    result["gate"] = verdict(result, mode, base_label)
     flat: dict[str, Any] = {"eval": result, "gate": result["gate"]}
     for name, ev in result.get("candidate", {}).get("evaluate", {}).items():
         summary = ev.get("summary", {}).get(mode)

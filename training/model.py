@@ -36,7 +36,7 @@ def resolve_base(
     spec: str, models_dir: Path, cache_dir: Path, template_gguf: str = ""
 ) -> BaseModel:
     """Preset / GGUF path / HF folder → a cached HF folder plus the GGUF to copy metadata from."""
-    from backend.models import resolve_gguf
+    from backend.llm.bundled import resolve_gguf
 
     path = Path(spec).expanduser()
     if path.is_dir():

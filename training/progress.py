@@ -10,11 +10,12 @@ rewritten atomically. ``<run>/CANCEL``: created to ask the run to stop at the ne
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from backend.system import pid_alive, write_json_atomic
 
 PROGRESS = "progress.jsonl"
 STATUS = "status.json"
@@ -48,9 +49,7 @@ def write_status(run_dir: Path, state: str, **fields: Any) -> None:
     path = Path(run_dir) / STATUS
     old = read_status(run_dir)
     data = {**old, **fields, "state": state, "updated": round(time.time(), 3)}
-    tmp = path.with_name(f".{STATUS}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, data, fsync=False)
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -83,3 +82,20 @@ def cancel_requested(run_dir: Path) -> bool:
 
 def request_cancel(run_dir: Path) -> None:
     (Path(run_dir) / CANCEL).touch()
+
+
+def run_status(run_dir: Path) -> dict[str, Any]:
+    """status.json + whether the process lives + the last step line; a dead 'running' is failed."""
+    status = read_status(run_dir)
+    alive = pid_alive(status.get("pid"))
+    if status.get("state") in ("starting", "running", "exporting") and not alive:
+        status["state"] = "failed"
+        status.setdefault(
+            "error",
+            f"the training process ended without reporting; see {Path(run_dir) / 'stdout.log'}",
+        )
+    steps = [r for r in read_progress(run_dir) if r.get("event") == "step"]
+    status["alive"] = alive
+    status["last_step"] = steps[-1] if steps else None
+    status["cancel_requested"] = (Path(run_dir) / "CANCEL").exists()
+    return status

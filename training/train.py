@@ -29,6 +29,7 @@ from typing import Any
 
 from backend.errors import AnnalystError, TrainingError
 from backend.settings import Settings
+from backend.system import cpu_has_bf16, free_cores
 from training.args import TrainArgs
 from training.progress import ProgressLog, cancel_requested, request_cancel
 
@@ -49,14 +50,6 @@ class Plan:
         return f"lora-{self.precision}" + (
             "-autocast" if self.device == "cpu" and self.precision == "bf16" else ""
         )
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def plan(args: TrainArgs) -> Plan:
@@ -157,23 +150,11 @@ def _make_callback(plog: ProgressLog | None, run_dir: Path) -> Any:
 
 
 # --- the run ---------------------------------------------------------------------------------------
-def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict[str, Any]:
-    """Train the adapter into ``<out>/adapter``; returns a summary (``cancelled`` when stopped)."""
-    import torch
-    from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
+def build_dataset(args: TrainArgs, base: Any) -> tuple[Any, Any, list[Any], int]:
+    """Tokenizer, the data set (train/val), the encoded training items and how many were too long."""
+    from training.data import ChatFormat, encode_dataset, load_dataset
+    from training.model import load_tokenizer
 
-    from training.data import ChatFormat, Collator, encode_dataset, load_dataset
-    from training.model import load_for_training, load_tokenizer, resolve_base, target_modules
-
-    p = plan(args)
-    if args.threads or p.device == "cpu":
-        # On a busy CPU a thread sharing a core with other work stalls every step (2 threads on
-        # 2 busy cores measured 11 tok/s against 136 with 1 thread): use the free cores only.
-        from backend.settings import free_cores
-
-        torch.set_num_threads(args.threads or free_cores())
-    base = resolve_base(args.base, settings.models_dir, cache_dir(settings), args.template_gguf)
     tok = load_tokenizer(base)
     chat = ChatFormat.from_gguf(base.gguf)
     ds = load_dataset(args.data, args.max_items)
@@ -182,7 +163,14 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         raise TrainingError(
             f"Every training item is longer than --max-len {args.max_len} tokens; raise --max-len."
         )
-    model = load_for_training(
+    return tok, ds, train_set, too_long
+
+
+def build_model(args: TrainArgs, p: Plan, base: Any) -> Any:
+    """The base model with LoRA adapters (4-bit base for QLoRA), ready for the trainer."""
+    from training.model import load_for_training, target_modules
+
+    return load_for_training(
         base,
         device=p.device,
         quant=p.quant,
@@ -193,34 +181,24 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         targets=target_modules(args.target_modules),
         grad_checkpointing=p.grad_checkpointing,
     )
-    trainable = sum(t.numel() for t in model.parameters() if t.requires_grad)
-    total = sum(t.numel() for t in model.parameters())
-    if plog is not None:
-        plog.emit(
-            "start",
-            mode=p.mode,
-            device=p.device,
-            quant=p.quant,
-            precision=p.precision,
-            grad_checkpointing=p.grad_checkpointing,
-            world_size=world_size(),
-            base=args.base,
-            base_gguf=str(base.gguf),
-            n_train=len(train_set),
-            n_val=len(ds.val),
-            skipped_too_long=too_long,
-            trainable_params=trainable,
-            total_params=total,
-            max_steps=args.steps,
-        )
-    ckpt_dir = args.out / "checkpoints"
+
+
+def build_trainer(
+    args: TrainArgs, p: Plan, model: Any, train_set: list[Any], pad_id: int, callback: Any
+) -> Any:
+    """A Hugging Face ``Trainer`` for the run (checkpoints under ``<out>/checkpoints``)."""
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    from training.data import Collator
+
     optim = "adamw_torch"
     if p.quant == "4bit":
         optim = "paged_adamw_8bit"
     elif p.device == "cuda":
         optim = "adamw_torch_fused"
     targs = TrainingArguments(
-        output_dir=str(ckpt_dir),
+        output_dir=str(args.out / "checkpoints"),
         max_steps=args.steps,
         per_device_train_batch_size=args.batch_size,
         gradient_accumulation_steps=args.grad_accum,
@@ -243,23 +221,58 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         include_num_input_tokens_seen="non_padding",
         ddp_find_unused_parameters=False if world_size() > 1 else None,
     )
-    callback = _make_callback(plog, args.out)
     trainer = Trainer(
         model=model,
         args=targs,
         train_dataset=train_set,
-        data_collator=Collator(tok.pad_token_id),
+        data_collator=Collator(pad_id),
         callbacks=[callback],
     )
-    from transformers.trainer_callback import PrinterCallback
-
     trainer.remove_callback(PrinterCallback)  # our JSON lines are the stdout protocol
+    return trainer
+
+
+def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict[str, Any]:
+    """Train the adapter into ``<out>/adapter``; returns a summary (``cancelled`` when stopped)."""
+    import torch
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from training.model import resolve_base
+
+    p = plan(args)
+    if args.threads or p.device == "cpu":
+        # On a busy CPU a thread sharing a core with other work stalls every step (2 threads on
+        # 2 busy cores measured 11 tok/s against 136 with 1 thread): use the free cores only.
+        torch.set_num_threads(args.threads or free_cores())
+    base = resolve_base(args.base, settings.models_dir, cache_dir(settings), args.template_gguf)
+    tok, ds, train_set, too_long = build_dataset(args, base)
+    model = build_model(args, p, base)
+    if plog is not None:
+        plog.emit(
+            "start",
+            mode=p.mode,
+            device=p.device,
+            quant=p.quant,
+            precision=p.precision,
+            grad_checkpointing=p.grad_checkpointing,
+            world_size=world_size(),
+            base=args.base,
+            base_gguf=str(base.gguf),
+            n_train=len(train_set),
+            n_val=len(ds.val),
+            skipped_too_long=too_long,
+            trainable_params=sum(t.numel() for t in model.parameters() if t.requires_grad),
+            total_params=sum(t.numel() for t in model.parameters()),
+            max_steps=args.steps,
+        )
+    callback = _make_callback(plog, args.out)
+    trainer = build_trainer(args, p, model, train_set, tok.pad_token_id, callback)
+    ckpt_dir = args.out / "checkpoints"
     resume = get_last_checkpoint(str(ckpt_dir)) if args.resume and ckpt_dir.is_dir() else None
     if resume and plog is not None:
         plog.emit("resume", checkpoint=resume)
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume)
-    elapsed = time.monotonic() - t0
     summary = {
         "mode": p.mode,
         "steps": trainer.state.global_step,
@@ -267,7 +280,7 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         "first_loss": callback.losses[0] if callback.losses else None,
         "last_loss": callback.losses[-1] if callback.losses else None,
         "tokens": int(trainer.state.num_input_tokens_seen),
-        "seconds": round(elapsed, 1),
+        "seconds": round(time.monotonic() - t0, 1),
         "cancelled": callback.cancelled,
         "base_gguf": str(base.gguf),
         "hf_dir": str(base.hf_dir),
@@ -287,7 +300,7 @@ def export_run(
     args: TrainArgs, settings: Settings, plog: ProgressLog, summary: dict[str, Any]
 ) -> dict[str, Any]:
     """Merge → F16 GGUF → quantize (→ LoRA GGUF) → held-out check → register (not activated)."""
-    from backend.registry import ModelRegistry
+    from backend.llm.registry import ModelRegistry
     from training.check import heldout_scores
     from training.export import quantize, write_gguf, write_lora_gguf
     from training.model import merged_state_dict

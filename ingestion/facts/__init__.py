@@ -7,7 +7,7 @@
 2. :mod:`.layout` reads those pages' words with their boxes (PDFium) and rebuilds visual lines;
 3. :mod:`.parse` reads the period header, fits the value columns to the amounts' right edges,
    and turns lines into labelled rows (wrapped labels joined), following a statement over pages;
-4. :mod:`backend.financial_items` gives rows their canonical item key;
+4. :mod:`backend.domain.items` gives rows their canonical item key;
 5. :mod:`.checks` tests accounting identities per statement column.
 
 For each (statement, scope) the candidate with the most recognised items wins (the primary
@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.financial_items import match_item
+from backend.domain.items import match_item
 from backend.records import Fact, StatementCheck
 from ingestion.facts.checks import check_statement
 from ingestion.facts.layout import Line, PdfGeometry

@@ -92,85 +92,112 @@ _RULES: dict[str, list[Rule]] = {
 }
 
 
+class _Column:
+    """The facts of one statement column, by item, and the checks found so far."""
+
+    def __init__(
+        self, facts: Sequence[Fact], doc_id: str, statement: str, scope: str, fiscal_year: int
+    ) -> None:
+        self.facts = list(facts)
+        self.by_item: dict[str, Fact] = {}
+        for f in facts:
+            if f.item and f.item not in self.by_item:
+                self.by_item[f.item] = f
+        self.values = {k: f.value for k, f in self.by_item.items()}
+        self.key = (doc_id, statement, scope, fiscal_year)
+        self.page = min((f.page for f in facts), default=0)
+        self.out: list[StatementCheck] = []
+
+    def has(self, *items: str) -> bool:
+        return all(k in self.values for k in items)
+
+    def used(self, *items: str) -> list[Fact]:
+        return [self.by_item[k] for k in items]
+
+    def add(self, name: str, used: list[Fact], got: float, want: float) -> None:
+        ok = abs(got - want) <= _tol(*used)
+        detail = f"{_fmt(got)} vs {_fmt(want)}" + ("" if ok else f" (off by {_fmt(got - want)})")
+        self.out.append(StatementCheck(*self.key, name, ok, detail, self.page))
+
+
+def _balance_identity(col: _Column) -> None:
+    """Assets = liabilities + equity, allowing temporary (mezzanine) equity printed between."""
+    items = ("total_assets", "total_liabilities", "total_equity")
+    if not col.has(*items):
+        return
+    used, v = col.used(*items), col.values
+    got = v["total_liabilities"] + v["total_equity"]
+    name = "total assets = total liabilities + total equity"
+    if abs(got - v["total_assets"]) > _tol(*used):
+        start = col.facts.index(col.by_item["total_liabilities"]) + 1
+        run = 0.0
+        for f in col.facts[start : start + 3]:
+            if f.item is not None:
+                break
+            run += f.value
+            if abs(got + run - v["total_assets"]) <= _tol(*used):
+                got += run
+                name += " + temporary equity"
+                break
+    col.add(name, used, got, v["total_assets"])
+
+
+def _income_tax_zh(col: _Column) -> None:
+    """利润总额 - 所得税费用 = 净利润 (Chinese statements print all three)."""
+    items = ("pretax_income", "income_tax", "net_income")
+    if col.has(*items) and any(
+        "\u4e00" <= ch <= "\u9fff" for ch in col.by_item["net_income"].label
+    ):
+        v = col.values
+        name = "pre-tax income - income tax = net income"
+        col.add(name, col.used(*items), v["pretax_income"] - v["income_tax"], v["net_income"])
+
+
+def _cash_with_fx(col: _Column) -> None:
+    """IFRS layouts print the FX effect after the opening balance: replace the failed plain
+    opening + change = closing check by the one with FX when that one holds."""
+    items = ("cash_begin", "net_change_in_cash", "cash_end", "fx_effect_on_cash")
+    if not col.has(*items) or any(
+        c.name.startswith("cash at beginning") and c.passed for c in col.out
+    ):
+        return
+    used, v = col.used(*items), col.values
+    got = v["cash_begin"] + v["net_change_in_cash"] + v["fx_effect_on_cash"]
+    if abs(got - v["cash_end"]) <= _tol(*used):
+        col.out = [c for c in col.out if not c.name.startswith("cash at beginning")]
+        col.add("cash at beginning + net change + FX = cash at end", used, got, v["cash_end"])
+
+
+def _cash_flows_sum(col: _Column) -> None:
+    """Operating + investing + financing (+ FX) = net change in cash."""
+    flows = ("operating_cash_flow", "investing_cash_flow", "financing_cash_flow")
+    if not col.has(*flows, "net_change_in_cash"):
+        return
+    used, v = col.used(*flows, "net_change_in_cash"), col.values
+    got = sum(v[k] for k in flows)
+    want = v["net_change_in_cash"]
+    fx = v.get("fx_effect_on_cash")
+    if fx is not None and abs(got - want) > _tol(*used):
+        got += fx
+    col.add("operating + investing + financing (+ FX) = net change in cash", used, got, want)
+
+
+_IDENTITIES = {
+    "balance": (_balance_identity,),
+    "income": (_income_tax_zh,),
+    "cashflow": (_cash_with_fx, _cash_flows_sum),
+}
+
+
 def check_statement(
     facts: Sequence[Fact], doc_id: str, statement: str, scope: str, fiscal_year: int
 ) -> list[StatementCheck]:
     """Checks for one statement column (facts of one statement, scope and year)."""
-    by_item: dict[str, Fact] = {}
-    for f in facts:
-        if f.item and f.item not in by_item:
-            by_item[f.item] = f
-    values = {k: f.value for k, f in by_item.items()}
-    page = min((f.page for f in facts), default=0)
-    out: list[StatementCheck] = []
-
-    def add(name: str, used: list[Fact], got: float, want: float) -> None:
-        ok = abs(got - want) <= _tol(*used)
-        detail = f"{_fmt(got)} vs {_fmt(want)}" + ("" if ok else f" (off by {_fmt(got - want)})")
-        out.append(StatementCheck(doc_id, statement, scope, fiscal_year, name, ok, detail, page))
-
+    col = _Column(facts, doc_id, statement, scope, fiscal_year)
     for name, needs, fn in _RULES.get(statement, []):
-        if all(k in values for k in needs):
-            got, want = fn(values)
-            add(name, [by_item[k] for k in needs], got, want)
-
-    if statement == "balance" and all(
-        k in values for k in ("total_assets", "total_liabilities", "total_equity")
-    ):
-        used = [by_item[k] for k in ("total_assets", "total_liabilities", "total_equity")]
-        got = values["total_liabilities"] + values["total_equity"]
-        name = "total assets = total liabilities + total equity"
-        if abs(got - values["total_assets"]) > _tol(*used):
-            # temporary (mezzanine) equity printed between liabilities and equity
-            rows = list(facts)
-            start = rows.index(by_item["total_liabilities"]) + 1
-            run = 0.0
-            for f in rows[start : start + 3]:
-                if f.item is not None:
-                    break
-                run += f.value
-                if abs(got + run - values["total_assets"]) <= _tol(*used):
-                    got += run
-                    name += " + temporary equity"
-                    break
-        add(name, used, got, values["total_assets"])
-    if (
-        statement == "income"
-        and all(k in values for k in ("pretax_income", "income_tax", "net_income"))
-        and any("\u4e00" <= ch <= "\u9fff" for ch in by_item["net_income"].label)
-    ):
-        used = [by_item[k] for k in ("pretax_income", "income_tax", "net_income")]
-        add(
-            "pre-tax income - income tax = net income",
-            used,
-            values["pretax_income"] - values["income_tax"],
-            values["net_income"],
-        )
-    if (
-        statement == "cashflow"
-        and all(
-            k in values
-            for k in ("cash_begin", "net_change_in_cash", "cash_end", "fx_effect_on_cash")
-        )
-        and not any(c.name.startswith("cash at beginning") and c.passed for c in out)
-    ):
-        # IFRS layouts print the FX effect after the opening balance
-        used = [
-            by_item[k]
-            for k in ("cash_begin", "net_change_in_cash", "cash_end", "fx_effect_on_cash")
-        ]
-        got = values["cash_begin"] + values["net_change_in_cash"] + values["fx_effect_on_cash"]
-        if abs(got - values["cash_end"]) <= _tol(*used):
-            out = [c for c in out if not c.name.startswith("cash at beginning")]
-            add("cash at beginning + net change + FX = cash at end", used, got, values["cash_end"])
-    if statement == "cashflow":
-        flows = ("operating_cash_flow", "investing_cash_flow", "financing_cash_flow")
-        if all(k in values for k in (*flows, "net_change_in_cash")):
-            used = [by_item[k] for k in (*flows, "net_change_in_cash")]
-            got = sum(values[k] for k in flows)
-            want = values["net_change_in_cash"]
-            fx = values.get("fx_effect_on_cash")
-            if fx is not None and abs(got - want) > _tol(*used):
-                got += fx
-            add("operating + investing + financing (+ FX) = net change in cash", used, got, want)
-    return out
+        if col.has(*needs):
+            got, want = fn(col.values)
+            col.add(name, col.used(*needs), got, want)
+    for identity in _IDENTITIES.get(statement, ()):
+        identity(col)
+    return col.out

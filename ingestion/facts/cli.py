@@ -15,25 +15,11 @@ from pathlib import Path
 
 from backend.settings import Settings
 
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    return Settings(**overrides)
+HELP = "query financial-statement facts (or re-extract them)"
 
 
-def register(
-    subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser
-) -> None:
-    """Add the ``facts`` sub-command to ``python -m ingestion``."""
-    p = subparsers.add_parser(
-        "facts",
-        parents=[common_parent],
-        help="query financial-statement facts (or re-extract them)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m ingestion facts``."""
     p.add_argument("--company", help="company name, short name or ticker (fuzzy, en + zh)")
     p.add_argument("--year", type=int, help="fiscal year of the column")
     p.add_argument("--item", help="canonical key (see --items), words naming it, or label text")
@@ -55,18 +41,16 @@ def register(
         metavar="DOC_ID",
         help="re-read the statements of these documents (all when none given) from their PDFs",
     )
-    p.set_defaults(func=cmd_facts)
 
 
-def cmd_facts(args: argparse.Namespace) -> int:
-    from backend.catalog import Catalog
-    from backend.facts import FactStore, canonical_items
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.store.catalog import Catalog
+    from backend.store.facts import FactStore, canonical_items
 
     if args.items:
         for key, desc in canonical_items().items():
             print(f"{key:28s} {desc}")
         return 0
-    settings = _settings(args)
     catalog = Catalog(settings.catalog_path)
     if args.reextract is not None:
         return _reextract(settings, catalog, args.reextract)

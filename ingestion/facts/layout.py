@@ -16,7 +16,6 @@ import logging
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 log = logging.getLogger(__name__)
 
@@ -168,12 +167,7 @@ class PdfGeometry:
     def __enter__(self) -> PdfGeometry:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:

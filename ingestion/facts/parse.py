@@ -127,10 +127,6 @@ class Statement:
     problems: list[str] = field(default_factory=list)
 
 
-def _is_amount_word(w: Word) -> bool:
-    return parse_amount(w.text) is not None
-
-
 def _year_like(text: str) -> bool:
     return bool(re.fullmatch(r"(?:19|20)\d\d", text))
 

@@ -1,13 +1,14 @@
 """The user-facing side of an item: what Annalyst itself would show, computed with the app's own
-code (no model involved).
+public functions (no model involved).
 
-- :meth:`AppView.facts_route` runs the agent's deterministic first steps on the question: when
-  its facts route answers (lookups, metrics, comparisons with a named company), the answer text
-  and tool calls are recorded; when the question would need the model, that is recorded instead
-  (the training item then teaches exactly that model step).
+- :meth:`AppView.facts_route` plans the question and applies the agent's routing rule
+  (:func:`backend.answering.route.takes_facts_route`): when the facts route answers (lookups,
+  metrics, comparisons with a named company), the answer text and tool calls are recorded; when the
+  question would need the model, that is recorded instead (the training item then teaches exactly
+  that model step).
 - :meth:`AppView.calc_answer` writes the answer the agent writes after a model-planned
-  ``calculate`` call (``Agent._calc_answer``), which also re-checks that every operand of the
-  expression is printed in a source; ``None`` means the app would reject the calculation.
+  ``calculate`` call (:func:`backend.answering.planner.calc_answer`), which also re-checks that
+  every operand of the expression is printed in a source; ``None`` means the app would reject it.
 """
 
 from __future__ import annotations
@@ -16,25 +17,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from backend.agent import Agent, Route, requested_decimals
-from backend.answer import Answer, refusal_text
-from backend.retrieval import Passage, Retriever
-from backend.tools import Toolbox, ToolScope, tool_descriptions
-from ingestion.fewshot.render import PLANNER_TOOLS
+from backend.answering.agent import Agent
+from backend.answering.answer import Answer, refusal_text
+from backend.answering.facts_route import FactsRoute
+from backend.answering.planner import calc_answer
+from backend.answering.prompts import PLANNER_TOOLS, tool_descriptions
+from backend.answering.retrieval import Passage, Retriever
+from backend.answering.route import analyse, calculation_route, takes_facts_route
+from backend.answering.tools import Toolbox, ToolScope
 
 log = logging.getLogger(__name__)
-
-
-class ModelNeeded(RuntimeError):
-    """Raised instead of loading a model: the question left the deterministic routes."""
-
-
-class _NoModel:
-    def get(self) -> Any:
-        raise ModelNeeded("the question needs the model")
-
-    def info(self) -> Any:  # pragma: no cover - not called by the agent
-        raise ModelNeeded("the question needs the model")
 
 
 class AppView:
@@ -42,14 +34,12 @@ class AppView:
         self.retriever = retriever
         self.facts = facts
         self.top_k = top_k
-        self._agent = (
-            Agent(retriever, facts, _NoModel(), top_k=top_k) if facts is not None else None
-        )
+        self._agent = Agent(retriever, facts, llm_provider=None, top_k=top_k)
 
     def tool_text(self) -> str:
         """The tool descriptions of the planner prompt, exactly as the agent builds them."""
-        box = Toolbox(self.retriever, self.facts, ToolScope(doc_ids=None, top_k=self.top_k))
-        return tool_descriptions(box.langchain_tools(), list(PLANNER_TOOLS))
+        box = self.toolbox(None)
+        return tool_descriptions(box.langchain_tools(), PLANNER_TOOLS)
 
     def toolbox(self, doc_ids: Sequence[str] | None) -> Toolbox:
         return Toolbox(
@@ -58,31 +48,31 @@ class AppView:
             ToolScope(doc_ids=list(doc_ids) if doc_ids else None, top_k=self.top_k),
         )
 
+    def route(self, question: str) -> str:
+        """'refused' (company not indexed), 'facts' (the agent's facts route applies) or 'model'
+        (search and the model), as the live agent decides."""
+        plan = self.retriever.plan(question)
+        if plan.unknown_company:
+            return "refused"
+        return "facts" if takes_facts_route(plan, analyse(plan.question)) else "model"
+
     def facts_route(self, question: str) -> dict[str, Any]:
-        """{"route": "facts", "answer", "tool_calls"} when the agent answers without a model
-        (its deterministic facts route), {"route": "model"} when it would go on to search and ask
-        the model, {"route": "refused"} when it refuses at once (company not indexed),
-        {"route": "unavailable"} without a facts store. Runs the first steps of
-        ``Agent.stream`` (plan → route → facts route) without the search that would follow."""
-        agent = self._agent
-        if agent is None:
+        """{"route": "facts", "answer", "tool_calls"} when the agent answers without a model,
+        {"route": "model"} when it would go on to search and ask the model, {"route": "refused"}
+        when it refuses at once (company not indexed), {"route": "unavailable"} without a facts
+        store."""
+        if self.facts is None:
             return {"route": "unavailable"}
         plan = self.retriever.plan(question)
         if plan.unknown_company:
             return {"route": "refused", "answer": refusal_text(plan.language)}
-        route = agent._route(plan.question)
-        if not (plan.companies and (route.items or route.metric)):
+        route = analyse(plan.question)
+        if not takes_facts_route(plan, route):
             return {"route": "model"}
-        box = Toolbox(
-            self.retriever,
-            self.facts,
-            ToolScope(
-                doc_ids=plan.doc_ids, companies=plan.companies, years=plan.years, top_k=self.top_k
-            ),
-        )
+        box = self._agent.toolbox(plan)
         answer = Answer(question=question, answer="", mode="agent")
         try:
-            done = agent._facts_route(plan, route, box, answer)
+            done = FactsRoute(box).answer(plan, route, answer)
         except Exception as err:  # noqa: BLE001 - recorded, never fatal for generation
             log.warning("facts route failed on %r: %s", question, err)
             return {"route": "error", "error": f"{type(err).__name__}: {err}"}
@@ -95,25 +85,11 @@ class AppView:
         self, question: str, passages: Sequence[Passage], expression: str, value: float
     ) -> str | None:
         """The agent's answer after a model-planned calculation over ``passages``."""
-        if self._agent is None:
-            agent = Agent(self.retriever, None, _NoModel(), top_k=self.top_k)
-        else:
-            agent = self._agent
         plan = self.retriever.plan(question)
-        route = Route(
-            items=[],
-            metric=None,
-            scope="consolidated",
-            compute=True,
-            change=False,
-            average=False,
-            compare=False,
-            decimals=requested_decimals(question),
-        )
         box = self.toolbox(plan.doc_ids)
         box.passages = list(passages)
         answer = Answer(question=question, answer="")
-        ok = agent._calc_answer(
-            plan, route, box, answer, {"expression": expression, "value": value}
-        )
+        result = {"expression": expression, "value": value}
+        visible = self.top_k + 2
+        ok = calc_answer(plan, calculation_route(question), box, answer, result, visible=visible)
         return answer.answer if ok else None

@@ -19,15 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backend.settings import Settings
 
-def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
-        "fewshot",
-        parents=[common_parent],
-        help="generate few-shot training data (train/val JSONL) from the indexed reports",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "generate few-shot training data (train/val JSONL) from the indexed reports"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m ingestion fewshot``."""
     p.add_argument(
         "--out", required=True, help="output folder for train.jsonl, val.jsonl, card.json"
     )
@@ -66,23 +64,18 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
         help="share of reports held out for validation (default 0.2)",
     )
     p.add_argument("--no-seeds", action="store_true", help="leave the hand-written seeds out")
-    p.set_defaults(func=cmd_fewshot)
 
 
-def cmd_fewshot(args: argparse.Namespace) -> int:
-    from backend.services import build_services
-    from backend.settings import Settings
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.app.services import build_services
     from ingestion.fewshot.generate import Options, generate_dataset
 
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
     if args.model:
-        overrides["chat_model"] = args.model
+        settings = settings.model_copy(update={"chat_model": args.model})
     if args.per_doc < 1 or not 0 <= args.val_share < 1:
         print("error: --per-doc must be ≥ 1 and --val-share in [0, 1)", file=sys.stderr)
         return 2
-    services = build_services(Settings(**overrides))
+    services = build_services(settings)
     opts = Options(
         per_doc=args.per_doc,
         use_llm=args.llm,

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from backend.catalog import Catalog
-from backend.financial_items import is_chinese, normalize_label
-from backend.numbers import parse_numbers
+from backend.answering.prompts import PLAN_CHARS
+from backend.answering.retrieval import Passage, Retriever
+from backend.domain.items import is_chinese, normalize_label
+from backend.domain.numbers import parse_numbers
 from backend.records import Chunk, Document, Fact
-from backend.retrieval import Passage, Retriever
-from ingestion.fewshot.render import PLAN_CHARS
+from backend.store.catalog import Catalog
 
 _ASCII_NAME = re.compile(r"^[A-Za-z0-9&.,'’\- ]+$")
 

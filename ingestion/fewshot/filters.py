@@ -32,12 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.answer import REFUSAL_EN, REFUSAL_ZH, is_refusal, refusal_text
-from backend.calculator import CalculationError, calculate
-from backend.numbers import parse_numbers, primary_value, rounds_to, same_amount, unverified_numbers
-from backend.query import language_of
+from backend.answering.answer import REFUSAL_EN, REFUSAL_ZH, is_refusal, refusal_text
+from backend.answering.plan import language_of
+from backend.answering.prompts import ANSWER_CHARS, PLAN_CHARS, PLANNER_TOOLS
+from backend.domain.calculator import CalculationError, calculate
+from backend.domain.numbers import (
+    parse_numbers,
+    primary_value,
+    rounds_to,
+    same_amount,
+    unverified_numbers,
+)
 from ingestion.fewshot.items import Candidate
-from ingestion.fewshot.render import ANSWER_CHARS, PLAN_CHARS, PLANNER_TOOLS, cited_numbers
+from ingestion.fewshot.render import cited_numbers
 
 _CITES = re.compile(r"\[[^\]]*\]")
 
@@ -201,9 +208,9 @@ def _amounts(text: str) -> list[float]:
 
 def _target_signature(question: str) -> tuple[str, tuple[str, ...], tuple[int, ...]] | None:
     """(metric, items, years) a question asks for; None when it names neither metric nor item."""
-    from backend.financial_items import items_in
-    from backend.metrics import find_metric
-    from backend.query import years_in
+    from backend.answering.plan import years_in
+    from backend.domain.items import items_in
+    from backend.domain.metrics import find_metric
 
     metric = find_metric(question)
     items = tuple(items_in(question))

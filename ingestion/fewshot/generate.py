@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -23,6 +22,7 @@ from typing import Any
 
 from backend.errors import AnnalystError
 from backend.records import Document
+from backend.system import write_text_atomic
 from ingestion.fewshot import filters as F
 from ingestion.fewshot.appview import AppView
 from ingestion.fewshot.context import DocContext
@@ -79,10 +79,133 @@ def _facts_store(services: Any) -> Any | None:
         return services.facts
     except ImportError:
         log.warning(
-            "backend.facts is not available: the app's facts-route answers are not "
+            "backend.store.facts is not available: the app's facts-route answers are not "
             "recorded in provenance"
         )
         return None
+
+
+class _Ticker:
+    """Progress over the planned number of generation steps."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self, n: int, label: str) -> None:
+        self.done = min(self.total, self.done + n)
+        if self.progress:
+            self.progress(self.done, self.total, label)
+
+
+def _select_docs(services: Any, opts: Options) -> list[Document]:
+    docs = [
+        d
+        for d in services.catalog.documents()
+        if not opts.doc_ids or any(d.doc_id.startswith(x) for x in opts.doc_ids)
+    ]
+    if not docs:
+        raise NothingIndexed(
+            "No indexed report to generate training data from. Add reports first: "
+            "`python -m ingestion add PATH...`."
+        )
+    return sorted(docs, key=lambda d: d.doc_id)
+
+
+def _propose_for_doc(
+    ft: FactTemplates,
+    ctx: DocContext,
+    plan: dict[str, int],
+    narrative: Any,
+    opts: Options,
+    gen_stats: dict[str, Counter[str]],
+    tick: _Ticker,
+) -> list[Candidate]:
+    """Template, refusal and (with a model) narrative candidates of one report."""
+    out: list[Candidate] = []
+    short = ctx.doc.file_name[:28]
+    for kind, gen in (
+        ("lookup", ft.lookups),
+        ("yoy_change", ft.yoy),
+        ("ratio", ft.ratios),
+        ("agent_trace", ft.traces),
+    ):
+        made = list(gen(plan[kind]))
+        out.extend(made)
+        gen_stats[kind]["proposed"] += len(made)
+        tick(plan[kind], f"{short}: {kind}")
+    made = list(Refusals(ctx, opts.seed).items(plan["refusal"]))
+    out.extend(made)
+    gen_stats["refusal"]["proposed"] += len(made)
+    tick(plan["refusal"], f"{short}: refusal")
+    if narrative is not None:
+        from ingestion.fewshot.narrative import narrative_chunks
+
+        rng = random.Random(f"{opts.seed}:{ctx.doc_id}:chunks")
+        chunks = narrative_chunks(ctx, plan["narrative"], rng)
+        for chunk in chunks:
+            made, reason = narrative.propose(ctx, chunk)
+            out.extend(made)
+            gen_stats["narrative"]["proposed"] += sum(c.type == "narrative" for c in made)
+            if reason:
+                gen_stats["narrative"][f"rejected: {reason}"] += 1
+            tick(1, f"{short}: narrative (model)")
+        tick(plan["narrative"] - len(chunks), f"{short}: narrative")
+    for key, n in ft.stats.items():
+        gen_stats["templates"][key] += n
+    return out
+
+
+def _write_outputs(
+    out_dir: Path, train: list[Candidate], val: list[Candidate], card: dict[str, Any]
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    for name, items in (("train.jsonl", train), ("val.jsonl", val)):
+        text = "".join(json.dumps(c.to_line(), ensure_ascii=False) + "\n" for c in items)
+        hashes[name] = hashlib.sha256(text.encode()).hexdigest()
+        write_text_atomic(out_dir / name, text)
+    card["sha256"] = hashes
+    write_text_atomic(out_dir / "card.json", json.dumps(card, ensure_ascii=False, indent=1) + "\n")
+
+
+def _narrative_generator(
+    services: Any, seeds: list[dict[str, Any]], tool_text: str, opts: Options, plan: dict[str, int]
+) -> Any:
+    """The model that writes narrative items (None without --llm)."""
+    if not (opts.use_llm and plan.get("narrative")):
+        return None
+    from ingestion.fewshot.narrative import NarrativeGenerator
+
+    provider = services.llm
+    provider.ignore_registry = True  # generate with the configured base model
+    return NarrativeGenerator(provider.get(), seeds, tool_text, opts.seed)
+
+
+def _prepare_for_filters(candidates: list[Candidate]) -> int:
+    """Record what the app would show for each answer item; the number of model-written items
+    (each gets a second pass)."""
+    for c in candidates:
+        if c.fmt == "answer" and "user_answer" not in c.extra:
+            c.extra["user_answer"] = user_answer(c.output, c.passages)
+    return sum(1 for c in candidates if c.type == "narrative" and c.generator.startswith("llm:"))
+
+
+def _split(
+    docs: list[Document], kept: list[Candidate], opts: Options
+) -> tuple[set[str], list[Candidate], list[Candidate]]:
+    """Validation reports, then train and validation items (split by document, shuffled)."""
+    val_docs = choose_val_docs(docs, opts.val_share, opts.seed)
+    val_files = {d.file_name for d in docs if d.doc_id in val_docs}
+    for c in kept:
+        c.split = split_of(
+            c.doc_ids, [c.file] + [p.file_name for p in c.passages], val_docs, val_files
+        )
+    train = [c for c in kept if c.split == "train"]
+    val = [c for c in kept if c.split == "val"]
+    rng = random.Random(opts.seed)
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return val_docs, train, val
 
 
 def generate_dataset(
@@ -96,17 +219,7 @@ def generate_dataset(
     opts = options or Options()
     t0 = time.perf_counter()
     settings = services.settings
-    docs = [
-        d
-        for d in services.catalog.documents()
-        if not opts.doc_ids or any(d.doc_id.startswith(x) for x in opts.doc_ids)
-    ]
-    if not docs:
-        raise NothingIndexed(
-            "No indexed report to generate training data from. Add reports first: "
-            "`python -m ingestion add PATH...`."
-        )
-    docs.sort(key=lambda d: d.doc_id)
+    docs = _select_docs(services, opts)
     top_k = settings.top_k
     app = AppView(services.retriever, _facts_store(services), top_k=top_k)
     tool_text = app.tool_text()
@@ -116,14 +229,7 @@ def generate_dataset(
         plan["narrative"] = opts.narrative_per_doc
     pairs = _compare_pairs(docs)
     n_compare = max(1, opts.per_doc // 10)
-    total = len(docs) * sum(plan.values()) + len(pairs) * n_compare + 1
-    done = 0
-
-    def tick(n: int, label: str) -> None:
-        nonlocal done
-        done = min(total, done + n)
-        if progress:
-            progress(done, total, label)
+    tick = _Ticker(len(docs) * sum(plan.values()) + len(pairs) * n_compare + 1, progress)
 
     gen_stats: dict[str, Counter[str]] = defaultdict(Counter)
     candidates: list[Candidate] = []
@@ -131,62 +237,23 @@ def generate_dataset(
         for s in seeds:
             candidates.extend(seed_candidates(s, tool_text, top_k))
     tick(1, "seeds")
-
-    narrative = None
-    if opts.use_llm and plan.get("narrative"):
-        from ingestion.fewshot.narrative import NarrativeGenerator
-
-        provider = services.llm
-        provider.ignore_registry = True  # generate with the configured base model
-        narrative = NarrativeGenerator(provider.get(), seeds, tool_text, opts.seed)
+    narrative = _narrative_generator(services, seeds, tool_text, opts, plan)
 
     templates: dict[str, FactTemplates] = {}
     contexts: dict[str, DocContext] = {}
     for doc in docs:
-        ctx = DocContext(doc, services.catalog, services.retriever, top_k=top_k)
-        contexts[doc.doc_id] = ctx
-        ft = FactTemplates(ctx, app, tool_text, opts.seed)
-        templates[doc.doc_id] = ft
-        short = doc.file_name[:28]
-        for kind, gen in (
-            ("lookup", ft.lookups),
-            ("yoy_change", ft.yoy),
-            ("ratio", ft.ratios),
-            ("agent_trace", ft.traces),
-        ):
-            made = list(gen(plan[kind]))
-            candidates.extend(made)
-            gen_stats[kind]["proposed"] += len(made)
-            tick(plan[kind], f"{short}: {kind}")
-        made = list(Refusals(ctx, opts.seed).items(plan["refusal"]))
-        candidates.extend(made)
-        gen_stats["refusal"]["proposed"] += len(made)
-        tick(plan["refusal"], f"{short}: refusal")
-        if narrative is not None:
-            from ingestion.fewshot.narrative import narrative_chunks
-
-            rng = random.Random(f"{opts.seed}:{doc.doc_id}:chunks")
-            chunks = narrative_chunks(ctx, plan["narrative"], rng)
-            for chunk in chunks:
-                made, reason = narrative.propose(ctx, chunk)
-                candidates.extend(made)
-                gen_stats["narrative"]["proposed"] += sum(c.type == "narrative" for c in made)
-                if reason:
-                    gen_stats["narrative"][f"rejected: {reason}"] += 1
-                tick(1, f"{short}: narrative (model)")
-            tick(plan["narrative"] - len(chunks), f"{short}: narrative")
-        for key, n in ft.stats.items():
-            gen_stats["templates"][key] += n
+        ctx = contexts[doc.doc_id] = DocContext(
+            doc, services.catalog, services.retriever, top_k=top_k
+        )
+        ft = templates[doc.doc_id] = FactTemplates(ctx, app, tool_text, opts.seed)
+        candidates.extend(_propose_for_doc(ft, ctx, plan, narrative, opts, gen_stats, tick))
     for a, b in pairs:
         made = list(comparisons(templates[a], templates[b], n_compare, opts.seed))
         candidates.extend(made)
         gen_stats["compare"]["proposed"] += len(made)
         tick(n_compare, "comparisons")
 
-    for c in candidates:
-        if c.fmt == "answer" and "user_answer" not in c.extra:
-            c.extra["user_answer"] = user_answer(c.output, c.passages)
-    total += sum(1 for c in candidates if c.type == "narrative" and c.generator.startswith("llm:"))
+    tick.total += _prepare_for_filters(candidates)
     kept, filter_report, eval_note = _apply_filters(
         candidates,
         services,
@@ -196,38 +263,13 @@ def generate_dataset(
         opts,
         on_recheck=lambda: tick(1, "second pass (model)"),
     )
-    val_docs = choose_val_docs(docs, opts.val_share, opts.seed)
-    val_files = {d.file_name for d in docs if d.doc_id in val_docs}
-    for c in kept:
-        files = [c.file] + [p.file_name for p in c.passages]
-        c.split = split_of(c.doc_ids, files, val_docs, val_files)
-    train = [c for c in kept if c.split == "train"]
-    val = [c for c in kept if c.split == "val"]
-    rng = random.Random(opts.seed)
-    rng.shuffle(train)
-    rng.shuffle(val)
+    val_docs, train, val = _split(docs, kept, opts)
     card = _card(
-        docs,
-        val_docs,
-        candidates,
-        kept,
-        filter_report,
-        gen_stats,
-        eval_note,
-        opts,
-        plan,
-        seeds,
+        docs, val_docs, candidates, kept, filter_report, gen_stats, eval_note, opts, plan, seeds,
         narrative,
-    )
+    )  # fmt: skip
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hashes = {}
-    for name, items in (("train.jsonl", train), ("val.jsonl", val)):
-        text = "".join(json.dumps(c.to_line(), ensure_ascii=False) + "\n" for c in items)
-        hashes[name] = hashlib.sha256(text.encode()).hexdigest()
-        _write_atomic(out_dir / name, text)
-    card["sha256"] = hashes
-    _write_atomic(out_dir / "card.json", json.dumps(card, ensure_ascii=False, indent=1) + "\n")
+    _write_outputs(out_dir, train, val, card)
     seconds = time.perf_counter() - t0
     generated = sum(1 for c in kept if c.generator != "seed")
     run = {
@@ -240,9 +282,9 @@ def generate_dataset(
         "kept": len(kept),
         "model": narrative.label if narrative else None,
     }
-    _write_atomic(out_dir / "run.json", json.dumps(run, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(out_dir / "run.json", json.dumps(run, ensure_ascii=False, indent=1) + "\n")
     if progress:
-        progress(total, total, "done")
+        progress(tick.total, tick.total, "done")
     return {**run, "card": card}
 
 
@@ -427,9 +469,3 @@ def _card(
         },
         "model": narrative.label if narrative else None,
     }
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.retrieval import Passage
+from backend.answering.retrieval import Passage
 
 TYPES = (
     "lookup", "yoy_change", "ratio", "compare", "calculation", "narrative", "refusal",

@@ -19,15 +19,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from backend.agent import _COMPUTE  # the agent's "needs a calculation" test
-from backend.llm import LLM, complete
-from backend.numbers import parse_numbers, same_amount
+from backend.answering.prompts import ANSWER_CHARS
+from backend.answering.retrieval import Passage
+from backend.answering.route import asks_computation
+from backend.domain.numbers import parse_numbers, same_amount
+from backend.llm.clients import LLM, complete
 from backend.records import Chunk
-from backend.retrieval import Passage
 from ingestion.fewshot.context import DocContext
 from ingestion.fewshot.items import Candidate
 from ingestion.fewshot.render import (
-    ANSWER_CHARS,
     answer_messages,
     cited_numbers,
     plan_messages,
@@ -156,84 +156,78 @@ class NarrativeGenerator:
     def propose(self, ctx: DocContext, chunk: Chunk) -> tuple[list[Candidate], str]:
         """Candidates for one chunk ([] and a reason when the proposal is unusable)."""
         lang = ctx.doc.language
-        rng = random.Random(f"{self.seed}:{chunk.chunk_id}:narrative")
         shots = few_shot(self.seeds, lang)
         source = ctx.passage(chunk)
-        company = ctx.name(lang)
         raw = complete(
             self.llm,
-            prompt(shots, company, source, lang),
+            prompt(shots, ctx.name(lang), source, lang),
             max_tokens=self.max_tokens,
             temperature=0.0,
             json_schema=SCHEMA,
         )
+        proposal, reason = self._validate(raw, ctx, lang)
+        if proposal is None:
+            return [], reason
+        q, a, ev = proposal
+        rng = random.Random(f"{self.seed}:{chunk.chunk_id}:narrative")
+        sources = ctx.sources(q, [source], rng)
+        n = 1 + [p.chunk_id for p in sources].index(source.chunk_id)
+        common: dict[str, Any] = dict(
+            language=lang,
+            question=q,
+            generator=self.label,
+            passages=sources,
+            doc_ids=[ctx.doc_id],
+            file=ctx.doc.file_name,
+            page=chunk.page,
+            cited=[(ctx.doc_id, ctx.doc.file_name, chunk.page)],
+            seed_ids=[s["id"] for s in shots],
+        )
+        trace_id = f"llm-{chunk.chunk_id}"
+        extra: dict[str, Any] = {"evidence": ev, "source_chunk": chunk.chunk_id}
+        cands = []
+        if asks_computation(q):
+            # the agent would first ask the planner; the source states the answer: no calculation
+            extra["trace"] = {"id": trace_id, "step": 2, "of": 2}
+            plan = plan_messages(q, sources, self.tool_text, [], {"tool": "answer"})
+            step1 = {"trace": {"id": trace_id, "step": 1, "of": 2}, "source_chunk": chunk.chunk_id}
+            cands.append(
+                Candidate(
+                    type="agent_trace",
+                    fmt="tool_call",
+                    messages=plan,
+                    extra={**step1, "evidence": ev},
+                    **common,
+                )
+            )
+        messages = answer_messages(q, sources, renumber(a, {1: n}))
+        cands.append(
+            Candidate(type="narrative", fmt="answer", messages=messages, extra=extra, **common)
+        )
+        return cands, ""
+
+    def _validate(
+        self, raw: str, ctx: DocContext, lang: str
+    ) -> tuple[tuple[str, str, str] | None, str]:
+        """(question, answer citing [1], evidence) from the model's JSON, or None and why not."""
         try:
             data = json.loads(raw)
             q, a, ev = (str(data[k]).strip() for k in ("question", "answer", "evidence"))
         except (ValueError, KeyError, TypeError):
-            return [], "malformed_json"
+            return None, "malformed_json"
         if not q or not a:
-            return [], "empty"
+            return None, "empty"
         if not _names_company(q, ctx):
-            return [], "question does not name the company"
+            return None, "question does not name the company"
         key = parse_numbers(_CITE_STRIP.sub(" ", a))
         if key and any(same_amount(key[0].base, n.base) for n in parse_numbers(q)):
-            return [], "question contains the answer"
+            return None, "question contains the answer"
         a = re.sub(r"[。.]\s*(\[\d+\])\s*([。.])", r" \1\2", a)
         if not cited_numbers(a):
             a = a.rstrip("。.") + (" [1]。" if lang == "zh" else " [1].")
         if cited_numbers(a) != [1]:
-            return [], "bad_citation"
-        sources = ctx.sources(q, [source], rng)
-        n = 1 + [p.chunk_id for p in sources].index(source.chunk_id)
-        out = renumber(a, {1: n})
-        seed_ids = [s["id"] for s in shots]
-        cite = (ctx.doc_id, ctx.doc.file_name, chunk.page)
-        trace_id = f"llm-{chunk.chunk_id}"
-        extra: dict[str, Any] = {"evidence": ev, "source_chunk": chunk.chunk_id}
-        cands = []
-        if _COMPUTE.search(q):
-            # the agent would first ask the planner; the source states the answer: no calculation
-            extra["trace"] = {"id": trace_id, "step": 2, "of": 2}
-            cands.append(
-                Candidate(
-                    type="agent_trace",
-                    language=lang,
-                    question=q,
-                    generator=self.label,
-                    fmt="tool_call",
-                    messages=plan_messages(q, sources, self.tool_text, [], {"tool": "answer"}),
-                    passages=sources,
-                    doc_ids=[ctx.doc_id],
-                    file=ctx.doc.file_name,
-                    page=chunk.page,
-                    cited=[cite],
-                    seed_ids=seed_ids,
-                    extra={
-                        "trace": {"id": trace_id, "step": 1, "of": 2},
-                        "source_chunk": chunk.chunk_id,
-                        "evidence": ev,
-                    },
-                )
-            )
-        cands.append(
-            Candidate(
-                type="narrative",
-                language=lang,
-                question=q,
-                generator=self.label,
-                fmt="answer",
-                messages=answer_messages(q, sources, out),
-                passages=sources,
-                doc_ids=[ctx.doc_id],
-                file=ctx.doc.file_name,
-                page=chunk.page,
-                cited=[cite],
-                seed_ids=seed_ids,
-                extra=extra,
-            )
-        )
-        return cands, ""
+            return None, "bad_citation"
+        return (q, a, ev), ""
 
     def recheck(self, cand: Candidate, source: Passage) -> tuple[bool, str]:
         """Second pass, a different task than writing: the model is asked to copy, from the
@@ -301,7 +295,7 @@ def check_prompt(question: str, source: Passage) -> list[dict[str, str]]:
 
 
 def _names_company(question: str, ctx: DocContext) -> bool:
-    from backend.query import CompanyIndex
+    from backend.answering.plan import CompanyIndex
 
     return ctx.doc_id in CompanyIndex.build([ctx.doc]).companies_in(question)
 

@@ -17,7 +17,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from backend.answer import REFUSAL_EN, REFUSAL_ZH
+from backend.answering.answer import REFUSAL_EN, REFUSAL_ZH
 from ingestion.fewshot.context import DocContext
 from ingestion.fewshot.items import Candidate
 from ingestion.fewshot.render import answer_messages

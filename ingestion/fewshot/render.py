@@ -3,11 +3,11 @@
 Every training item is built with the app's own prompt builders, so fine-tuning teaches what the
 model is later asked:
 
-- answers: :func:`backend.answer.rag_messages` (system prompt + few-shot + ``Question: …
+- answers: :func:`backend.answering.prompts.rag_messages` (system prompt + few-shot + ``Question: …
   Sources: [1] file p.N | heading …``); the assistant turn cites sources as ``[n]`` (Annalyst maps
   them to ``[file p.N]`` itself) or is exactly the refusal sentence;
-- tool calls: :func:`backend.agent.planner_messages` with the planner's tool descriptions
-  (:func:`backend.tools.tool_descriptions` over ``Toolbox.langchain_tools()``); the assistant turn
+- tool calls: :func:`backend.answering.prompts.planner_messages` with the planner's tool
+  descriptions (:func:`backend.answering.prompts.tool_descriptions`); the assistant turn
   is one JSON object such as ``{"tool": "calculate", "args": {"expression": "…"}}``.
 
 The user-facing rendering (``[file p.N]`` citations, the answer text the app writes after a
@@ -21,16 +21,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from backend.agent import planner_messages
-from backend.answer import rag_messages, resolve_citations
-from backend.retrieval import Passage
-from backend.tools import compact
+from backend.answering.answer import resolve_citations
+from backend.answering.prompts import planner_messages, rag_messages
+from backend.answering.retrieval import Passage
+from backend.answering.tools import compact
 
-#: Tools the agent lets the planning model choose from (backend.agent.Agent._plan_loop).
-PLANNER_TOOLS = ("calculate", "search_reports")
-#: Characters of each passage the model sees: format_sources (answers) / planner_messages (plans).
-ANSWER_CHARS = 1000
-PLAN_CHARS = 900
 _CITE = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 
 

@@ -20,12 +20,12 @@ training items with the same prompt builders as the generated ones.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from backend.answering.retrieval import Passage
 from backend.errors import AnnalystError
-from backend.retrieval import Passage
+from backend.system import iter_jsonl
 from ingestion.fewshot.items import TYPES, Candidate
 from ingestion.fewshot.render import (
     answer_messages,
@@ -43,28 +43,19 @@ class SeedError(AnnalystError):
 
 def load_seeds(path: Path = SEEDS_PATH) -> list[dict[str, Any]]:
     seeds = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                seed = json.loads(line)
-            except ValueError as err:
-                raise SeedError(f"{path} line {n} is not JSON: {err}") from err
-            problems = [
-                k
-                for k in ("id", "type", "language", "question", "sources", "model", "app")
-                if k not in seed
-            ]
-            if (
-                problems
-                or seed.get("type") not in TYPES
-                or seed.get("language") not in ("en", "zh")
-            ):
-                raise SeedError(
-                    f"{path} line {n}: missing or invalid {problems or 'type/language'}"
-                )
-            seeds.append(seed)
+    try:
+        lines = list(iter_jsonl(path))
+    except ValueError as err:
+        raise SeedError(str(err)) from err
+    for n, seed in lines:
+        problems = [
+            k
+            for k in ("id", "type", "language", "question", "sources", "model", "app")
+            if k not in seed
+        ]
+        if problems or seed.get("type") not in TYPES or seed.get("language") not in ("en", "zh"):
+            raise SeedError(f"{path} line {n}: missing or invalid {problems or 'type/language'}")
+        seeds.append(seed)
     return seeds
 
 
@@ -87,7 +78,7 @@ def seed_passages(seed: dict[str, Any], sources: list[dict[str, Any]], start: in
 
 
 def _operand_pages(expr: str, passages: list[Passage]) -> list[tuple[str, str, int]]:
-    from backend.numbers import parse_numbers
+    from backend.domain.numbers import parse_numbers
 
     out: list[tuple[str, str, int]] = []
     for n in parse_numbers(expr, skip_years=False):
@@ -130,7 +121,7 @@ def seed_candidates(seed: dict[str, Any], tool_text: str, top_k: int) -> list[Ca
             fmt = "tool_call"
             cited: list[tuple[str, str, int]] = []
             if call["tool"] == "calculate":
-                from backend.calculator import calculate
+                from backend.domain.calculator import calculate
 
                 expr = call["args"]["expression"]
                 extra.update(expression=expr, value=calculate(expr).value)

@@ -10,18 +10,19 @@ picked by a seeded random generator.
 from __future__ import annotations
 
 import random
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from backend.agent import OUTFLOW_ITEMS
-from backend.calculator import CalculationError, calculate
-from backend.financial_items import ITEMS_BY_KEY
-from backend.metrics import METRICS, Metric
+from backend.answering.retrieval import Passage
+from backend.answering.tools import compact
+from backend.domain import format as fmt
+from backend.domain.calculator import CalculationError, calculate
+from backend.domain.items import ITEMS_BY_KEY, OUTFLOW_ITEMS
+from backend.domain.metrics import METRICS, Metric
 from backend.records import Fact
-from backend.retrieval import Passage
-from backend.tools import compact
 from ingestion.fewshot.appview import AppView
 from ingestion.fewshot.context import DocContext
 from ingestion.fewshot.items import Candidate
@@ -49,10 +50,6 @@ _ZH_NAMES = {
     "dividends_paid": "支付的股利", "share_repurchase": "股份回购支出", "capex": "资本支出",
     "equity_parent": "归属于母公司所有者权益合计", "net_income_parent": "归属于母公司所有者的净利润",
 }  # fmt: skip
-_CURRENCY_ZH = {"USD": "美元", "EUR": "欧元", "GBP": "英镑", "CNY": "元", "RMB": "元"}
-_SCALE_ZH = {1.0: "", 1e3: "千", 1e6: "百万", 1e9: "十亿"}
-_SCALE_EN = {1.0: "", 1e3: " thousand", 1e6: " million", 1e9: " billion"}
-_SIGN_EN = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "C$", "AUD": "A$", "JPY": "¥", "HKD": "HK$"}
 
 
 def item_name(key: str, language: str) -> str:
@@ -72,55 +69,6 @@ def item_name(key: str, language: str) -> str:
 
 def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
-
-
-def amount(f: Fact, language: str, *, magnitude: bool = False) -> str | None:
-    """The fact's value with its printed digits and its unit, in the answer's language (None: no
-    clear wording, e.g. 万元 amounts in an English sentence)."""
-    value = abs(f.value) if magnitude else f.value
-    number = f"{abs(value):,.{printed_decimals(f)}f}"
-    neg = "-" if value < 0 else ""
-    if language == "zh" and f.currency in ("CNY", "RMB"):
-        unit = f.unit_label if f.unit_label and f.unit_label != "units" else "元"
-        return f"{neg}{number}{unit}"
-    per_share = bool(f.unit_label and "share" in f.unit_label.lower())
-    scale = 1.0 if per_share else f.scale
-    if scale not in _SCALE_EN:
-        return None
-    if language == "zh":
-        unit = _CURRENCY_ZH.get(f.currency)
-        return f"{neg}{number}{_SCALE_ZH[scale]}{unit}" if unit else None
-    if f.currency in ("CNY", "RMB"):
-        return f"{neg}RMB {number}{_SCALE_EN[scale]}"
-    sign = _SIGN_EN.get(f.currency)
-    if sign is None:
-        return None
-    return f"{neg}{sign}{number}{_SCALE_EN[scale]}"
-
-
-def printed_decimals(f: Fact) -> int:
-    """Decimals of the value as printed in the statement (2 for "14,146,134,947.00")."""
-    m = re.search(r"\.(\d+)\)?\s*$", f.raw or "")
-    if m:
-        return len(m.group(1))
-    return 2 if abs(f.value - round(f.value)) > 1e-9 else 0
-
-
-def plain(f: Fact, *, magnitude: bool = False) -> str:
-    """The value as printed, without separators or currency: what the planner is asked to copy."""
-    raw = re.sub(r"[\s,$€£¥]", "", f.raw or "")
-    if raw.startswith("(") and raw.endswith(")"):
-        raw = "-" + raw[1:-1]
-    raw = raw.replace("−", "-").replace("–", "-")
-    try:
-        ok = abs(float(raw) - f.value) <= 1e-9 * max(1.0, abs(f.value))
-    except ValueError:
-        ok = False
-    if not ok:
-        raw = f"{f.value:.2f}".rstrip("0").rstrip(".")
-    if magnitude:
-        raw = raw.lstrip("-")
-    return raw
 
 
 # --- question templates ---------------------------------------------------------------------------
@@ -193,6 +141,19 @@ def _is_stock(f: Fact) -> bool:
 
 
 # --- the generator ------------------------------------------------------------------------------
+@dataclass
+class _YoyQuestion:
+    f0: Fact
+    f1: Fact
+    lang: str
+    item: str
+    company: str
+    question: str
+    values: list[Passage]
+    must: list[Passage]
+    rng: random.Random
+
+
 class FactTemplates:
     """Builds facts-table items for one document (and comparisons for pairs)."""
 
@@ -266,9 +227,9 @@ class FactTemplates:
     def _lookup(self, f: Fact, lang: str, rng: random.Random) -> Candidate | None:
         assert f.item
         magnitude = f.item in OUTFLOW_ITEMS
-        value = amount(f, lang, magnitude=magnitude)
+        value = fmt.amount(f, lang, magnitude=magnitude)
         item = item_name(f.item, lang)
-        if value is None or not item:
+        if not item:
             self.stats["no_wording"] += 1
             return None
         ev = self._evidence([f])
@@ -327,37 +288,46 @@ class FactTemplates:
         return pairs
 
     def _yoy_expression(self, f0: Fact, f1: Fact) -> tuple[str, float]:
-        p0 = plain(f0)
+        p0 = fmt.as_printed(f0)
         sub = f"({p0})" if p0.startswith("-") else p0
-        expr = f"({plain(f1)} - {sub}) / {p0.lstrip('-')} * 100"
+        expr = f"({fmt.as_printed(f1)} - {sub}) / {p0.lstrip('-')} * 100"
         value = (f1.value - f0.value) / abs(f0.value) * 100
         return expr, value
 
-    def yoy(self, n: int) -> Iterator[Candidate]:
-        rng = self.rng("yoy")
+    def _yoy_questions(self, kind: str) -> Iterator[_YoyQuestion]:
+        """Year-over-year questions over consecutive facts of one item, with their evidence."""
+        rng = self.rng(kind)
         pairs = self._pairs(rng)
-        made = 0
         for (f0, f1), lang in zip(pairs, self._languages(len(pairs), rng), strict=False):
-            if made >= n:
-                return
             assert f1.item
             item = item_name(f1.item, lang)
             ev = self._evidence([f0, f1])
             if ev is None or not item:
                 continue
-            values, must = ev
             c = self.ctx.name(lang, short=rng.random() < 0.4)
             q = rng.choice(_YOY[lang]).format(
                 c=c, cs=possessive(c), i=item, y0=f0.fiscal_year, y1=f1.fiscal_year
             )
-            sources = self.ctx.sources(q, must, rng)
-            expr, value = self._yoy_expression(f0, f1)
-            cand = self._calc_candidate(
-                "yoy_change", "template:yoy_change", lang, q, sources, expr, value, [f0, f1], values
-            )
-            if cand is not None:
-                made += 1
-                yield cand
+            yield _YoyQuestion(f0, f1, lang, item, c, q, ev[0], ev[1], rng)
+
+    def yoy(self, n: int) -> Iterator[Candidate]:
+        made = (self._yoy_candidate(yq) for yq in self._yoy_questions("yoy"))
+        yield from islice((c for c in made if c is not None), n)
+
+    def _yoy_candidate(self, yq: _YoyQuestion) -> Candidate | None:
+        sources = self.ctx.sources(yq.question, yq.must, yq.rng)
+        expr, value = self._yoy_expression(yq.f0, yq.f1)
+        return self._calc_candidate(
+            "yoy_change",
+            "template:yoy_change",
+            yq.lang,
+            yq.question,
+            sources,
+            expr,
+            value,
+            [yq.f0, yq.f1],
+            yq.values,
+        )
 
     def _calc_candidate(
         self,
@@ -454,18 +424,15 @@ class FactTemplates:
         facts = list(values.values())
         if len({f.scale for f in facts}) != 1 or len({f.currency for f in facts}) != 1:
             return None
-        expr = metric.formula
-        base = metric.formula
-        for (item, offset), f in sorted(values.items(), key=lambda kv: -len(kv[0][0])):
-            token = f"{item}@{offset}" if offset else item
-            pattern = rf"(?<![a-z_@]){re.escape(token)}(?![a-z_@\d])"
+        printed, base = {}, {}
+        for (item, offset), f in values.items():
             mag = item in OUTFLOW_ITEMS
-            expr = re.sub(pattern, plain(f, magnitude=mag), expr)
-            v = abs(f.base_value) if mag else f.base_value
-            base = re.sub(pattern, f"{v:.6f}", base)
+            printed[(item, offset)] = fmt.as_printed(f, magnitude=mag)
+            base[(item, offset)] = f"{abs(f.base_value) if mag else f.base_value:.6f}"
+        expr, base_expr = metric.substitute(printed), metric.substitute(base)
         try:
             value = calculate(expr).value
-            check = calculate(base).value
+            check = calculate(base_expr).value
         except CalculationError:
             return None
         scale = facts[0].scale if metric.unit == "amount" else 1.0
@@ -477,75 +444,63 @@ class FactTemplates:
 
     # two-step traces: search for the missing statement, then calculate ----------------------
     def traces(self, n: int) -> Iterator[Candidate]:
-        rng = self.rng("trace")
-        pairs = self._pairs(rng)
-        made = 0
-        for (f0, f1), lang in zip(pairs, self._languages(len(pairs), rng), strict=False):
-            if made >= n:
-                return
-            assert f1.item
-            item = item_name(f1.item, lang)
-            ev = self._evidence([f0, f1])
-            if ev is None or not item:
-                continue
-            values, must = ev
-            c = self.ctx.name(lang, short=rng.random() < 0.4)
-            q = rng.choice(_YOY[lang]).format(
-                c=c, cs=possessive(c), i=item, y0=f0.fiscal_year, y1=f1.fiscal_year
-            )
-            # the first search missed the statement: its chunks are not among the sources
-            first = self.ctx.sources(q, [], rng, exclude=[p.chunk_id for p in must])
-            if not first:
-                continue
-            query = (
-                f"{c} {item} {f1.fiscal_year} {f0.fiscal_year}"
-                if lang == "en"
-                else f"{c} {item} {f1.fiscal_year}年 {f0.fiscal_year}年"
-            )
-            search = {"tool": "search_reports", "args": {"query": query}}
-            box = self.app.toolbox([self.ctx.doc_id])
-            box.passages = list(first)
-            call = box.call("search_reports", {"query": query})
-            if call.error:
-                continue
-            visible = box.passages[: self.ctx.top_k + 2]
-            if not all(any(v.chunk_id == p.chunk_id for p in visible) for v in values):
-                self.stats["trace_search_missed"] += 1
-                continue
-            step = f"search_reports({compact(search['args'], 200)}) → {compact(call.result, 600)}"
-            trace_id = f"trace-{self.ctx.doc_id}-{f1.item}-{f1.fiscal_year}-{lang}"
-            a = Candidate(
-                type="agent_trace",
-                language=lang,
-                question=q,
-                generator="template:agent_trace",
-                fmt="tool_call",
-                messages=plan_messages(q, first, self.tool_text, [], search),
-                passages=first,
-                doc_ids=[self.ctx.doc_id],
-                file=self.ctx.doc.file_name,
-                page=None,
-                extra={"trace": {"id": trace_id, "step": 1, "of": 2}, "app": self._app(q)},
-            )
-            expr, value = self._yoy_expression(f0, f1)
-            b = self._calc_candidate(
-                "agent_trace",
-                "template:agent_trace",
-                lang,
-                q,
-                visible,
-                expr,
-                value,
-                [f0, f1],
-                values,
-                steps=[step],
-                extra={"trace": {"id": trace_id, "step": 2, "of": 2}},
-            )
-            if b is None:
-                continue
-            made += 1
-            yield a
-            yield b
+        made = (self._trace(yq) for yq in self._yoy_questions("trace"))
+        for pair in islice((p for p in made if p is not None), n):
+            yield from pair
+
+    def _trace(self, yq: _YoyQuestion) -> tuple[Candidate, Candidate] | None:
+        """Step 1 (the planner searches for the missing statement) and step 2 (it calculates)."""
+        f0, f1, lang, item, c, q = yq.f0, yq.f1, yq.lang, yq.item, yq.company, yq.question
+        values, must, rng = yq.values, yq.must, yq.rng
+        # the first search missed the statement: its chunks are not among the sources
+        first = self.ctx.sources(q, [], rng, exclude=[p.chunk_id for p in must])
+        if not first:
+            return None
+        query = (
+            f"{c} {item} {f1.fiscal_year} {f0.fiscal_year}"
+            if lang == "en"
+            else f"{c} {item} {f1.fiscal_year}年 {f0.fiscal_year}年"
+        )
+        search = {"tool": "search_reports", "args": {"query": query}}
+        box = self.app.toolbox([self.ctx.doc_id])
+        box.passages = list(first)
+        call = box.call("search_reports", {"query": query})
+        if call.error:
+            return None
+        visible = box.passages[: self.ctx.top_k + 2]
+        if not all(any(v.chunk_id == p.chunk_id for p in visible) for v in values):
+            self.stats["trace_search_missed"] += 1
+            return None
+        step = f"search_reports({compact(search['args'], 200)}) → {compact(call.result, 600)}"
+        trace_id = f"trace-{self.ctx.doc_id}-{f1.item}-{f1.fiscal_year}-{lang}"
+        a = Candidate(
+            type="agent_trace",
+            language=lang,
+            question=q,
+            generator="template:agent_trace",
+            fmt="tool_call",
+            messages=plan_messages(q, first, self.tool_text, [], search),
+            passages=first,
+            doc_ids=[self.ctx.doc_id],
+            file=self.ctx.doc.file_name,
+            page=None,
+            extra={"trace": {"id": trace_id, "step": 1, "of": 2}, "app": self._app(q)},
+        )
+        expr, value = self._yoy_expression(f0, f1)
+        b = self._calc_candidate(
+            "agent_trace",
+            "template:agent_trace",
+            lang,
+            q,
+            visible,
+            expr,
+            value,
+            [f0, f1],
+            values,
+            steps=[step],
+            extra={"trace": {"id": trace_id, "step": 2, "of": 2}},
+        )
+        return None if b is None else (a, b)
 
 
 # --- comparisons across two documents ---------------------------------------------------------------
@@ -570,9 +525,9 @@ def comparisons(a: FactTemplates, b: FactTemplates, n: int, seed: int) -> Iterat
             continue
         lang = rng.choice(["en", "zh"])
         item = item_name(key[0], lang)
-        va, vb = amount(x, lang), amount(y, lang)
+        va, vb = fmt.amount(x, lang), fmt.amount(y, lang)
         ea, eb = a._evidence([x]), b._evidence([y])
-        if not item or va is None or vb is None or ea is None or eb is None:
+        if not item or ea is None or eb is None:
             continue
         na, nb = a.ctx.name(lang), b.ctx.name(lang)
         q = rng.choice(_COMPARE[lang]).format(i=item, y=key[2], a=na, b=nb)

@@ -1,0 +1,338 @@
+"""The deterministic facts route: answers written from the statement facts with no model.
+
+When a question names a company and a statement item or a known metric (see
+:func:`backend.answering.route.takes_facts_route`), :meth:`FactsRoute.answer` calls ``get_fact``
+(and ``calculate``) and writes the answer itself: a single lookup, a year-over-year change, a
+metric with its formula and every input with its page, or a comparison table across companies.
+It returns False whenever it cannot answer exactly (a missing year, an item with no formula), and
+the agent goes on to search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backend.answering.answer import Answer, Citation
+from backend.answering.plan import QueryPlan
+from backend.answering.route import Route, asks_decimals
+from backend.answering.tools import Toolbox
+from backend.domain import format as fmt
+from backend.domain.calculator import CalculationError, calculate
+from backend.domain.items import OUTFLOW_ITEMS
+from backend.domain.metrics import Metric
+from backend.records import Fact
+
+FACTS_MODEL = "facts table (no model needed)"
+_FAILED_CHECK = {
+    "zh": "\n\n⚠ 该报表未通过会计勾稽校验（如资产=负债+所有者权益），请对照原页核实。",
+    "en": "\n\n⚠ This statement failed an accounting check (e.g. assets = liabilities + equity) "
+    "when it was read; verify the figure on the cited page.",
+}
+
+
+@dataclass
+class CheckedFact(Fact):
+    """A fact from a tool result, remembering whether its statement passed the accounting
+    checks (None: no check could run)."""
+
+    checked: bool | None = None
+
+
+def row_fact(r: dict[str, Any]) -> CheckedFact:
+    """A ``get_fact`` result row as a fact (label cleaned for display)."""
+    return CheckedFact(
+        r["doc_id"],
+        r["company"],
+        r["year"],
+        r["statement"],
+        r["scope"],
+        fmt.display_label(r["label"]),
+        r["item"],
+        r["value"],
+        r["scale"],
+        r["unit"],
+        r["currency"],
+        r["page"],
+        raw=r.get("raw", ""),
+        checked=r.get("checked"),
+    )
+
+
+@dataclass
+class MetricResult:
+    year: int
+    value: float
+    expression: str
+    inputs: list[Fact]
+
+
+@dataclass
+class _Ask:
+    """One question as the facts route sees it: plan, route, the answer to write, the company's
+    names and the target years."""
+
+    plan: QueryPlan
+    route: Route
+    answer: Answer
+    names: Sequence[str]
+    years: list[int]
+
+
+class FactsRoute:
+    """Answers one question from the facts table through its scoped ``toolbox``."""
+
+    def __init__(self, toolbox: Toolbox) -> None:
+        self.toolbox = toolbox
+
+    # -- entry point --------------------------------------------------------------------------
+    def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
+        """Write ``answer`` from the facts and return True, or return False (not answerable
+        exactly from the statements)."""
+        if plan.named > 1 and route.items and not route.metric:
+            return self._compare(plan, route, answer, plan.years)
+        years = self._target_years(plan)
+        if not years:
+            return False
+        names = plan.companies if plan.named <= 1 else plan.companies[:1]
+        q = _Ask(plan, route, answer, names, years)
+        if route.metric is not None:
+            return self._metric_route(q)
+        if route.change and len(years) >= 2:
+            return self._change_route(q)
+        if route.compute:
+            return False  # a ratio or computation we have no formula for: not a single lookup
+        return self._lookup_route(q)
+
+    # -- routes -------------------------------------------------------------------------------
+    def _metric_route(self, q: _Ask) -> bool:
+        plan, route, answer, names, years = q.plan, q.route, q.answer, q.names, q.years
+        assert route.metric is not None
+        targets = years
+        if route.average and len(years) >= 2:
+            targets = list(range(min(years), max(years) + 1))
+        elif len(years) > 1:
+            targets = [max(years)]
+        results = []
+        for year in targets:
+            res = self._metric(names, route.metric, year, route.scope)
+            if res is None:
+                return False
+            results.append(res)
+        self._metric_answer(plan, route, answer, plan.companies[0], results)
+        return True
+
+    def _change_route(self, q: _Ask) -> bool:
+        plan, route, answer, names, years = q.plan, q.route, q.answer, q.names, q.years
+        item, lang, company = route.items[0], plan.language, plan.companies[0]
+        y0, y1 = min(years), max(years)
+        f0 = self._fact(names, item, y0, route.scope)
+        f1 = self._fact(names, item, y1, route.scope)
+        if not f0 or not f1 or f0.base_value == 0:
+            return False
+        expr = f"({fmt.plain(f1.value)} - {fmt.plain(f0.value)}) / {fmt.plain(abs(f0.value))} * 100"
+        calc = self.toolbox.call("calculate", {"expression": expr})
+        if calc.error:
+            return False
+        pct = calc.result["value"]
+        d = route.decimals if asks_decimals(plan.question) else 2
+        a0, a1 = fmt.amount(f0, lang), fmt.amount(f1, lang)
+        if lang == "zh":
+            text = (
+                f"{company}{f1.label}由{y0}年的{a0}变为{y1}年的{a1}，变动{pct:+.{d}f}%。"
+                f"计算：{expr} = {pct:.{d}f}%。"
+            )
+        else:
+            text = (
+                f"{company}'s {f1.label} went from {a0} in FY{y0} to {a1} in FY{y1}, a change of "
+                f"{pct:+.{d}f}%. Calculation: {expr} = {pct:.{d}f}%."
+            )
+        self._set(answer, text, [f0, f1], value=round(pct, d), unit="%")
+        return True
+
+    def _lookup_route(self, q: _Ask) -> bool:
+        plan, route, answer, names, year = q.plan, q.route, q.answer, q.names, max(q.years)
+        f = self._fact(names, route.items[0], year, route.scope)
+        if f is None:
+            return False
+        lang, company = plan.language, plan.companies[0]
+        magnitude = f.item in OUTFLOW_ITEMS
+        shown = fmt.amount(f, lang, magnitude=magnitude)
+        if lang == "zh":
+            scope = "母公司" if f.scope == "parent" else ""
+            text = f"{company}{year}年{scope}{f.label}为{shown}。"
+        else:
+            scope = " (parent company only)" if f.scope == "parent" else ""
+            text = f"{company}'s {f.label} in FY{year}{scope} was {shown}."
+        value = abs(f.value) if magnitude else f.value
+        self._set(answer, text, [f], value=value, unit=f.unit_label)
+        return True
+
+    def _compare(self, plan: QueryPlan, route: Route, answer: Answer, years: list[int]) -> bool:
+        args: dict[str, Any] = {
+            "item": route.items[0],
+            "companies": plan.companies,
+            "scope": route.scope,
+        }
+        if years:
+            args["years"] = [max(years)]
+        rows = self.toolbox.call("compare", args).result or []
+        if len({r["company"] for r in rows}) < 2:
+            return False
+        facts = [row_fact(r) for r in rows]
+        lang = plan.language
+        header = (
+            "| 公司 | 年度 | 项目 | 数值 | 来源 |"
+            if lang == "zh"
+            else "| Company | FY | Item | Value | Source |"
+        )
+        lines = [header, "|---|---|---|---|---|"]
+        for f in facts:
+            lines.append(
+                f"| {f.company} | {f.fiscal_year} | {f.label} | {fmt.amount(f, lang)} "
+                f"| [{self._file(f)} p.{f.page}] |"
+            )
+        top = max(facts, key=lambda f: f.base_value)
+        lead = (
+            f"{top.company}的{top.label}最高。"
+            if lang == "zh"
+            else f"{top.company} has the highest {top.label}."
+        )
+        self._set(
+            answer, lead + "\n\n" + "\n".join(lines), facts, value=None, unit="", inline=False
+        )
+        return True
+
+    # -- metrics --------------------------------------------------------------------------------
+    def _metric(
+        self,
+        company: str | Sequence[str],
+        metric: Metric,
+        year: int,
+        scope: str,
+    ) -> MetricResult | None:
+        values: dict[tuple[str, int], Fact] = {}
+        for item, offset in metric.items():
+            f = self._fact(company, item, year + offset, scope)
+            if f is None:
+                return None
+            values[(item, offset)] = f
+        use_base = len({f.scale for f in values.values()}) > 1
+
+        def number(f: Fact) -> str:
+            v = f.base_value if use_base else f.value
+            return fmt.plain(abs(v) if f.item in OUTFLOW_ITEMS else v)
+
+        expr = metric.substitute({key: number(f) for key, f in values.items()})
+        try:
+            calc = calculate(expr)
+        except CalculationError:
+            return None
+        self.toolbox.call("calculate", {"expression": expr})
+        return MetricResult(year, calc.value, expr, list(values.values()))
+
+    def _metric_answer(
+        self,
+        plan: QueryPlan,
+        route: Route,
+        answer: Answer,
+        company: str,
+        results: list[MetricResult],
+    ) -> None:
+        metric = route.metric
+        assert metric is not None
+        d, lang = route.decimals, plan.language
+        value = sum(r.value for r in results) / len(results)
+        inputs = [f for r in results for f in r.inputs]
+        shown = fmt.result(value, metric.unit, d)
+        name_en = metric.names_en[0]
+        name_zh = metric.label_zh or name_en
+        labels = {f.item: f.label for f in inputs if f.item}
+        words = re.sub(
+            r"([a-z_]+)(@-1)?",
+            lambda m: (
+                (labels.get(m.group(1), m.group(1)) + (" (prior year)" if m.group(2) else ""))
+                if m.group(1) in labels
+                else m.group(0)
+            ),
+            metric.formula,
+        )
+        calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
+        years = (
+            f"{results[0].year}–{results[-1].year}" if len(results) > 1 else str(results[0].year)
+        )
+        inputs_text = "; ".join(
+            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
+            for f in inputs
+        )
+        if lang == "zh":
+            text = (
+                f"{company}{years}年的{name_zh}为{shown}。公式：{name_zh}={words}；计算：{calcs}。"
+                f"数据：{inputs_text}。"
+            )
+        else:
+            avg = "average " if len(results) > 1 else ""
+            text = (
+                f"{company}'s {avg}{name_en} for FY{years} is {shown}. Formula: {words}. "
+                f"Calculation: {calcs}. Inputs: {inputs_text}."
+            )
+        self._set(answer, text, inputs, value=round(value, d), unit=metric.unit, inline=False)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _target_years(self, plan: QueryPlan) -> list[int]:
+        """The years asked about, else the fiscal year of the newest selected report."""
+        if plan.years:
+            return plan.years
+        years = sorted(
+            {
+                d.fiscal_year
+                for d in self.toolbox.documents(plan.doc_ids or [])
+                if d.fiscal_year is not None
+            }
+        )
+        return years[-1:]
+
+    def _fact(
+        self, company: str | Sequence[str], item: str, year: int, scope: str
+    ) -> CheckedFact | None:
+        """The fact, asking under each of the company's names in turn (a renamed company has
+        reports under both: "Adobe Systems Incorporated" 2016, "Adobe Inc." 2022)."""
+        for name in [company] if isinstance(company, str) else company:
+            call = self.toolbox.call(
+                "get_fact", {"company": name, "item": item, "year": year, "scope": scope}
+            )
+            if call.result:
+                return row_fact(call.result[0])
+        return None
+
+    def _file(self, f: Fact) -> str:
+        return self.toolbox.file_name(f.doc_id)
+
+    def _set(
+        self,
+        answer: Answer,
+        text: str,
+        inputs: Sequence[Fact],
+        *,
+        value: float | None,
+        unit: str,
+        inline: bool = True,
+    ) -> None:
+        """Write the answer: text (with its citations appended when ``inline``), the citations
+        of every input, the stated value, and a warning for a statement that failed a check."""
+        cites: list[Citation] = []
+        for f in inputs:
+            if all((c.doc_id, c.page) != (f.doc_id, f.page) for c in cites):
+                cites.append(Citation(f.doc_id, self._file(f), f.page))
+        if inline and cites:
+            end = "。" if text.endswith("。") else "."
+            text = text.rstrip("。.") + " " + " ".join(c.tag for c in cites) + end
+        if any(getattr(f, "checked", None) is False for f in inputs):
+            text += _FAILED_CHECK["zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"]
+        answer.answer = text
+        answer.citations = cites
+        answer.value, answer.unit = value, unit
+        answer.unverified_numbers = []
+        answer.model = answer.model or FACTS_MODEL

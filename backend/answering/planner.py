@@ -1,0 +1,133 @@
+"""Model-planned tool calls for computations the facts route cannot answer.
+
+:func:`plan_calculation` asks the model for one JSON tool call at a time (the grammar comes from
+the tool definitions, :func:`backend.answering.prompts.plan_schema`), runs it, and stops at the
+first successful ``calculate``; :func:`calc_answer` then writes the answer from the calculation —
+but only when every operand is printed in a retrieved passage (that page becomes the citation) and
+the expression has the shape the question asks for. Otherwise the agent falls back to a written
+answer over the passages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from backend.answering.answer import Answer, Citation
+from backend.answering.plan import QueryPlan
+from backend.answering.prompts import (
+    PLANNER_TOOLS,
+    plan_schema,
+    planner_messages,
+    tool_descriptions,
+)
+from backend.answering.route import Route, expression_fits
+from backend.answering.tools import Toolbox, compact
+from backend.domain.numbers import parse_numbers
+
+#: Constants an expression may hold that no source prints (percent, halves, days in a year).
+_CONSTANTS = (100, 2, 365)
+
+
+def plan_calculation(
+    plan: QueryPlan,
+    route: Route,
+    toolbox: Toolbox,
+    answer: Answer,
+    llm: Any,
+    *,
+    max_steps: int,
+    visible: int,
+) -> bool:
+    """Let the model plan up to ``max_steps`` tool calls; True when a checked calculation
+    answered the question (``answer`` is then written)."""
+    tools = toolbox.langchain_tools()
+    schema = plan_schema(tools, PLANNER_TOOLS)
+    tool_text = tool_descriptions(tools, PLANNER_TOOLS)
+    steps: list[str] = []
+    for _ in range(max_steps):
+        messages = planner_messages(plan.question, toolbox.passages[:visible], tool_text, steps)
+        raw = "".join(llm.stream(messages, max_tokens=300, json_schema=schema))
+        try:
+            action = json.loads(raw, strict=False)  # servers may allow raw newlines
+        except json.JSONDecodeError:
+            answer.trace.append({"step": "plan_error", "raw": raw[:300]})
+            return False
+        answer.trace.append({"step": "model_plan", "action": action})
+        tool = action.get("tool")
+        if tool == "answer":
+            break
+        args = action.get("args") or {}
+        call = toolbox.call(tool, args)
+        if tool == "calculate":
+            if call.error:
+                steps.append(f"calculate({args.get('expression')}) failed: {call.error}")
+                continue
+            return calc_answer(plan, route, toolbox, answer, call.result, visible=visible)
+        steps.append(f"{tool}({compact(args, 200)}) → {compact(call.result, 600)}")
+    return False
+
+
+def calc_answer(
+    plan: QueryPlan,
+    route: Route,
+    toolbox: Toolbox,
+    answer: Answer,
+    result: dict[str, Any],
+    *,
+    visible: int,
+) -> bool:
+    """Write the answer of a calculation over the passages the model saw, or record why it was
+    rejected (an operand printed in no passage, fewer than two reported numbers, wrong shape)."""
+    expr, value = result["expression"], result["value"]
+    passages = toolbox.passages[:visible]
+    operands = [
+        n
+        for n in parse_numbers(expr, skip_years=False)
+        if not (n.value in _CONSTANTS or abs(n.value) < 1)
+    ]
+    cites: list[Citation] = []
+    missing = []
+    for n in operands:
+        hit = next(
+            (
+                p
+                for p in passages
+                if any(
+                    abs(abs(m.value) - abs(n.value)) < 1e-6
+                    for m in parse_numbers(p.text, skip_years=False)
+                )
+            ),
+            None,
+        )
+        if hit is None:
+            missing.append(n.text)
+        elif all((c.doc_id, c.page) != (hit.doc_id, hit.page) for c in cites):
+            cites.append(Citation(hit.doc_id, hit.file_name, hit.page, hit.text[:300]))
+    distinct = {abs(n.value) for n in operands}
+    shape = expression_fits(expr, route)
+    if len(distinct) < 2 or missing or shape:  # two or more reported numbers, right shape
+        answer.trace.append(
+            {
+                "step": "calc_rejected",
+                "expression": expr,
+                "numbers_not_in_sources": missing,
+                "shape": shape,
+            }
+        )
+        return False
+    percent = "*100" in expr.replace(" ", "") or re.search(r"growth\(|pct\(", expr)
+    d = route.decimals
+    shown = f"{value:,.{d}f}" + ("%" if percent else "")
+    tags = " ".join(c.tag for c in cites)
+    if plan.language == "zh":
+        text = f"计算结果为{shown}。计算：{expr} = {value:,.{d + 2}f}。数据来源：{tags}。"
+    else:
+        text = f"The answer is {shown}. Calculation: {expr} = {value:,.{d + 2}f}. Sources: {tags}."
+    answer.answer = text
+    answer.citations = cites
+    answer.value, answer.unit = round(value, d), "%" if percent else ""
+    answer.unverified_numbers = []
+    answer.retrieved = passages
+    return True

@@ -1,0 +1,251 @@
+"""The agent's tools: typed functions whose docstring is the tool description.
+
+LangChain's tool layer (``StructuredTool.from_function``) turns each function into a tool with a
+JSON schema built from its type hints and docstring; :func:`backend.answering.prompts.plan_schema`
+derives the planning grammar from those schemas and :func:`~backend.answering.prompts.
+tool_descriptions` the prompt's tool list, so that every call the model makes is well-formed, and
+:meth:`Toolbox.call` validates arguments with the same schema before running a tool. Tools are bound to one question's scope: they can only see the
+documents, companies and years that the question is about (a report saying "ignore previous
+instructions…" cannot send a tool elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from backend.answering.retrieval import Passage, Retriever
+from backend.domain.calculator import CalculationError, calculate
+from backend.records import Document, Fact
+
+log = logging.getLogger(__name__)
+
+Scope = Literal["consolidated", "parent"]
+
+
+@dataclass
+class ToolScope:
+    """What one question's tools may touch."""
+
+    doc_ids: list[str] | None  # None: every indexed document
+    companies: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    top_k: int = 5
+
+
+@dataclass
+class ToolCall:
+    tool: str
+    args: dict[str, Any]
+    result: Any = None
+    error: str = ""
+    well_formed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "args": self.args,
+            "result": self.result,
+            "error": self.error,
+            "well_formed": self.well_formed,
+        }
+
+
+def fact_row(f: Fact, file_name: str) -> dict[str, Any]:
+    checked = getattr(f, "checked", None)
+    return {
+        "checked": checked,
+        "company": f.company,
+        "item": f.item,
+        "label": f.label,
+        "year": f.fiscal_year,
+        "value": f.value,
+        "unit": f.unit_label,
+        "currency": f.currency,
+        "scale": f.scale,
+        "statement": f.statement,
+        "scope": f.scope,
+        "file": file_name,
+        "page": f.page,
+        "doc_id": f.doc_id,
+        "raw": f.raw,
+    }
+
+
+class Toolbox:
+    """Builds the four tools for one question and keeps what they returned (the audit trail)."""
+
+    def __init__(self, retriever: Retriever, facts: Any, scope: ToolScope) -> None:
+        self.retriever = retriever
+        self.facts = facts
+        self.scope = scope
+        self.calls: list[ToolCall] = []
+        self.passages: list[Passage] = []
+        self._tools: dict[str, Any] | None = None
+
+    @property
+    def _docs(self) -> dict[str, Document]:
+        return self.retriever.company_index().docs
+
+    def documents(self, doc_ids: Sequence[str]) -> list[Document]:
+        """The indexed documents among ``doc_ids``."""
+        return [self._docs[d] for d in doc_ids if d in self._docs]
+
+    def file_name(self, doc_id: str) -> str:
+        doc = self._docs.get(doc_id)
+        return doc.file_name if doc else doc_id
+
+    # -- the tools (docstrings are the descriptions the model sees) -----------------------------
+    def search_reports(
+        self,
+        query: Annotated[str, Field(max_length=200)],
+        company: str | None = None,
+        year: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search the indexed annual reports for passages about the query.
+
+        Args:
+            query: what to look for, in the words of the question
+            company: restrict to this company's reports
+            year: prefer reports of this fiscal year
+        """
+        doc_ids = self.scope.doc_ids
+        if company:
+            named = self.retriever.company_index().companies_in(company)
+            if named:
+                doc_ids = [d for d in (doc_ids or named) if d in named] or doc_ids
+        passages = self.retriever.search(query, doc_ids=doc_ids, k=self.scope.top_k)
+        for p in passages:
+            if all(p.chunk_id != q.chunk_id for q in self.passages):
+                self.passages.append(p)
+        return [
+            {
+                "source": self._source_number(p),
+                "file": p.file_name,
+                "page": p.page,
+                "text": p.text[:600],
+            }
+            for p in passages
+        ]
+
+    def get_fact(
+        self, company: str, item: str, year: int | None = None, scope: Scope = "consolidated"
+    ) -> list[dict[str, Any]]:
+        """Look up a line item in a company's primary financial statements (income statement,
+        balance sheet, cash-flow statement): value, unit and page.
+
+        Args:
+            company: company name as written in the question
+            item: line item, e.g. revenue, net income, total assets, capex, 研发费用
+            year: fiscal year of the figure
+            scope: consolidated statements, or the parent company's own (母公司)
+        """
+        facts = self.facts.lookup(
+            company=company, item=item, year=year, scope=scope, doc_ids=self.scope.doc_ids
+        )
+        return [
+            fact_row(f, getattr(f, "file_name", "") or self.file_name(f.doc_id)) for f in facts[:8]
+        ]
+
+    def calculate(self, expression: Annotated[str, Field(max_length=160)]) -> dict[str, Any]:
+        """Evaluate arithmetic on numbers taken from the reports: + - * / ( ), percentages,
+        avg(a, b), growth(old, new) in percent, pct(part, whole) in percent.
+
+        Args:
+            expression: the arithmetic, e.g. (2795 - 2780) / 2780 * 100
+        """
+        calc = calculate(expression)
+        return {"expression": calc.expression, "value": calc.value}
+
+    def compare(
+        self,
+        item: str,
+        companies: list[str] | None = None,
+        years: list[int] | None = None,
+        scope: Scope = "consolidated",
+    ) -> list[dict[str, Any]]:
+        """Build a small table of one line item across companies and/or years from the financial
+        statements, with the page of every cell.
+
+        Args:
+            item: line item, e.g. revenue
+            companies: companies to compare (default: those in the question)
+            years: fiscal years to compare (default: those in the question)
+        """
+        rows = []
+        for company in companies or self.scope.companies:
+            for year in years or self.scope.years or [None]:
+                found = self.get_fact(company=company, item=item, year=year, scope=scope)
+                if found and year is None:  # no year asked: each company's latest figure
+                    latest = max(r["year"] for r in found)
+                    found = [r for r in found if r["year"] == latest]
+                if found and not any(_same_cell(found[0], r) for r in rows):
+                    rows.append(found[0])  # (a company's second name finds the same cell)
+        return rows
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _source_number(self, p: Passage) -> int:
+        for i, q in enumerate(self.passages, start=1):
+            if q.chunk_id == p.chunk_id:
+                return i
+        return 0
+
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "search_reports": self.search_reports,
+            "get_fact": self.get_fact,
+            "calculate": self.calculate,
+            "compare": self.compare,
+        }
+
+    def langchain_tools(self) -> dict[str, Any]:
+        """The tools as LangChain ``StructuredTool``s (built once per toolbox)."""
+        if self._tools is None:
+            from langchain_core.tools import StructuredTool
+
+            self._tools = {
+                name: StructuredTool.from_function(fn, name=name, parse_docstring=True)
+                for name, fn in self.functions().items()
+            }
+        return self._tools
+
+    def call(self, tool: str, args: dict[str, Any]) -> ToolCall:
+        """Validate ``args`` against the tool's schema, run it, record the call."""
+        tools = self.langchain_tools()
+        record = ToolCall(tool=tool, args=dict(args))
+        if tool not in tools:
+            record.well_formed = False
+            record.error = f"unknown tool {tool}"
+        else:
+            try:
+                record.result = tools[tool].invoke(args)
+            except CalculationError as err:
+                record.error = str(err)
+            except Exception as err:  # noqa: BLE001 - a failing tool is reported, not raised
+                if type(err).__name__ == "ValidationError":
+                    record.well_formed = False
+                record.error = f"{type(err).__name__}: {err}"
+                log.warning("tool %s(%s) failed: %s", tool, args, err)
+        self.calls.append(record)
+        return record
+
+
+def tool_definitions() -> dict[str, Any]:
+    """The tools' definitions (names, argument schemas, descriptions) without a question's scope:
+    for building the planning grammar and prompt; calling them needs a real :class:`Toolbox`."""
+    return Toolbox(None, None, ToolScope(doc_ids=None)).langchain_tools()  # type: ignore[arg-type]
+
+
+def compact(result: Any, limit: int = 1500) -> str:
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _same_cell(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("doc_id", "page", "item", "year", "value")
+    return all(a.get(k) == b.get(k) for k in keys)

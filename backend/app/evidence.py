@@ -1,0 +1,214 @@
+"""Evidence views for citations: the cited page's text and a rendered image of the PDF page, with
+the numbers the answer states highlighted in both.
+
+A number is highlighted where the page prints the same amount as the answer, up to a scale
+notation ("$4,512 million" in the answer marks "4,512" in a table headed "(In millions)"), never
+by approximate value. Years and numbers below 10 without decimals are not highlighted (they match
+everything). Images are rendered with pypdfium2 and cached (bounded) by file, page and terms.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from backend.domain.numbers import parse_numbers
+
+log = logging.getLogger(__name__)
+
+_CITE_TAG = re.compile(r"\[[^\[\]]*?p\.\s*\d+\]")
+_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_SCALES = (1.0, 1e3, 1e6, 1e9)
+_SCALES_ZH = (*_SCALES, 1e4, 1e8)  # 万, 亿: only on Chinese pages
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+RENDER_SCALE = 1.4
+HIGHLIGHT_FILL = (255, 213, 0, 110)
+HIGHLIGHT_EDGE = (214, 40, 40, 255)
+
+
+def _same_printed_amount(a: float, b: float, scales: tuple[float, ...] = _SCALES) -> bool:
+    """True when ``b`` is ``a`` written in another scale (exact up to float noise)."""
+    a, b = abs(a), abs(b)
+    if a == 0 or b == 0:
+        return a == b
+    for s in scales:
+        for x, y in ((a * s, b), (a, b * s)):
+            if abs(x - y) <= 1e-9 * max(x, y):
+                return True
+    return False
+
+
+def _meaningful(value: float, text: str) -> bool:
+    return abs(value) >= 10 or "." in text
+
+
+def answer_numbers(answer_text: str) -> list[tuple[float, bool]]:
+    """(value, is_percent) of the amounts stated in an answer (citation tags removed, years and
+    tiny integers skipped)."""
+    text = _CITE_TAG.sub(" ", answer_text)
+    out = []
+    for n in parse_numbers(text, skip_years=True):
+        digits = _DIGITS.search(n.text)
+        if digits and _meaningful(n.value, digits.group(0)):
+            out.append((n.value, n.percent))
+    return out
+
+
+def highlight_terms(answer_text: str, page_text: str) -> list[str]:
+    """Numbers as printed on the page (e.g. "4,512") that state an amount of the answer."""
+    wanted = answer_numbers(answer_text)
+    if not wanted:
+        return []
+    scales = _SCALES_ZH if _CJK.search(page_text) else _SCALES
+    terms: list[str] = []
+    for n in parse_numbers(page_text, skip_years=True):
+        digits = _DIGITS.search(n.text)
+        if not digits or not _meaningful(n.value, digits.group(0)):
+            continue
+        match = any(
+            abs(abs(w) - abs(n.value)) <= 1e-9 * abs(w)  # a percentage only as itself
+            if pct or n.percent
+            else _same_printed_amount(w, n.value, scales)
+            for w, pct in wanted
+        )
+        if match and digits.group(0) not in terms:
+            terms.append(digits.group(0))
+    return terms
+
+
+def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    alts = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![\d,.])(?:{alts})(?![\d]|[,.]\d)")
+
+
+def highlight_html(page_text: str, terms: list[str]) -> str:
+    """The page text as safe HTML (pre-wrapped) with every occurrence of ``terms`` in <mark>."""
+    pattern = _term_pattern(terms)
+    parts: list[str] = []
+    pos = 0
+    if pattern is not None:
+        for m in pattern.finditer(page_text):
+            parts.append(html.escape(page_text[pos : m.start()]))
+            parts.append(f"<mark>{html.escape(m.group(0))}</mark>")
+            pos = m.end()
+    parts.append(html.escape(page_text[pos:]))
+    body = "".join(parts).replace("$", "&#36;")
+    return (
+        '<div class="annalyst-page" style="white-space: pre-wrap; font-family: monospace; '
+        "font-size: 0.8rem; max-height: 32rem; overflow-y: auto; border: 1px solid #ddd; "
+        f'padding: 0.5rem;">{body}</div>'
+    )
+
+
+def _boxes(textpage: Any, term: str) -> list[tuple[float, float, float, float]]:
+    """Rectangles (PDF points) of whole-number occurrences of ``term`` on a page."""
+    boxes = []
+    searcher = textpage.search(term, match_case=False, match_whole_word=False)
+    total = textpage.count_chars()
+    while True:
+        hit = searcher.get_next()
+        if hit is None:
+            break
+        index, count = hit
+        before = textpage.get_text_range(index - 1, 1) if index > 0 else ""
+        after = textpage.get_text_range(index + count, 1) if index + count < total else ""
+        if (before and (before.isdigit() or before in ",.")) or (after and after.isdigit()):
+            continue  # part of a longer number
+        rects = [textpage.get_rect(i) for i in range(textpage.count_rects(index, count))]
+        if rects:  # one box per occurrence (pdfium may give one rect per glyph run)
+            boxes.append(
+                (
+                    min(r[0] for r in rects),
+                    min(r[1] for r in rects),
+                    max(r[2] for r in rects),
+                    max(r[3] for r in rects),
+                )
+            )
+    return boxes
+
+
+@lru_cache(maxsize=48)
+def _render_cached(
+    path: str, mtime_ns: int, page: int, terms: tuple[str, ...], scale: float
+) -> tuple[bytes, int]:
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        pg = pdf[page - 1]
+        image = pg.render(scale=scale).to_pil().convert("RGBA")
+        found = 0
+        if terms:
+            left, _bottom, _right, top = pg.get_cropbox()
+            textpage = pg.get_textpage()
+            overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+            draw = ImageDraw.Draw(overlay)
+            for term in terms:
+                for x0, y0, x1, y1 in _boxes(textpage, term):
+                    box = (
+                        (x0 - left) * scale - 2,
+                        (top - y1) * scale - 2,
+                        (x1 - left) * scale + 2,
+                        (top - y0) * scale + 2,
+                    )
+                    draw.rectangle(box, fill=HIGHLIGHT_FILL, outline=HIGHLIGHT_EDGE, width=2)
+                    found += 1
+            image = Image.alpha_composite(image, overlay)
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, format="PNG")
+        return buf.getvalue(), found
+    finally:
+        pdf.close()
+
+
+def render_page(
+    pdf_path: Path, page: int, terms: list[str] | tuple[str, ...] = (), scale: float = RENDER_SCALE
+) -> tuple[bytes, int]:
+    """PNG bytes of a 1-based PDF page with ``terms`` boxed, and how many boxes were drawn."""
+    path = Path(pdf_path)
+    return _render_cached(str(path.resolve()), path.stat().st_mtime_ns, page, tuple(terms), scale)
+
+
+@dataclass
+class CitationView:
+    """Everything the chat shows when a citation is expanded."""
+
+    file: str
+    page: int
+    html: str
+    terms: list[str]
+    png: bytes | None
+    boxes: int
+    note: str  # why there is no image, empty otherwise
+
+
+def citation_view(
+    catalog: Any, doc_id: str, page: int, answer_text: str, snippet: str = "", *, image: bool = True
+) -> CitationView:
+    """Page text (from the index) and page image (from the PDF) of one citation."""
+    doc = catalog.document(doc_id)
+    file = doc.file_name if doc else doc_id
+    text = catalog.page_text(doc_id, page) or snippet
+    terms = highlight_terms(answer_text, text)
+    png, boxes, note = None, 0, ""
+    if not image:
+        return CitationView(file, page, highlight_html(text, terms), terms, None, 0, "")
+    path = Path(doc.stored_path or doc.source_path) if doc else None
+    if path is None or not path.is_file():
+        note = "missing_pdf"
+    else:
+        try:
+            png, boxes = render_page(path, page, terms)
+        except Exception as err:  # noqa: BLE001 - a page that cannot render still shows its text
+            log.warning("cannot render %s p.%d: %s", path, page, err)
+            note = "render_failed"
+    return CitationView(file, page, highlight_html(text, terms), terms, png, boxes, note)

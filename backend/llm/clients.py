@@ -1,0 +1,295 @@
+"""Chat LLMs: in-process llama.cpp on a GGUF, or an OpenAI-compatible HTTP server.
+
+Interface: ``LLM.stream(messages, ...) -> Iterator[str]`` (text pieces as they are generated);
+``json_schema`` constrains the output to a JSON document of that schema (llama.cpp grammar in
+process; ``response_format`` over HTTP), which is how the agent's tool calls stay well-formed with a
+0.5–1.5B model.
+
+:class:`LLMProvider` loads the model once per process and switches to a newly activated registry
+version on the next question (no app restart).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from backend.errors import LLMUnavailable, PromptTooLong
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI and the audit trail show about the model that answered."""
+
+    name: str
+    version: str
+    backend: str
+    path: str = ""
+
+    def label(self) -> str:
+        return f"{self.name} ({self.version})" if self.version else self.name
+
+
+class LLM(Protocol):
+    info: ModelInfo
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[str]: ...
+
+
+def complete(llm: LLM, messages: list[Message], **kwargs: Any) -> str:
+    """The whole generated text (joins :meth:`LLM.stream`)."""
+    return "".join(llm.stream(messages, **kwargs))
+
+
+_CHAR_RULE = 'char ::= [^"\\\\]'
+_STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x00-\\x1F\\x7F]'
+
+
+def json_grammar(schema: dict[str, Any]) -> Any:
+    """llama.cpp grammar for ``schema``; strings may not contain raw control characters (the
+    stock converter allows them, and a small model then writes newlines inside JSON strings)."""
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    if _CHAR_RULE in gbnf:
+        gbnf = gbnf.replace(_CHAR_RULE, _STRICT_CHAR_RULE)
+    return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
+def _bounded_ram_cache(base: type, capacity_bytes: int) -> Any:
+    """llama-cpp-python's RAM prompt cache, counting every byte a cached state holds.
+
+    ``LlamaRAMCache`` bounds only the llama.cpp state; each entry also keeps a copy of the logits
+    buffer (n_batch × vocab floats: 311 MB for Qwen2.5's 151,936-token vocabulary), which it does
+    not count. Measured: an evaluation process grew from 2.8 to 9.7 GB over 18 questions with a
+    "1 GiB" cache. Counting the arrays keeps the cache at its bound.
+    """
+
+    class BoundedRAMCache(base):  # type: ignore[misc, valid-type]
+        @property
+        def cache_size(self) -> int:
+            return sum(
+                s.llama_state_size
+                + getattr(s.scores, "nbytes", 0)
+                + getattr(s.input_ids, "nbytes", 0)
+                for s in self.cache_state.values()
+            )
+
+    return BoundedRAMCache(capacity_bytes=capacity_bytes)
+
+
+class LlamaCppLLM:
+    """A GGUF run in-process by llama-cpp-python; the chat template comes from the GGUF."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: ModelInfo,
+        *,
+        n_ctx: int,
+        n_threads: int,
+        cache_bytes: int = 1 << 30,
+    ) -> None:
+        try:
+            from llama_cpp import Llama, LlamaRAMCache
+        except ImportError as err:  # pragma: no cover - installed by requirements.txt
+            raise LLMUnavailable("llama-cpp-python is not installed: run `make setup`.") from err
+        started = time.perf_counter()
+        try:
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise LLMUnavailable(
+                f"llama.cpp could not load {path} ({err}). Check that it is a valid GGUF, or run "
+                "`python -m backend models prepare`."
+            ) from err
+        # Keep KV states of recent prompts: the fixed system prompt and few-shot examples are
+        # evaluated once and reused by later questions (prefix match).
+        if cache_bytes > 0:
+            self._llm.set_cache(_bounded_ram_cache(LlamaRAMCache, capacity_bytes=cache_bytes))
+        self.load_seconds = time.perf_counter() - started
+        self.info = info
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()  # one generation at a time per model instance
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[str]:
+        grammar = None
+        if json_schema is not None:
+            grammar = json_grammar(json_schema)
+        # leave the answer the room the window has left (a long Chinese prompt in a small
+        # model's tokenizer can take most of it); too little room is a clear error
+        prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages) + 16
+        room = self.n_ctx - prompt_tokens
+        if room < min(max_tokens, 48):
+            raise PromptTooLong(prompt_tokens, self.n_ctx)
+        max_tokens = min(max_tokens, room)
+        with self._lock:
+            chunks = self._llm.create_chat_completion(
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=1 if temperature == 0 else 40,
+                repeat_penalty=1.05,
+                stop=stop,
+                grammar=grammar,
+                stream=True,
+            )
+            for chunk in chunks:
+                delta = chunk["choices"][0].get("delta", {})
+                text = delta.get("content")
+                if text:
+                    yield text
+
+
+class OpenAICompatLLM:
+    """Any server speaking the OpenAI chat-completions API (llama.cpp server, vLLM, Ollama)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 300.0) -> None:
+        import httpx
+
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+        )
+        self._model = model
+        self.info = ModelInfo(name=model, version="", backend="openai", path=base_url)
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[str]:
+        import httpx
+
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
+        if stop:
+            body["stop"] = stop
+        if json_schema is not None:
+            # llama.cpp's server and llama-cpp-python's server read "schema" in json_object mode;
+            # vLLM and OpenAI read the json_schema form. Send the one both families accept.
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
+        try:
+            with self._client.stream("POST", "/chat/completions", json=body) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise LLMUnavailable(
+                        f"The model server answered {resp.status_code}: {resp.text[:300]}. Check "
+                        "ANNALYST_OPENAI_BASE_URL and ANNALYST_OPENAI_MODEL."
+                    )
+                for line in resp.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    choice = json.loads(data)["choices"][0]
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
+        except httpx.HTTPError as err:
+            raise LLMUnavailable(
+                f"Cannot reach the model server at {self._client.base_url} ({err}). Start it or "
+                "switch ANNALYST_LLM_BACKEND back to llama_cpp."
+            ) from err
+
+
+class LLMProvider:
+    """Creates the configured LLM once and swaps it when another model version is activated."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._llm: LLM | None = None
+        self._key: tuple[str, str] | None = None
+        #: evaluate exactly settings.chat_model, even when a registry version is active
+        self.ignore_registry = False
+
+    def _target(self) -> tuple[Path | None, ModelInfo]:
+        s = self._settings
+        if s.llm_backend == "openai":
+            return None, ModelInfo(s.openai_model, "", "openai", s.openai_base_url)
+        from backend.llm.bundled import BUNDLED, resolve_gguf
+        from backend.llm.registry import ModelRegistry
+
+        active = None if self.ignore_registry else ModelRegistry(s.registry_dir).active()
+        if active is not None:
+            return Path(active.gguf_path), ModelInfo(
+                active.name, active.version, "llama_cpp", str(active.gguf_path)
+            )
+        path = resolve_gguf(s.models_dir, s.chat_model)
+        preset = BUNDLED.get(s.chat_model)
+        name = preset.title if preset else path.name
+        return path, ModelInfo(name, "bundled" if preset else "", "llama_cpp", str(path))
+
+    def info(self) -> ModelInfo:
+        return self._target()[1]
+
+    def get(self) -> LLM:
+        path, info = self._target()
+        key = (str(path), info.version)
+        with self._lock:
+            if self._llm is None or key != self._key:
+                self._llm = None  # free the old weights before loading new ones
+                if path is None:
+                    s = self._settings
+                    self._llm = OpenAICompatLLM(
+                        s.openai_base_url, s.openai_model, s.openai_api_key.get_secret_value()
+                    )
+                else:
+                    log.info("loading %s from %s", info.label(), path)
+                    self._llm = LlamaCppLLM(
+                        path,
+                        info,
+                        n_ctx=self._settings.n_ctx,
+                        n_threads=self._settings.threads(),
+                        cache_bytes=self._settings.prompt_cache_mb << 20,
+                    )
+                self._key = key
+            return self._llm

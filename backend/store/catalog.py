@@ -1,0 +1,483 @@
+"""The SQLite catalogue next to the Chroma store: documents (the manifest), page text, chunks with
+their keyword index (FTS5, BM25 ranking), financial-statement facts and their accounting checks.
+
+A document becomes visible only when its row says ``status='complete'``; every row of a document is
+written in one transaction together with that status change, so a killed ingestion never leaves
+half a document searchable. Vectors in Chroma are written before that commit and ignored until it
+happens; vectors of removed documents are listed in ``tombstones`` (same transaction) and deleted
+afterwards, so a crash between the two steps is repaired by the next run.
+
+Each operation opens its own short-lived connection (WAL mode): safe across threads (Streamlit
+sessions) and processes (the CLI next to the app).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backend.errors import DocumentNotFound, StoreUnavailable
+from backend.records import Chunk, Document, Fact, StatementCheck
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    source_path TEXT NOT NULL DEFAULT '',
+    stored_path TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL DEFAULT '',
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    company TEXT NOT NULL DEFAULT '',
+    aliases TEXT NOT NULL DEFAULT '[]',
+    fiscal_year INTEGER,
+    report_type TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'en',
+    ticker TEXT NOT NULL DEFAULT '',
+    pages INTEGER NOT NULL DEFAULT 0,
+    pages_with_text INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    facts INTEGER NOT NULL DEFAULT 0,
+    checks_passed INTEGER NOT NULL DEFAULT 0,
+    checks_failed INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'indexing',
+    error TEXT NOT NULL DEFAULT '',
+    meta_edited INTEGER NOT NULL DEFAULT 0,
+    embedder TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (doc_id, page)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL, page INTEGER NOT NULL, seq INTEGER NOT NULL,
+    section TEXT NOT NULL DEFAULT '', heading TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'en', text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, page);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    tokens, chunk_id UNINDEXED, doc_id UNINDEXED, tokenize = 'porter unicode61'
+);
+CREATE TABLE IF NOT EXISTS facts (
+    fact_id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL, company TEXT NOT NULL, fiscal_year INTEGER NOT NULL,
+    statement TEXT NOT NULL, scope TEXT NOT NULL, label TEXT NOT NULL, item TEXT,
+    value REAL NOT NULL, scale REAL NOT NULL, unit_label TEXT NOT NULL, currency TEXT NOT NULL,
+    page INTEGER NOT NULL, raw TEXT NOT NULL DEFAULT '', period_end TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS facts_lookup ON facts (item, fiscal_year);
+CREATE INDEX IF NOT EXISTS facts_doc ON facts (doc_id);
+CREATE TABLE IF NOT EXISTS statement_checks (
+    doc_id TEXT NOT NULL, statement TEXT NOT NULL, scope TEXT NOT NULL,
+    fiscal_year INTEGER NOT NULL, name TEXT NOT NULL, passed INTEGER NOT NULL,
+    detail TEXT NOT NULL, page INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checks_doc ON statement_checks (doc_id);
+CREATE TABLE IF NOT EXISTS tombstones (doc_id TEXT PRIMARY KEY, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,            -- queued | running | done | failed
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    progress TEXT NOT NULL DEFAULT '{}',
+    result TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+_DOC_COLUMNS = [
+    "doc_id", "file_name", "source_path", "stored_path", "sha256", "size_bytes", "company",
+    "aliases", "fiscal_year", "report_type", "language", "ticker", "pages", "pages_with_text",
+    "chunks", "facts", "checks_passed", "checks_failed", "status", "error", "meta_edited",
+    "embedder", "added_at", "updated_at",
+]  # fmt: skip
+
+_FACT_COLUMNS = [
+    "doc_id", "company", "fiscal_year", "statement", "scope", "label", "item", "value", "scale",
+    "unit_label", "currency", "page", "raw", "period_end",
+]  # fmt: skip
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _doc_from_row(row: sqlite3.Row) -> Document:
+    d = dict(row)
+    d["aliases"] = json.loads(d["aliases"] or "[]")
+    d["meta_edited"] = bool(d["meta_edited"])
+    return Document(**d)
+
+
+def _upsert_document(conn: sqlite3.Connection, doc: Document) -> None:
+    values = doc.to_dict()
+    values["aliases"] = json.dumps(doc.aliases, ensure_ascii=False)
+    values["meta_edited"] = int(doc.meta_edited)
+    conn.execute(
+        f"INSERT OR REPLACE INTO documents ({', '.join(_DOC_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _DOC_COLUMNS)})",
+        [values[c] for c in _DOC_COLUMNS],
+    )
+
+
+class Catalog:
+    """Access to the SQLite catalogue. Cheap to construct; creates the schema on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._init_lock = threading.Lock()
+        self._ready = False
+
+    # -- connections -----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except (sqlite3.Error, OSError) as err:
+            raise StoreUnavailable(
+                f"Cannot open the catalogue {self.path} ({err}). Check that the data directory "
+                "is writable (setting ANNALYST_DATA_DIR)."
+            ) from err
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            if not self._ready:
+                with self._init_lock:
+                    if not self._ready:
+                        conn.executescript(_DDL)
+                        conn.execute(
+                            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),),
+                        )
+                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+                        self._ready = True
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- generation: bumps whenever the searchable set of documents changes -------------------
+    def generation(self) -> int:
+        with self.connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            return int(row[0]) if row else 0
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+
+    # -- documents ---------------------------------------------------------------------------
+    def documents(self, status: str | None = "complete") -> list[Document]:
+        sql = "SELECT * FROM documents"
+        args: tuple[Any, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        with self.connect() as conn:
+            rows = conn.execute(sql + " ORDER BY company, fiscal_year, file_name", args)
+            return [_doc_from_row(r) for r in rows]
+
+    def document(self, doc_id: str) -> Document | None:
+        with self.connect() as conn:
+            row = conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _doc_from_row(row) if row else None
+
+    def find_document(self, prefix: str) -> Document:
+        """A document by id or unique id prefix (as printed by `ingestion list`)."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM documents WHERE doc_id LIKE ? || '%'", (prefix,)
+            ).fetchall()
+        if len(rows) != 1:
+            raise DocumentNotFound(prefix)
+        return _doc_from_row(rows[0])
+
+    def complete_ids(self) -> list[str]:
+        with self.connect() as conn:
+            rows = conn.execute("SELECT doc_id FROM documents WHERE status='complete'")
+            return [r[0] for r in rows]
+
+    def begin_document(self, doc: Document) -> None:
+        """Record that ``doc`` is being indexed (invisible to search until completed)."""
+        doc.status = "indexing"
+        doc.updated_at = now()
+        doc.added_at = doc.added_at or doc.updated_at
+        with self.transaction() as conn:
+            _upsert_document(conn, doc)
+
+    def fail_document(self, doc_id: str, error: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE documents SET status='failed', error=?, updated_at=? WHERE doc_id=?",
+                (error, now(), doc_id),
+            )
+
+    def complete_document(
+        self,
+        doc: Document,
+        pages: Sequence[tuple[int, str]],
+        chunks: Sequence[Chunk],
+        chunk_tokens: Sequence[str],
+        facts: Sequence[Fact] = (),
+        checks: Sequence[StatementCheck] = (),
+        replaces: Iterable[str] = (),
+    ) -> None:
+        """Write every row of ``doc`` and make it visible, in one transaction.
+
+        ``replaces``: ids of documents this one supersedes (an earlier version of the same file);
+        they disappear in the same transaction and their vectors are queued for deletion.
+        """
+        doc.status = "complete"
+        doc.error = ""
+        doc.chunks = len(chunks)
+        doc.facts = len(facts)
+        doc.checks_passed = sum(1 for c in checks if c.passed)
+        doc.checks_failed = sum(1 for c in checks if not c.passed)
+        doc.updated_at = now()
+        with self.transaction() as conn:
+            self._delete_rows(conn, doc.doc_id, keep_document=True)
+            for old in replaces:
+                if old != doc.doc_id:
+                    self._delete_rows(conn, old, keep_document=False)
+            _upsert_document(conn, doc)
+            conn.executemany(
+                "INSERT INTO pages (doc_id, page, text) VALUES (?, ?, ?)",
+                [(doc.doc_id, n, t) for n, t in pages],
+            )
+            conn.executemany(
+                "INSERT INTO chunks (chunk_id, doc_id, page, seq, section, heading, language, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.chunk_id, c.doc_id, c.page, c.seq, c.section, c.heading, c.language, c.text)
+                    for c in chunks
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO chunks_fts (tokens, chunk_id, doc_id) VALUES (?, ?, ?)",
+                [(tok, c.chunk_id, c.doc_id) for c, tok in zip(chunks, chunk_tokens, strict=True)],
+            )
+            self._insert_facts(conn, facts, checks)
+            self._bump(conn)
+
+    @staticmethod
+    def _insert_facts(
+        conn: sqlite3.Connection, facts: Sequence[Fact], checks: Sequence[StatementCheck]
+    ) -> None:
+        conn.executemany(
+            f"INSERT INTO facts ({', '.join(_FACT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _FACT_COLUMNS)})",
+            [[getattr(f, c) for c in _FACT_COLUMNS] for f in facts],
+        )
+        conn.executemany(
+            "INSERT INTO statement_checks (doc_id, statement, scope, fiscal_year, name, passed,"
+            " detail, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    c.doc_id,
+                    c.statement,
+                    c.scope,
+                    c.fiscal_year,
+                    c.name,
+                    int(c.passed),
+                    c.detail,
+                    c.page,
+                )
+                for c in checks
+            ],
+        )
+
+    def replace_facts(
+        self, doc_id: str, facts: Sequence[Fact], checks: Sequence[StatementCheck]
+    ) -> None:
+        """Re-extract facts of an indexed document without touching its chunks."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM facts WHERE doc_id=?", (doc_id,))
+            conn.execute("DELETE FROM statement_checks WHERE doc_id=?", (doc_id,))
+            self._insert_facts(conn, facts, checks)
+            conn.execute(
+                "UPDATE documents SET facts=?, checks_passed=?, checks_failed=?, updated_at=? "
+                "WHERE doc_id=?",
+                (
+                    len(facts),
+                    sum(c.passed for c in checks),
+                    sum(not c.passed for c in checks),
+                    now(),
+                    doc_id,
+                ),
+            )
+
+    def _delete_rows(self, conn: sqlite3.Connection, doc_id: str, *, keep_document: bool) -> None:
+        for table in ("pages", "chunks", "chunks_fts", "facts", "statement_checks"):
+            conn.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        if not keep_document:
+            conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO tombstones (doc_id, added_at) VALUES (?, ?)",
+                (doc_id, now()),
+            )
+
+    def remove_document(self, doc_id: str) -> None:
+        """Delete every row of a document; its vectors are queued in ``tombstones``."""
+        with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone():
+                raise DocumentNotFound(doc_id)
+            self._delete_rows(conn, doc_id, keep_document=False)
+            self._bump(conn)
+
+    def update_metadata(
+        self,
+        doc_id: str,
+        *,
+        company: str,
+        fiscal_year: int | None,
+        report_type: str,
+        aliases: list[str] | None = None,
+    ) -> None:
+        """User correction of detected metadata (the reports page); facts follow the company."""
+        with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone():
+                raise DocumentNotFound(doc_id)
+            sets = "company=?, fiscal_year=?, report_type=?, meta_edited=1, updated_at=?"
+            args: list[Any] = [company, fiscal_year, report_type, now()]
+            if aliases is not None:
+                sets += ", aliases=?"
+                args.append(json.dumps(aliases, ensure_ascii=False))
+            conn.execute(f"UPDATE documents SET {sets} WHERE doc_id=?", (*args, doc_id))
+            conn.execute("UPDATE facts SET company=? WHERE doc_id=?", (company, doc_id))
+            self._bump(conn)
+
+    def tombstones(self) -> list[str]:
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("SELECT doc_id FROM tombstones")]
+
+    def clear_tombstone(self, doc_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM tombstones WHERE doc_id=?", (doc_id,))
+
+    def stale_documents(self) -> list[Document]:
+        """Documents left 'indexing' by a killed run."""
+        return self.documents(status="indexing")
+
+    # -- pages and chunks -----------------------------------------------------------------------
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT text FROM pages WHERE doc_id=? AND page=?", (doc_id, page)
+            ).fetchone()
+        return row[0] if row else None
+
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        out: dict[str, Chunk] = {}
+        with self.connect() as conn:
+            for start in range(0, len(chunk_ids), 500):
+                part = list(chunk_ids[start : start + 500])
+                marks = ",".join("?" for _ in part)
+                for r in conn.execute(
+                    f"SELECT chunk_id, doc_id, page, seq, text, section, heading, language "
+                    f"FROM chunks WHERE chunk_id IN ({marks})",
+                    part,
+                ):
+                    out[r[0]] = Chunk(*r)
+        return out
+
+    def chunks_on_pages(self, pages: Sequence[tuple[str, int]]) -> list[str]:
+        """Chunk ids on the given (doc_id, page) pairs, in that order, then by position."""
+        out: list[str] = []
+        with self.connect() as conn:
+            for doc_id, page in pages:
+                out.extend(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT chunk_id FROM chunks WHERE doc_id=? AND page=? ORDER BY seq",
+                        (doc_id, page),
+                    )
+                )
+        return out
+
+    def keyword_search(
+        self, match: str, doc_ids: Sequence[str] | None, limit: int
+    ) -> list[tuple[str, float]]:
+        """FTS5 BM25 search over visible documents → [(chunk_id, score)] best first."""
+        if not match:
+            return []
+        sql = (
+            "SELECT f.chunk_id, bm25(chunks_fts) AS s FROM chunks_fts f "
+            "JOIN documents d ON d.doc_id = f.doc_id AND d.status = 'complete' "
+            "WHERE chunks_fts MATCH ?"
+        )
+        args: list[Any] = [match]
+        if doc_ids is not None:
+            if not doc_ids:
+                return []
+            sql += f" AND f.doc_id IN ({','.join('?' for _ in doc_ids)})"
+            args.extend(doc_ids)
+        sql += " ORDER BY s LIMIT ?"
+        args.append(limit)
+        with self.connect() as conn:
+            try:
+                return [(r[0], -float(r[1])) for r in conn.execute(sql, args)]
+            except sqlite3.OperationalError:
+                return []
+
+    def count_chunks(self) -> int:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM chunks c JOIN documents d ON d.doc_id=c.doc_id "
+                "AND d.status='complete'"
+            ).fetchone()
+            return int(row[0])
+
+    # -- facts -------------------------------------------------------------------------------
+    def facts(self, where: str = "", args: Sequence[Any] = ()) -> list[Fact]:
+        sql = (
+            f"SELECT {', '.join('f.' + c for c in _FACT_COLUMNS)} FROM facts f "
+            "JOIN documents d ON d.doc_id = f.doc_id AND d.status = 'complete'"
+        )
+        if where:
+            sql += f" WHERE {where}"
+        with self.connect() as conn:
+            return [Fact(*r) for r in conn.execute(sql, list(args))]
+
+    def checks(self, doc_id: str | None = None) -> list[StatementCheck]:
+        sql = (
+            "SELECT doc_id, statement, scope, fiscal_year, name, passed, detail, page FROM "
+            "statement_checks"
+        )
+        args: tuple[Any, ...] = ()
+        if doc_id:
+            sql += " WHERE doc_id=?"
+            args = (doc_id,)
+        with self.connect() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [StatementCheck(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
