@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from backend.errors import LLMUnavailable, PromptTooLong
 from backend.settings import Settings
@@ -41,7 +41,20 @@ class ModelInfo:
         return f"{self.name} ({self.version})" if self.version else self.name
 
 
-class LLM(Protocol):
+@dataclass(frozen=True)
+class Generation:
+    """How to generate: token budget, temperature, stop strings, an optional JSON schema that
+    the output must follow."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stop: list[str] | None = None
+    json_schema: dict[str, Any] | None = None
+
+
+class LLM:
+    """A chat model: :meth:`stream` yields the answer's text pieces as they are generated."""
+
     info: ModelInfo
 
     def stream(
@@ -52,7 +65,11 @@ class LLM(Protocol):
         temperature: float = 0.0,
         stop: list[str] | None = None,
         json_schema: dict[str, Any] | None = None,
-    ) -> Iterator[str]: ...
+    ) -> Iterator[str]:
+        return self.generate(messages, Generation(max_tokens, temperature, stop, json_schema))
+
+    def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
+        raise NotImplementedError
 
 
 def complete(llm: LLM, messages: list[Message], **kwargs: Any) -> str:
@@ -97,7 +114,7 @@ def _bounded_ram_cache(base: type, capacity_bytes: int) -> Any:
     return BoundedRAMCache(capacity_bytes=capacity_bytes)
 
 
-class LlamaCppLLM:
+class LlamaCppLLM(LLM):
     """A GGUF run in-process by llama-cpp-python; the chat template comes from the GGUF."""
 
     def __init__(
@@ -140,33 +157,22 @@ class LlamaCppLLM:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Iterator[str]:
-        grammar = None
-        if json_schema is not None:
-            grammar = json_grammar(json_schema)
+    def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
+        grammar = json_grammar(gen.json_schema) if gen.json_schema is not None else None
         # leave the answer the room the window has left (a long Chinese prompt in a small
         # model's tokenizer can take most of it); too little room is a clear error
         prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages) + 16
         room = self.n_ctx - prompt_tokens
-        if room < min(max_tokens, 48):
+        if room < min(gen.max_tokens, 48):
             raise PromptTooLong(prompt_tokens, self.n_ctx)
-        max_tokens = min(max_tokens, room)
         with self._lock:
             chunks = self._llm.create_chat_completion(
                 messages=messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_k=1 if temperature == 0 else 40,
+                max_tokens=min(gen.max_tokens, room),
+                temperature=gen.temperature,
+                top_k=1 if gen.temperature == 0 else 40,
                 repeat_penalty=1.05,
-                stop=stop,
+                stop=gen.stop,
                 grammar=grammar,
                 stream=True,
             )
@@ -177,7 +183,7 @@ class LlamaCppLLM:
                     yield text
 
 
-class OpenAICompatLLM:
+class OpenAICompatLLM(LLM):
     """Any server speaking the OpenAI chat-completions API (llama.cpp server, vLLM, Ollama)."""
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 300.0) -> None:
@@ -191,30 +197,22 @@ class OpenAICompatLLM:
         self._model = model
         self.info = ModelInfo(name=model, version="", backend="openai", path=base_url)
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Iterator[str]:
+    def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
         import httpx
 
         body: dict[str, Any] = {
             "model": self._model,
             "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": gen.max_tokens,
+            "temperature": gen.temperature,
             "stream": True,
         }
-        if stop:
-            body["stop"] = stop
-        if json_schema is not None:
+        if gen.stop:
+            body["stop"] = gen.stop
+        if gen.json_schema is not None:
             # llama.cpp's server and llama-cpp-python's server read "schema" in json_object mode;
             # vLLM and OpenAI read the json_schema form. Send the one both families accept.
-            body["response_format"] = {"type": "json_object", "schema": json_schema}
+            body["response_format"] = {"type": "json_object", "schema": gen.json_schema}
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
