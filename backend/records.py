@@ -114,3 +114,40 @@ class StatementCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Cell:
+    """One table cell: its column's header text, the cell as printed and its value (sign applied,
+    before the table's scale; None for a nil dash or text)."""
+
+    column: str
+    text: str
+    value: float | None
+    percent: bool = False
+
+
+@dataclass
+class TableRow:
+    """A row of a table: its label, the labels of the rows it sits under (outermost first)."""
+
+    label: str
+    path: list[str]
+    cells: list[Cell]
+
+
+@dataclass
+class Table:
+    """A table read from one page: title, unit (scale and currency), column headers and rows."""
+
+    page: int
+    title: str
+    columns: list[str]
+    rows: list[TableRow]
+    unit_label: str = ""
+    scale: float = 1.0
+    currency: str = ""
+    label_header: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

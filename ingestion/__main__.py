@@ -5,6 +5,7 @@
     python -m ingestion remove DOC_ID                    delete a report and every trace of it
     python -m ingestion reindex [DOC_ID...]              rebuild from the original files
     python -m ingestion facts [--company X] [--year Y] [--item Z] [--json]
+    python -m ingestion tables [--company X] [--year Y] --find WORDS [--json]
     python -m ingestion fewshot --out DIR [--per-doc N] [--llm/--no-llm]
 
 Exit status is non-zero when any file failed; the others are still indexed.
@@ -22,6 +23,7 @@ from backend.errors import run_cli
 from backend.settings import Settings
 from ingestion.facts import cli as facts_cli
 from ingestion.fewshot import cli as fewshot_cli
+from ingestion.tables import cli as tables_cli
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="*", help="only these documents (default: all)")
     p.set_defaults(func=cmd_reindex)
 
-    for name, module in (("facts", facts_cli), ("fewshot", fewshot_cli)):
+    for name, module in (("facts", facts_cli), ("tables", tables_cli), ("fewshot", fewshot_cli)):
         p = sub.add_parser(
             name,
             parents=[common],

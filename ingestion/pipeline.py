@@ -27,6 +27,7 @@ from backend.records import Chunk, Document
 from backend.settings import Settings
 from backend.store.catalog import Catalog
 from backend.store.keywords import index_tokens
+from backend.store.tables import row_tokens
 from backend.store.vectors import VectorStore
 from backend.system import sha256_file
 from ingestion.chunking import chunk_pages
@@ -35,6 +36,7 @@ from ingestion.facts import extract_facts
 from ingestion.lock import WriterLock
 from ingestion.meta import detect
 from ingestion.pdf import MIN_PAGE_CHARS, Page, check_file, read_pages
+from ingestion.tables import extract_tables
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class IngestResult:
     language: str = ""
     seconds: float = 0.0
     replaced: list[str] = field(default_factory=list)
-    #: seconds per stage (parse, clean, chunk, embed, facts, write) of an indexed file
+    #: seconds per stage (parse, clean, chunk, embed, facts, tables, write) of an indexed file
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -367,6 +369,8 @@ class Ingestor:
         )
         report("facts", 1, 1)
         clock.lap("facts")
+        tables = extract_tables(path, raw_pages, language)
+        clock.lap("tables")
         tokens = [index_tokens(t) for t in texts]
         report("write", 0, 1)
         self.catalog.complete_document(
@@ -377,6 +381,8 @@ class Ingestor:
             facts=facts,
             checks=checks,
             replaces=replaced,
+            tables=tables,
+            table_tokens=row_tokens(tables),
         )
         self.store.mark_generation(self.catalog.generation())
         self._purge_tombstones()
@@ -402,3 +408,21 @@ def store_upload(settings: Settings, data: bytes, name: str) -> Path:
         tmp.write_bytes(data)
         tmp.replace(target)
     return target
+
+
+def stored_reports(
+    settings: Settings, catalog: Catalog, wanted: Iterable[str]
+) -> Iterator[tuple[Document, Path | None, list[Page]]]:
+    """Complete documents (those whose id starts with one of ``wanted``; all when empty) with
+    their stored PDF and its pages, under the writer lock — for re-reading facts or tables
+    without re-embedding. The path is None (and no pages) when the file is gone."""
+    wanted = list(wanted)
+    with WriterLock(settings.data_dir, timeout=settings.lock_timeout_s):
+        for doc in catalog.documents(status="complete"):
+            if wanted and not any(doc.doc_id.startswith(w) for w in wanted):
+                continue
+            path = Path(doc.stored_path or doc.source_path)
+            if not path.is_file():
+                yield doc, None, []
+                continue
+            yield doc, path, list(read_pages(path, max_pages=settings.max_pages))

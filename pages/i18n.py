@@ -41,6 +41,7 @@ class Translator:
 STRINGS: dict[str, tuple[str, str]] = {
     # the agent's progress stages (backend.answering.events.Status)
     "status_facts": ("Looking up the financial statements…", "正在查询财务报表…"),
+    "status_tables": ("Reading the report's tables…", "正在查阅报告中的表格…"),
     "status_search": ("Searching the reports…", "正在检索报告…"),
     "status_plan": ("Planning the calculation…", "正在规划计算…"),
     "status_write": ("Writing the answer…", "正在撰写回答…"),

@@ -32,6 +32,7 @@ from backend.answering.planner import plan_calculation
 from backend.answering.prompts import rag_messages
 from backend.answering.retrieval import Retriever, evidence_coverage, nothing_relevant
 from backend.answering.route import analyse, takes_facts_route
+from backend.answering.table_route import TableRoute
 from backend.answering.tools import Toolbox, ToolScope
 
 
@@ -47,9 +48,11 @@ class Agent(Engine):
         top_k: int = 5,
         max_tokens: int = 320,
         max_steps: int = 3,
+        tables: Any = None,
     ) -> None:
         super().__init__(retriever)
         self.facts = facts
+        self.tables = tables
         self.llm_provider = llm_provider
         self.top_k = top_k
         self.max_tokens = max_tokens
@@ -60,7 +63,7 @@ class Agent(Engine):
         scope = ToolScope(
             doc_ids=plan.doc_ids, companies=plan.companies, years=plan.years, top_k=self.top_k
         )
-        return Toolbox(self.retriever, self.facts, scope)
+        return Toolbox(self.retriever, self.facts, scope, self.tables)
 
     def answer(self, plan: QueryPlan, answer: Answer, t0: float) -> Iterator[Event]:
         """Route, then the facts route, or search → plan a calculation → write."""
@@ -70,6 +73,11 @@ class Agent(Engine):
         if takes_facts_route(plan, route):
             yield Status("facts")
             if FactsRoute(toolbox).answer(plan, route, answer):
+                yield from self._done(answer, toolbox, t0, show=True)
+                return
+        if not route.narrative:
+            yield Status("tables")
+            if TableRoute(toolbox).answer(plan, route, answer):
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
         yield Status("search")

@@ -88,6 +88,8 @@ class Answer:
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    #: the parts of a several-part question, each found (item, year, value, page) or not
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from backend.answering.answer import Answer
 
-Stage = Literal["facts", "search", "plan", "write", "read"]
+Stage = Literal["facts", "tables", "search", "plan", "write", "read"]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from backend.answering.route import Route, asks_decimals
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
 from backend.domain.calculator import CalculationError, calculate
-from backend.domain.items import OUTFLOW_ITEMS
+from backend.domain.items import EXPENSE_ITEMS, OUTFLOW_ITEMS, item_label
 from backend.domain.metrics import Metric
 from backend.records import Fact
 
 FACTS_MODEL = "facts table (no model needed)"
+_WITH_NCI = re.compile(r"non-?controlling|minority|including|consolidated net income", re.I)
 _FAILED_CHECK = {
     "zh": "\n\n⚠ 该报表未通过会计勾稽校验（如资产=负债+所有者权益），请对照原页核实。",
     "en": "\n\n⚠ This statement failed an accounting check (e.g. assets = liabilities + equity) "
@@ -62,6 +63,17 @@ def row_fact(r: dict[str, Any]) -> CheckedFact:
 
 
 @dataclass
+class _Delta:
+    """A difference between two facts, formatted like them."""
+
+    value: float
+    like: Fact
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.like, name)
+
+
+@dataclass
 class MetricResult:
     year: int
     value: float
@@ -91,6 +103,8 @@ class FactsRoute:
     def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
         """Write ``answer`` from the facts and return True, or return False (not answerable
         exactly from the statements)."""
+        if not self._fits(plan, route):
+            return False
         if plan.named > 1 and route.items and not route.metric:
             return self._compare(plan, route, answer, plan.years)
         years = self._target_years(plan)
@@ -98,13 +112,31 @@ class FactsRoute:
             return False
         names = plan.companies if plan.named <= 1 else plan.companies[:1]
         q = _Ask(plan, route, answer, names, years)
+        if route.boolean:
+            return self._boolean_route(q)
         if route.metric is not None:
             return self._metric_route(q)
         if route.change and len(years) >= 2:
             return self._change_route(q)
         if route.compute:
             return False  # a ratio or computation we have no formula for: not a single lookup
+        if len(route.items) > 1 or len(years) > 1:
+            return self._several_route(q)
         return self._lookup_route(q)
+
+    @staticmethod
+    def _fits(plan: QueryPlan, route: Route) -> bool:
+        """The question is one the statements answer as asked: a formula the question defines
+        itself must use the same items as ours; a percentage or margin asked of an amount metric,
+        or several items in one computation without a known formula, are not ours to answer."""
+        if route.definition is not None:
+            if route.metric is None or set(route.definition) != {
+                k for k, _ in route.metric.items()
+            }:
+                return False
+        if route.metric is not None and route.metric.unit == "amount" and route.ratio_words:
+            return False
+        return not (route.compute and not route.metric and len(set(route.items)) > 1)
 
     # -- routes -------------------------------------------------------------------------------
     def _metric_route(self, q: _Ask) -> bool:
@@ -113,6 +145,8 @@ class FactsRoute:
         targets = years
         if route.average and len(years) >= 2:
             targets = list(range(min(years), max(years) + 1))
+        elif (route.change or route.compare) and len(years) > 1:
+            targets = [min(years), max(years)]
         elif len(years) > 1:
             targets = [max(years)]
         results = []
@@ -121,15 +155,18 @@ class FactsRoute:
             if res is None:
                 return False
             results.append(res)
-        self._metric_answer(plan, route, answer, plan.companies[0], results)
+        if len(results) == 2 and not route.average:
+            self._metric_change_answer(plan, route, answer, plan.companies[0], results)
+        else:
+            self._metric_answer(plan, route, answer, plan.companies[0], results)
         return True
 
     def _change_route(self, q: _Ask) -> bool:
         plan, route, answer, names, years = q.plan, q.route, q.answer, q.names, q.years
         item, lang, company = route.items[0], plan.language, plan.companies[0]
         y0, y1 = min(years), max(years)
-        f0 = self._fact(names, item, y0, route.scope)
-        f1 = self._fact(names, item, y1, route.scope)
+        f0 = self._headline(q, item, y0)
+        f1 = self._headline(q, item, y1)
         if not f0 or not f1 or f0.base_value == 0:
             return False
         expr = f"({fmt.plain(f1.value)} - {fmt.plain(f0.value)}) / {fmt.plain(abs(f0.value))} * 100"
@@ -137,24 +174,112 @@ class FactsRoute:
         if calc.error:
             return False
         pct = calc.result["value"]
+        diff = f1.value - f0.value
         d = route.decimals if asks_decimals(plan.question) else 2
         a0, a1 = fmt.amount(f0, lang), fmt.amount(f1, lang)
+        delta = fmt.amount(_Delta(diff, f1), lang)
         if lang == "zh":
             text = (
-                f"{company}{f1.label}由{y0}年的{a0}变为{y1}年的{a1}，变动{pct:+.{d}f}%。"
+                f"{company}{f1.label}由{y0}年的{a0}变为{y1}年的{a1}，变动{delta}（{pct:+.{d}f}%）。"
                 f"计算：{expr} = {pct:.{d}f}%。"
             )
         else:
             text = (
                 f"{company}'s {f1.label} went from {a0} in FY{y0} to {a1} in FY{y1}, a change of "
-                f"{pct:+.{d}f}%. Calculation: {expr} = {pct:.{d}f}%."
+                f"{delta} ({pct:+.{d}f}%). Calculation: {expr} = {pct:.{d}f}%."
             )
-        self._set(answer, text, [f0, f1], value=round(pct, d), unit="%")
+        if route.percent:
+            self._set(answer, text, [f0, f1], value=round(pct, d), unit="%")
+        else:
+            self._set(answer, text, [f0, f1], value=diff, unit=f1.unit_label)
+        return True
+
+    def _several_route(self, q: _Ask) -> bool:
+        """Several items and/or years ("net sales, operating income and net income for 2016–2018
+        as a table"): a table of every figure found, and a line naming each one not found."""
+        plan, route, lang = q.plan, q.route, q.plan.language
+        years = sorted(set(q.years)) if len(q.years) > 1 else q.years
+        if len(years) == 2 and route.span:
+            years = list(range(years[0], years[1] + 1))
+        found: list[Fact] = []
+        missing: list[str] = []
+        for item in dict.fromkeys(route.items):
+            for year in years:
+                f = self._headline(q, item, year)
+                if f is None:
+                    missing.append(f"{item_label(item, lang)} FY{year}")
+                else:
+                    found.append(f)
+        if not found:
+            return False
+        head = "| 项目 | 年度 | 数值 | 来源 |" if lang == "zh" else "| Item | FY | Value | Source |"
+        lines = [head, "|---|---|---|---|"]
+        for f in found:
+            shown = fmt.amount(f, lang, magnitude=f.item in OUTFLOW_ITEMS)
+            lines.append(
+                f"| {f.label} | {f.fiscal_year} | {shown} | [{self._file(f)} p.{f.page}] |"
+            )
+        company = plan.companies[0]
+        lead = f"{company}：" if lang == "zh" else f"{company}:"
+        text = lead + "\n\n" + "\n".join(lines)
+        if missing:
+            gone = "、".join(missing) if lang == "zh" else ", ".join(missing)
+            text += (
+                f"\n\n在已索引的报告中未找到：{gone}。"
+                if lang == "zh"
+                else f"\n\nNot found in the indexed reports: {gone}."
+            )
+        first = found[0]
+        self._set(q.answer, text, found, value=first.value, unit=first.unit_label, inline=False)
+        q.answer.parts = [
+            {"item": f.label, "year": f.fiscal_year, "value": f.value, "page": f.page}
+            for f in found
+        ] + [{"part": m, "found": False} for m in missing]
+        return True
+
+    def _boolean_route(self, q: _Ask) -> bool:
+        """A yes/no question about a sign ("positive working capital?") or a trend ("improving
+        gross margin?"): the answer, then the figures it rests on."""
+        plan, route, lang = q.plan, q.route, q.plan.language
+        year = max(q.years)
+        if route.metric is not None:
+            years = [year - 1, year] if route.boolean == "trend" else [year]
+            results = [self._metric(q.names, route.metric, y, route.scope) for y in years]
+            if any(r is None for r in results):
+                return False
+            values = [r.value for r in results]
+            inputs = [f for r in results for f in r.inputs]
+            name = route.metric.label_zh if lang == "zh" else route.metric.names_en[0]
+            shown = [fmt.result(v, route.metric.unit, route.decimals) for v in values]
+        elif route.items:
+            years = [year - 1, year] if route.boolean == "trend" else [year]
+            facts = [self._fact(q.names, route.items[0], y, route.scope) for y in years]
+            if any(f is None for f in facts):
+                return False
+            values = [f.value for f in facts]
+            inputs = facts
+            name = facts[0].label
+            shown = [fmt.amount(f, lang) for f in facts]
+        else:
+            return False
+        if route.boolean == "trend":
+            yes = (values[1] > values[0]) == route.upward
+            figures = f"FY{years[0]}: {shown[0]}; FY{years[1]}: {shown[1]}"
+        else:
+            yes = (values[0] > 0) == route.upward
+            figures = f"FY{years[0]}: {shown[0]}"
+        verdict = ("是" if yes else "否") if lang == "zh" else ("Yes" if yes else "No")
+        text = (
+            f"{verdict}。{plan.companies[0]}的{name}——{figures}。"
+            if lang == "zh"
+            else (f"{verdict}. {plan.companies[0]}'s {name} — {figures}.")
+        )
+        self._set(q.answer, text, inputs, value=None, unit="", inline=False)
         return True
 
     def _lookup_route(self, q: _Ask) -> bool:
         plan, route, answer, names, year = q.plan, q.route, q.answer, q.names, max(q.years)
-        f = self._fact(names, route.items[0], year, route.scope)
+        f = self._headline(q, route.items[0], year)
         if f is None:
             return False
         lang, company = plan.language, plan.companies[0]
@@ -223,7 +348,7 @@ class FactsRoute:
 
         def number(f: Fact) -> str:
             v = f.base_value if use_base else f.value
-            return fmt.plain(abs(v) if f.item in OUTFLOW_ITEMS else v)
+            return fmt.plain(abs(v) if f.item in OUTFLOW_ITEMS | EXPENSE_ITEMS else v)
 
         expr = metric.substitute({key: number(f) for key, f in values.items()})
         try:
@@ -280,6 +405,43 @@ class FactsRoute:
             )
         self._set(answer, text, inputs, value=round(value, d), unit=metric.unit, inline=False)
 
+    def _metric_change_answer(
+        self,
+        plan: QueryPlan,
+        route: Route,
+        answer: Answer,
+        company: str,
+        results: list[MetricResult],
+    ) -> None:
+        """A metric in two years and how it changed (percentage points for a percentage)."""
+        metric = route.metric
+        assert metric is not None
+        d, lang = route.decimals, plan.language
+        r0, r1 = results
+        diff = r1.value - r0.value
+        unit = "pp" if metric.unit == "%" else metric.unit
+        s0, s1 = fmt.result(r0.value, metric.unit, d), fmt.result(r1.value, metric.unit, d)
+        step = f"{diff:+,.{d}f}" + (" percentage points" if unit == "pp" else "")
+        calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
+        inputs = [f for r in results for f in r.inputs]
+        cites = "; ".join(
+            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
+            for f in inputs
+        )
+        if lang == "zh":
+            name = metric.label_zh or metric.names_en[0]
+            text = (
+                f"{company}的{name}由{r0.year}年的{s0}变为{r1.year}年的{s1}，变动{diff:+,.{d}f}"
+                f"{'个百分点' if unit == 'pp' else ''}。计算：{calcs}。数据：{cites}。"
+            )
+        else:
+            name = metric.names_en[0]
+            text = (
+                f"{company}'s {name} went from {s0} in FY{r0.year} to {s1} in FY{r1.year}, a "
+                f"change of {step}. Calculation: {calcs}. Inputs: {cites}."
+            )
+        self._set(answer, text, inputs, value=round(diff, d), unit=unit, inline=False)
+
     # -- helpers --------------------------------------------------------------------------------
     def _target_years(self, plan: QueryPlan) -> list[int]:
         """The years asked about, else the fiscal year of the newest selected report."""
@@ -293,6 +455,20 @@ class FactsRoute:
             }
         )
         return years[-1:]
+
+    def _headline(self, q: _Ask, item: str, year: int) -> CheckedFact | None:
+        """The figure an analyst means by the item: "net income" in an English question is the
+        net income attributable to the company (its label says so) when the statement shows it,
+        unless the question asks for the figure including noncontrolling interests."""
+        if (
+            item == "net_income"
+            and q.plan.language == "en"
+            and not _WITH_NCI.search(q.plan.question)
+        ):
+            f = self._fact(q.names, "net_income_parent", year, q.route.scope)
+            if f is not None:
+                return f
+        return self._fact(q.names, item, year, q.route.scope)
 
     def _fact(
         self, company: str | Sequence[str], item: str, year: int, scope: str

@@ -137,6 +137,16 @@ class CompanyIndex:
         names_b = {company_key(self.docs[d].company) for d in b if d in self.docs}
         return bool(names_a & names_b)
 
+    def names_of(self, doc_ids: Sequence[str]) -> list[str]:
+        """Names and aliases of the documents' companies, and the names found for them."""
+        out: list[str] = []
+        for d in doc_ids:
+            doc = self.docs.get(d)
+            if doc is not None:
+                out += [n for n in [doc.company, *doc.aliases, doc.ticker] if n and n not in out]
+        out += [n for n, ids in self.names.items() if ids & set(doc_ids) and n not in out]
+        return out
+
     def company_label(self, doc_ids: Sequence[str]) -> list[str]:
         return sorted({self.docs[d].company for d in doc_ids if d in self.docs})
 
@@ -153,6 +163,8 @@ class QueryPlan:
     rewritten: bool = False
     unknown_company: bool = False
     named: int = 0  # distinct companies named in the question (aliases of one company count once)
+    #: every name and alias of the companies named (to tell them apart from qualifiers)
+    names: list[str] = field(default_factory=list)
 
 
 def rewrite_follow_up(question: str, history: Sequence[str], index: CompanyIndex) -> str:
@@ -236,6 +248,7 @@ def plan_query(
         rewritten=standalone != question,
         unknown_company=unknown,
         named=len(mentions),
+        names=index.names_of(company_docs),
     )
 
 

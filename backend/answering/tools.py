@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -80,12 +81,17 @@ def fact_row(f: Fact, file_name: str) -> dict[str, Any]:
 class Toolbox:
     """Builds the four tools for one question and keeps what they returned (the audit trail)."""
 
-    def __init__(self, retriever: Retriever, facts: Any, scope: ToolScope) -> None:
+    def __init__(
+        self, retriever: Retriever, facts: Any, scope: ToolScope, tables: Any = None
+    ) -> None:
         self.retriever = retriever
         self.facts = facts
+        self.tables = tables
         self.scope = scope
         self.calls: list[ToolCall] = []
         self.passages: list[Passage] = []
+        #: table rows the tools returned (RowHit), in order, without repeats: citable cells
+        self.rows: list[Any] = []
         self._tools: dict[str, Any] | None = None
 
     @property
@@ -114,11 +120,7 @@ class Toolbox:
             company: restrict to this company's reports
             year: prefer reports of this fiscal year
         """
-        doc_ids = self.scope.doc_ids
-        if company:
-            named = self.retriever.company_index().companies_in(company)
-            if named:
-                doc_ids = [d for d in (doc_ids or named) if d in named] or doc_ids
+        doc_ids = self._company_docs(company)
         passages = self.retriever.search(query, doc_ids=doc_ids, k=self.scope.top_k)
         for p in passages:
             if all(p.chunk_id != q.chunk_id for q in self.passages):
@@ -151,6 +153,33 @@ class Toolbox:
         return [
             fact_row(f, getattr(f, "file_name", "") or self.file_name(f.doc_id)) for f in facts[:8]
         ]
+
+    def find_rows(
+        self,
+        query: Annotated[str, Field(max_length=200)],
+        company: str | None = None,
+        year: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Find rows of the tables printed in the reports (segment, product, region, MD&A,
+        selected data, 主要会计数据, 产销量, 前五名客户 tables …): the row label with its parent
+        rows, each cell with its column header, value and unit, the table title and page.
+
+        Args:
+            query: the row's words and the table's, e.g. "Pet segment net sales", "尿素 销售量"
+            company: restrict to this company's reports
+            year: keep the cells of this fiscal year's column
+        """
+        if self.tables is None:
+            return []
+        doc_ids = self._company_docs(company)
+        hits = self.tables.find_rows(query, doc_ids=doc_ids, limit=self.scope.top_k + 3)
+        for h in hits:
+            if year is not None:
+                same = [c for c in h.cells if re.search(rf"(?<!\d){year}(?!\d)", c.column)]
+                h.cells = same or h.cells
+            if all(h.row_id != r.row_id for r in self.rows):
+                self.rows.append(h)
+        return [h.to_dict() for h in hits]
 
     def calculate(self, expression: Annotated[str, Field(max_length=160)]) -> dict[str, Any]:
         """Evaluate arithmetic on numbers taken from the reports: + - * / ( ), percentages,
@@ -189,6 +218,15 @@ class Toolbox:
         return rows
 
     # -- plumbing --------------------------------------------------------------------------
+    def _company_docs(self, company: str | None) -> list[str] | None:
+        """The question's documents, narrowed to ``company``'s when it names an indexed one."""
+        doc_ids = self.scope.doc_ids
+        if company:
+            named = self.retriever.company_index().companies_in(company)
+            if named:
+                doc_ids = [d for d in (doc_ids or named) if d in named] or doc_ids
+        return doc_ids
+
     def _source_number(self, p: Passage) -> int:
         for i, q in enumerate(self.passages, start=1):
             if q.chunk_id == p.chunk_id:
@@ -198,6 +236,7 @@ class Toolbox:
     def functions(self) -> dict[str, Callable[..., Any]]:
         return {
             "search_reports": self.search_reports,
+            "find_rows": self.find_rows,
             "get_fact": self.get_fact,
             "calculate": self.calculate,
             "compare": self.compare,

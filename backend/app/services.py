@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backend.llm.clients import LLMProvider
     from backend.store.embeddings import Embedder
     from backend.store.facts import FactStore
+    from backend.store.tables import TableStore
     from backend.store.vectors import VectorStore
     from ingestion.pipeline import Ingestor
 
@@ -60,6 +61,12 @@ class Services:
         return FactStore(self.catalog)
 
     @cached_property
+    def tables(self) -> TableStore:
+        from backend.store.tables import TableStore
+
+        return TableStore(self.catalog)
+
+    @cached_property
     def retriever(self) -> Retriever:
         from backend.answering.retrieval import Retriever
 
@@ -79,7 +86,12 @@ class Services:
 
         s = self.settings
         return Agent(
-            self.retriever, self.facts, self.llm, top_k=s.top_k, max_tokens=s.max_answer_tokens
+            self.retriever,
+            self.facts,
+            self.llm,
+            top_k=s.top_k,
+            max_tokens=s.max_answer_tokens,
+            tables=self.tables,
         )
 
     @cached_property

@@ -90,6 +90,15 @@ STATEMENTS = ("income", "balance", "cashflow")
 PER_SHARE_ITEMS = frozenset({"eps_basic", "eps_diluted"})
 #: Cash-flow lines printed as negatives (outflows) that questions ask about as positive amounts.
 OUTFLOW_ITEMS = frozenset({"capex", "dividends_paid", "share_repurchase"})
+#: Cost and expense lines: some statements print them in parentheses (Boeing's "Cost of products
+#: (53,969)"); in a formula they are amounts of cost, so their magnitude is used.
+EXPENSE_ITEMS = frozenset(
+    {
+        "cost_of_revenue", "rd_expense", "selling_expense", "admin_expense", "sga_expense",
+        "finance_expense", "total_operating_expenses", "interest_expense",
+        "depreciation_amortization",
+    }
+)  # fmt: skip
 SCOPES = ("consolidated", "parent")
 
 
@@ -316,6 +325,7 @@ ITEMS: tuple[Item, ...] = (
             r"income tax expense benefit",
             r"provision benefit for income taxes",
             r"income tax benefit expense",
+            r"income tax benefit",
         ),
         zh=("所得税费用",),
         ask=(
@@ -968,14 +978,22 @@ def _ask_phrases() -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda kv: -len(kv[0]))
 
 
-def items_in(text: str) -> list[str]:
-    """Canonical item keys a question mentions (en + zh), longest phrase first, no overlaps.
+def item_label(key: str, language: str = "en") -> str:
+    """A readable name of an item key: "Cost of revenue", "营业成本"."""
+    item = ITEMS_BY_KEY.get(key)
+    if item is None:
+        return key
+    if language == "zh" and item.zh:
+        return item.zh[0]
+    return item.description.split(" (")[0]
 
-    Keys come back in the order they appear in the text, without duplicates.
-    """
+
+def item_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, key) of every item phrase in ``text``, longest phrase first, no overlaps,
+    in text order."""
     low = text.lower()
     taken = [False] * len(low)
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str]] = []
     for phrase, key in _ask_phrases():
         start = 0
         while True:
@@ -992,12 +1010,16 @@ def items_in(text: str) -> list[str]:
                     continue
             for k in range(i, j):
                 taken[k] = True
-            found.append((i, key))
-    out: list[str] = []
-    for _, key in sorted(found):
-        if key not in out:
-            out.append(key)
-    return out
+            found.append((i, j, key))
+    return sorted(found)
+
+
+def items_in(text: str) -> list[str]:
+    """Canonical item keys a question mentions (en + zh), longest phrase first, no overlaps.
+
+    Keys come back in the order they appear in the text, without duplicates.
+    """
+    return list(dict.fromkeys(key for _, _, key in item_spans(text)))
 
 
 _PARENT_EN = re.compile(r"\bparent[- ]company\b|\bparent[- ]only\b|\bregistrant only\b", re.I)

@@ -280,6 +280,14 @@ METRICS: tuple[Metric, ...] = (
         "利息保障倍数",
     ),
     Metric(
+        "ebitda_margin",
+        "(operating_income + depreciation_amortization) / revenue * 100",
+        "%",
+        ("ebitda margin", "ebitda % margin", "ebitda percent margin"),
+        ("EBITDA利润率", "EBITDA率"),
+        "EBITDA利润率",
+    ),
+    Metric(
         "ebitda",
         "operating_income + depreciation_amortization",
         "amount",

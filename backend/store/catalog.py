@@ -18,12 +18,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from backend.errors import DocumentNotFound, StoreUnavailable
-from backend.records import Chunk, Document, Fact, StatementCheck
+from backend.records import Chunk, Document, Fact, StatementCheck, Table
 
 SCHEMA_VERSION = 1
 
@@ -84,6 +85,23 @@ CREATE TABLE IF NOT EXISTS statement_checks (
     detail TEXT NOT NULL, page INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checks_doc ON statement_checks (doc_id);
+CREATE TABLE IF NOT EXISTS doc_tables (
+    table_id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL, page INTEGER NOT NULL, seq INTEGER NOT NULL,
+    title TEXT NOT NULL DEFAULT '', columns TEXT NOT NULL DEFAULT '[]',
+    unit_label TEXT NOT NULL DEFAULT '', scale REAL NOT NULL DEFAULT 1,
+    currency TEXT NOT NULL DEFAULT '', label_header TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS doc_tables_doc ON doc_tables (doc_id, page);
+CREATE TABLE IF NOT EXISTS table_rows (
+    row_id INTEGER PRIMARY KEY,
+    table_id INTEGER NOT NULL, doc_id TEXT NOT NULL, page INTEGER NOT NULL, seq INTEGER NOT NULL,
+    label TEXT NOT NULL, path TEXT NOT NULL DEFAULT '[]', cells TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS table_rows_table ON table_rows (table_id, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS table_rows_fts USING fts5(
+    tokens, row_id UNINDEXED, doc_id UNINDEXED, tokenize = 'porter unicode61'
+);
 CREATE TABLE IF NOT EXISTS tombstones (doc_id TEXT PRIMARY KEY, added_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
@@ -119,6 +137,45 @@ def _doc_from_row(row: sqlite3.Row) -> Document:
     d["aliases"] = json.loads(d["aliases"] or "[]")
     d["meta_edited"] = bool(d["meta_edited"])
     return Document(**d)
+
+
+#: Every table holding rows of a document (deleted together with it).
+_DOC_TABLES = (
+    "pages", "chunks", "chunks_fts", "facts", "statement_checks", "doc_tables", "table_rows",
+    "table_rows_fts",
+)  # fmt: skip
+
+
+def _insert_tables(
+    conn: sqlite3.Connection, doc_id: str, tables: Sequence[Table], row_tokens: Sequence[str]
+) -> None:
+    """A document's tables, their rows and the rows' keyword index (``row_tokens``: one string
+    per row, in the order of the tables' rows)."""
+    tokens = iter(row_tokens)
+    for seq, tb in enumerate(tables):
+        cur = conn.execute(
+            "INSERT INTO doc_tables (doc_id, page, seq, title, columns, unit_label, scale,"
+            " currency, label_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc_id, tb.page, seq, tb.title, json.dumps(tb.columns, ensure_ascii=False),
+                tb.unit_label, tb.scale, tb.currency, tb.label_header,
+            ),
+        )  # fmt: skip
+        table_id = cur.lastrowid
+        for n, row in enumerate(tb.rows):
+            cells = [asdict(c) for c in row.cells]
+            cur = conn.execute(
+                "INSERT INTO table_rows (table_id, doc_id, page, seq, label, path, cells)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    table_id, doc_id, tb.page, n, row.label,
+                    json.dumps(row.path, ensure_ascii=False), json.dumps(cells, ensure_ascii=False),
+                ),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO table_rows_fts (tokens, row_id, doc_id) VALUES (?, ?, ?)",
+                (next(tokens), cur.lastrowid, doc_id),
+            )
 
 
 def _upsert_document(conn: sqlite3.Connection, doc: Document) -> None:
@@ -250,6 +307,8 @@ class Catalog:
         facts: Sequence[Fact] = (),
         checks: Sequence[StatementCheck] = (),
         replaces: Iterable[str] = (),
+        tables: Sequence[Table] = (),
+        table_tokens: Sequence[str] = (),
     ) -> None:
         """Write every row of ``doc`` and make it visible, in one transaction.
 
@@ -286,6 +345,7 @@ class Catalog:
                 [(tok, c.chunk_id, c.doc_id) for c, tok in zip(chunks, chunk_tokens, strict=True)],
             )
             self._insert_facts(conn, facts, checks)
+            _insert_tables(conn, doc.doc_id, tables, table_tokens)
             self._bump(conn)
 
     @staticmethod
@@ -335,8 +395,53 @@ class Catalog:
                 ),
             )
 
+    def replace_tables(
+        self, doc_id: str, tables: Sequence[Table], row_tokens: Sequence[str]
+    ) -> None:
+        """Re-extract the tables of an indexed document without touching its chunks."""
+        with self.transaction() as conn:
+            for table in ("doc_tables", "table_rows", "table_rows_fts"):
+                conn.execute(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
+            _insert_tables(conn, doc_id, tables, row_tokens)
+
+    def table_row_search(
+        self, match: str, doc_ids: Sequence[str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Table rows whose label, parents, title or headers match ``match`` (FTS5, BM25), of
+        complete documents, best first: each row with its table's title, headers and unit."""
+        if not match or (doc_ids is not None and not doc_ids):
+            return []
+        sql = (
+            "SELECT r.row_id, r.doc_id, r.page, r.label, r.path, r.cells, t.title, t.columns,"
+            " t.unit_label, t.scale, t.currency, t.label_header, t.table_id,"
+            " bm25(table_rows_fts) AS s FROM table_rows_fts f"
+            " JOIN table_rows r ON r.row_id = f.row_id"
+            " JOIN doc_tables t ON t.table_id = r.table_id"
+            " JOIN documents d ON d.doc_id = r.doc_id AND d.status = 'complete'"
+            " WHERE table_rows_fts MATCH ?"
+        )
+        args: list[Any] = [match]
+        if doc_ids is not None:
+            sql += f" AND f.doc_id IN ({','.join('?' for _ in doc_ids)})"
+            args.extend(doc_ids)
+        sql += " ORDER BY s LIMIT ?"
+        args.append(limit)
+        with self.connect() as conn:
+            try:
+                rows = conn.execute(sql, args).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        out = []
+        for r in rows:
+            d = dict(r)
+            for key in ("path", "cells", "columns"):
+                d[key] = json.loads(d[key] or "[]")
+            d["score"] = -float(d.pop("s"))
+            out.append(d)
+        return out
+
     def _delete_rows(self, conn: sqlite3.Connection, doc_id: str, *, keep_document: bool) -> None:
-        for table in ("pages", "chunks", "chunks_fts", "facts", "statement_checks"):
+        for table in _DOC_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
         if not keep_document:
             conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))

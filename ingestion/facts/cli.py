@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from backend.settings import Settings
 
@@ -115,32 +114,25 @@ def _print_checks(store, args: argparse.Namespace, doc_ids: list[str] | None) ->
 def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: ANN001
     """Re-read facts from the stored PDFs without re-embedding (after an extractor update)."""
     from ingestion.facts import extract_facts
-    from ingestion.lock import WriterLock
-    from ingestion.pdf import read_pages
+    from ingestion.pipeline import stored_reports
 
     failed = 0
-    with WriterLock(settings.data_dir, timeout=settings.lock_timeout_s):
-        for doc in catalog.documents(status="complete"):
-            if wanted and not any(doc.doc_id.startswith(w) for w in wanted):
-                continue
-            path = Path(doc.stored_path or doc.source_path)
-            if not path.is_file():
-                print(f"FAILED  {doc.file_name}: the file {path} is gone", file=sys.stderr)
-                failed += 1
-                continue
-            pages = list(read_pages(path, max_pages=settings.max_pages))
-            facts, checks = extract_facts(
-                pages,
-                doc_id=doc.doc_id,
-                company=doc.company,
-                language=doc.language,
-                fiscal_year=doc.fiscal_year,
-                pdf_path=path,
-            )
-            catalog.replace_facts(doc.doc_id, facts, checks)
-            ok = sum(c.passed for c in checks)
-            print(
-                f"{doc.doc_id}  {doc.file_name[:48]:48s} facts={len(facts)} "
-                f"checks={ok}/{len(checks)}"
-            )
+    for doc, path, pages in stored_reports(settings, catalog, wanted):
+        if path is None:
+            print(f"FAILED  {doc.file_name}: the stored file is gone", file=sys.stderr)
+            failed += 1
+            continue
+        facts, checks = extract_facts(
+            pages,
+            doc_id=doc.doc_id,
+            company=doc.company,
+            language=doc.language,
+            fiscal_year=doc.fiscal_year,
+            pdf_path=path,
+        )
+        catalog.replace_facts(doc.doc_id, facts, checks)
+        ok = sum(c.passed for c in checks)
+        print(
+            f"{doc.doc_id}  {doc.file_name[:48]:48s} facts={len(facts)} checks={ok}/{len(checks)}"
+        )
     return 1 if failed else 0

@@ -294,10 +294,10 @@ def _merge_anchors(anchors: list[Anchor]) -> list[Anchor] | None:
 # --- columns ------------------------------------------------------------------------------------
 def _aligned(w: Word, right: float) -> bool:
     """Right-aligned with a column, with or without a hanging closing parenthesis."""
-    return abs(w.x1 - right) <= 4.5 or abs(_digit_right(w) - right) <= 4.5
+    return abs(w.x1 - right) <= 4.5 or abs(digit_right(w) - right) <= 4.5
 
 
-def _digit_right(w: Word) -> float:
+def digit_right(w: Word) -> float:
     """Right edge of the last digit (a closing parenthesis hangs out of the column)."""
     n = len(w.text)
     trailing = len(w.text) - len(w.text.rstrip(")）%"))
@@ -462,7 +462,7 @@ def _split_line(
     return _Parsed(line, label, values, bad)
 
 
-def _is_chrome(line: Line, language: str) -> bool:
+def is_chrome(line: Line, language: str) -> bool:
     """Running headers/footers and page numbers."""
     t = line.text.strip()
     if re.fullmatch(r"[-–—]?\s*\d{1,3}\s*[-–—]?", t) or re.fullmatch(
@@ -687,8 +687,8 @@ def parse_region(
     """Columns and rows of one page's part of a statement. ``columns``: from the first page;
     ``group``: read only the columns under this scope's super-header (side-by-side
     consolidated and parent-company columns)."""
-    header = [ln for ln in region.header if not _is_chrome(ln, language)]
-    body = [ln for ln in region.body if not _is_chrome(ln, language)]
+    header = [ln for ln in region.header if not is_chrome(ln, language)]
+    body = [ln for ln in region.body if not is_chrome(ln, language)]
     data = [ln for ln in body if line_has_data(ln, language)]
     if len(data) < (1 if columns is not None else 2):
         return None, [], "too few data lines"

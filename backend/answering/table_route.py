@@ -1,0 +1,267 @@
+"""The table route: answers read from a cell of a table printed in the report — or computed from
+two cells of one row — with no model, when the question names that row exactly.
+
+``find_rows`` returns candidate rows (label, parent labels, headers, cells, page). A row is taken
+only when every content word of its own label is in the question (and, among the rows that
+qualify, it matches the question best by label, parents and table title, without a tie between
+different values); its column only when the question's year and other header words pick exactly
+one. Otherwise nothing is answered here and the rows go to the model as evidence. A change between
+two years is computed with the calculator from the two cells (difference, or percent change when
+the question asks for a percentage).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from backend.answering.answer import Answer, Citation
+from backend.answering.plan import QueryPlan
+from backend.answering.route import Route, asks_decimals
+from backend.answering.tools import Toolbox
+from backend.domain import format as fmt
+from backend.records import Cell
+from backend.store.keywords import tokens
+from backend.store.tables import RowHit
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Words that say what to do with a figure, not which figure it is.
+_QUESTION_WORDS = frozenset(
+    """what which how much many was were is are did does do the a an of in on for to from by at
+    and or as per between during year years fiscal fy ended ending end company company's its
+    their report reports annual amount value total reported respectively change changes changed
+    increase increased decrease decreased difference growth grow grew percentage percent rate
+    average mean ratio proportion share compared compare versus vs than million millions billion
+    thousand thousands usd dollar dollars figure figures number according give provide please
+    state round rounded decimal place places two one nearest show shown table""".split()
+)
+_ZH_QUESTION = re.compile(
+    r"是多少|多少|分别|请问|请|年度|年末|年初|同比|增长率|增长|变动|变化|比较|较上年|上年|本年|本期|"
+    r"的|了|是|为|元|万元|亿元|百分比|比例|占比|保留|小数|两位|一位"
+)
+_OPEN_ENDED = re.compile(r"\b(?:in )?which (?:year|period|quarter)|^\s*when\b|哪一?年|何时", re.I)
+_PERCENT_ASK = re.compile(r"percent|percentage|%|rate|growth|百分|增长率|比例|占比|比重", re.I)
+_UNITS_IN_LABEL = re.compile(r"[（(][^）)]{0,12}[）)]")
+
+
+def _norm(tok: str) -> str:
+    tok = re.sub(r"['’]s$", "", tok.lower())
+    return tok[:-1] if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss") else tok
+
+
+def terms(text: str) -> set[str]:
+    """Normalised content words of ``text`` (English singular forms; Chinese jieba words)."""
+    out = set()
+    for tok in tokens(text):
+        tok = _norm(tok)
+        if tok and not tok[0].isdigit() and tok not in _QUESTION_WORDS and len(tok) > 1:
+            out.add(tok)
+    return out
+
+
+def _cjk_label_in(label: str, question: str) -> bool:
+    """A Chinese label (units in brackets aside) appears in the question."""
+    core = _UNITS_IN_LABEL.sub("", label).replace(" ", "")
+    q = _ZH_QUESTION.sub("", question.replace(" ", ""))
+    return (len(core) >= 2 and core in question.replace(" ", "")) or (bool(core) and core in q)
+
+
+@dataclass
+class _Pick:
+    row: RowHit
+    score: tuple[int, int, float]
+
+
+class TableRoute:
+    """Answers one question from the tables through its scoped ``toolbox``."""
+
+    def __init__(self, toolbox: Toolbox) -> None:
+        self.toolbox = toolbox
+
+    def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
+        if self.toolbox.tables is None:
+            return False
+        if _OPEN_ENDED.search(plan.question):
+            return False  # "in which year…", "when…": a comparison, not a lookup
+        if route.compute and not (route.change or route.average):
+            return False  # a sum, ratio or difference between rows: the planner's job
+        names = set()
+        for name in plan.companies:
+            names |= terms(name)
+        q_terms = terms(plan.question) - names
+        if not q_terms:
+            return False
+        query = " ".join(w for w in dict.fromkeys(tokens(plan.question)) if _norm(w) in q_terms)
+        self.toolbox.call("find_rows", {"query": query[:200]})
+        row = self._row(plan.question, q_terms)
+        if row is None:
+            return False
+        if route.change or route.average:
+            return self._two_columns(plan, route, answer, row, q_terms)
+        if len(plan.years) > 1:
+            return self._several_years(plan, answer, row, q_terms)
+        cell = self._column(row, plan, q_terms)
+        if cell is None:
+            return False
+        self._lookup(plan, answer, row, cell)
+        return True
+
+    # -- choosing ---------------------------------------------------------------------------
+    def _row(self, question: str, q_terms: set[str]) -> RowHit | None:
+        """The row the question names: its own label's words all in the question, and the
+        question's words covered by its label, parents, title and headers (a total row does not
+        answer a question about one segment)."""
+        picks = []
+        for rank, row in enumerate(self.toolbox.rows):
+            own = terms(row.label)
+            if _CJK.search(row.label):
+                if not _cjk_label_in(row.label, question):
+                    continue
+            elif not own or not own <= q_terms:
+                continue
+            around = terms(" ".join([*row.path, row.title, *row.columns, row.label]))
+            covered = len((own | around) & q_terms)
+            if covered < len(q_terms) - (1 if len(q_terms) >= 5 else 0):
+                continue  # a word of the question (a qualifier) is nowhere in this row's table
+            picks.append(_Pick(row, (covered, len(own), -rank)))
+        if not picks:
+            return None
+        picks.sort(key=lambda p: p.score, reverse=True)
+        best = picks[0]
+        own = terms(best.row.label)
+        rivals = [
+            p for p in picks[1:] if p.score[:2] == best.score[:2] or terms(p.row.label) == own
+        ]
+        if any(_cells_differ(p.row, best.row) for p in rivals):
+            return None  # two rows answer as well with different numbers: ambiguous
+        return best.row
+
+    def _candidates(self, row: RowHit, plan: QueryPlan, q_terms: set[str]) -> list[Cell]:
+        """Cells of the row with a value whose header fits the question's words."""
+        cells = [c for c in row.cells if c.value is not None]
+        words = [c for c in cells if terms(c.column) & q_terms]
+        if words:
+            cells = words
+        if not _PERCENT_ASK.search(plan.question):
+            amounts = [c for c in cells if not c.percent]
+            cells = amounts or cells
+        return cells
+
+    def _column(self, row: RowHit, plan: QueryPlan, q_terms: set[str]) -> Cell | None:
+        cells = self._candidates(row, plan, q_terms)
+        years = plan.years[-1:] if plan.years else []
+        if years:
+            cells = [c for c in cells if _has_year(c.column, years[0])]
+        elif len(cells) > 1:
+            fiscal = [
+                d.fiscal_year
+                for d in self.toolbox.documents([row.doc_id])
+                if d.fiscal_year is not None
+            ]
+            cells = [c for c in cells if fiscal and _has_year(c.column, fiscal[0])] or cells
+        return cells[0] if len(cells) == 1 else None
+
+    def _several_years(
+        self, plan: QueryPlan, answer: Answer, row: RowHit, q_terms: set[str]
+    ) -> bool:
+        """One cell per year asked ("in 2018 and 2019 respectively"), in the question's order."""
+        cells = self._candidates(row, plan, q_terms)
+        picked = []
+        for year in plan.years:
+            mine = [c for c in cells if _has_year(c.column, year)]
+            if len(mine) != 1:
+                return False
+            picked.append((year, mine[0]))
+        shown = [(year, row.display(c)) for year, c in picked]
+        if plan.language == "zh":
+            parts = "，".join(f"{y}年为{s}" for y, s in shown)
+            text = f"{row.full_label}：{parts}。"
+        else:
+            parts = "; ".join(f"{s} in {y}" for y, s in shown)
+            text = f"{row.full_label}: {parts}."
+        first = picked[0][1]
+        self._set(answer, text, row, first.value, "%" if first.percent else row.unit_label)
+        return True
+
+    # -- answers ------------------------------------------------------------------------------
+    def _lookup(self, plan: QueryPlan, answer: Answer, row: RowHit, cell: Cell) -> None:
+        shown = row.display(cell)
+        company = plan.companies[0] if plan.companies else ""
+        where = f" ({cell.column})" if cell.column else ""
+        if plan.language == "zh":
+            text = f"{company}{cell.column}{row.full_label}为{shown}。"
+        else:
+            lead = f"{company}'s " if company else ""
+            text = f"{lead}{row.full_label}{where} was {shown}."
+        self._set(answer, text, row, cell.value, "%" if cell.percent else row.unit_label)
+
+    def _two_columns(
+        self, plan: QueryPlan, route: Route, answer: Answer, row: RowHit, q_terms: set[str]
+    ) -> bool:
+        if len(plan.years) < 2:
+            return False
+        y0, y1 = min(plan.years), max(plan.years)
+        cells = self._candidates(row, plan, q_terms)
+        old = [c for c in cells if _has_year(c.column, y0)]
+        new = [c for c in cells if _has_year(c.column, y1)]
+        if len(old) != 1 or len(new) != 1:
+            return False
+        a, b = old[0], new[0]
+        if route.average:
+            expr, unit = f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2", row.unit_label
+        elif _PERCENT_ASK.search(plan.question) and not a.percent:
+            if a.value == 0:
+                return False
+            expr = (
+                f"({fmt.plain(b.value)} - {fmt.plain(a.value)}) / {fmt.plain(abs(a.value))} * 100"
+            )
+            unit = "%"
+        else:
+            expr, unit = f"{fmt.plain(b.value)} - {fmt.plain(a.value)}", row.unit_label
+        calc = self.toolbox.call("calculate", {"expression": expr})
+        if calc.error:
+            return False
+        value = calc.result["value"]
+        d = route.decimals if asks_decimals(plan.question) else 2
+        shown = fmt.result(value, unit if unit == "%" else "", d)
+        sa, sb = row.display(a), row.display(b)
+        if plan.language == "zh":
+            what = "平均值" if route.average else "变动"
+            text = (
+                f"{row.full_label}：{a.column}为{sa}，{b.column}为{sb}，{what}为{shown}。"
+                f"计算：{expr} = {value:,.{d + 2}f}。"
+            )
+        else:
+            what = "the average" if route.average else "the change"
+            text = (
+                f"{row.full_label}: {sa} ({a.column}) and {sb} ({b.column}); {what} is {shown}. "
+                f"Calculation: {expr} = {value:,.{d + 2}f}."
+            )
+        self._set(answer, text, row, round(value, d), unit)
+        return True
+
+    def _set(self, answer: Answer, text: str, row: RowHit, value: float | None, unit: str) -> None:
+        cite = Citation(row.doc_id, row.file_name, row.page, f"{row.full_label}")
+        end = "。" if text.endswith("。") else "."
+        answer.answer = text.rstrip("。.") + f" {cite.tag}" + end
+        answer.citations = [cite]
+        answer.value, answer.unit = value, unit
+        answer.unverified_numbers = []
+        answer.model = answer.model or "tables (no model needed)"
+        answer.trace.append(
+            {"step": "table_route", "row": row.full_label, "table": row.title, "page": row.page}
+        )
+
+
+def _has_year(column: str, year: int) -> bool:
+    return bool(re.search(rf"(?<!\d){year}(?!\d)", column)) or (
+        bool(re.search(rf"(?<!\d)FY\s?'?{year % 100:02d}(?!\d)", column, re.I))
+    )
+
+
+def _cells_differ(a: RowHit, b: RowHit) -> bool:
+    def values(row: RowHit) -> Iterable[float | None]:
+        return tuple(c.value for c in row.cells)
+
+    return values(a) != values(b)
