@@ -110,3 +110,43 @@ def test_cells_are_on_their_pages() -> None:
         finally:
             doc.close()
     assert wrong == []
+
+
+def test_bench_scoring_rewards_right_cells_and_punishes_shifted_ones() -> None:
+    """bench/tables.py's scorer: the gold itself read back scores 100 %; the same cells with each
+    row's numbers moved to another column of that row lose precision; cells without a parent
+    path keep recall but not the parent-strict recall where a label repeats under two parents."""
+    from bench.tables import XCell, judge
+
+    gold = load()
+    exact = [
+        XCell(
+            g["file"],
+            g["page"],
+            (g["parent"],) if g["parent"] else (),
+            g["row"],
+            g["column"],
+            g["value"],
+            g["number"],
+        )
+        for g in gold
+    ]
+    perfect = judge(gold, exact)
+    assert (perfect["recall"], perfect["recall_parent"], perfect["precision"]) == (1.0, 1.0, 1.0)
+
+    rows: dict[tuple, list[dict]] = defaultdict(list)
+    for g in gold:
+        rows[(g["file"], g["page"], g["parent"], g["row"])].append(g)
+    shifted = []
+    for cells in rows.values():
+        distinct = {c["number"] for c in cells}
+        if len(cells) > 1 and len(distinct) == len(cells):
+            for c, other in zip(cells, cells[1:] + cells[:1], strict=True):
+                shifted.append(
+                    XCell(c["file"], c["page"], (), c["row"], c["column"], "", other["number"])
+                )
+    assert shifted
+    assert judge(gold, shifted)["precision"] < 0.2
+
+    flat = judge(gold, [XCell(x.file, x.page, (), x.row, x.column, x.text, x.value) for x in exact])
+    assert flat["recall"] == 1.0 and flat["recall_parent"] < 1.0
