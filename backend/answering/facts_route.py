@@ -162,7 +162,7 @@ class FactsRoute:
         return True
 
     def _change_route(self, q: _Ask) -> bool:
-        plan, route, answer, names, years = q.plan, q.route, q.answer, q.names, q.years
+        plan, route, answer, years = q.plan, q.route, q.answer, q.years
         item, lang, company = route.items[0], plan.language, plan.companies[0]
         y0, y1 = min(years), max(years)
         f0 = self._headline(q, item, y0)
@@ -278,7 +278,7 @@ class FactsRoute:
         return True
 
     def _lookup_route(self, q: _Ask) -> bool:
-        plan, route, answer, names, year = q.plan, q.route, q.answer, q.names, max(q.years)
+        plan, route, answer, year = q.plan, q.route, q.answer, max(q.years)
         f = self._headline(q, route.items[0], year)
         if f is None:
             return False
