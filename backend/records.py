@@ -125,6 +125,7 @@ class Cell:
     text: str
     value: float | None
     percent: bool = False
+    index: int = -1  # the column's position in its table (-1: unknown)
 
 
 @dataclass

@@ -43,7 +43,28 @@ def extract_tables(pdf_path: Path, pages: list[Page], language: str) -> list[Tab
             if not _may_hold_tables(page.text or ""):
                 continue
             try:
-                out.extend(read_tables(geo.lines(page.number), page.number, language))
+                found = read_tables(geo.lines(page.number), page.number, language)
             except Exception as err:  # noqa: BLE001 - one unreadable page must not lose the rest
                 log.warning("%s p.%d: tables not read (%s)", Path(pdf_path).name, page.number, err)
+                continue
+            if found and out and out[-1].page == page.number - 1:
+                _continue_table(out[-1], found[0])
+            out.extend(found)
     return out
+
+
+def _continue_table(before: Table, table: Table) -> None:
+    """A table at the top of a page, with no header, as many columns as the last table of the
+    previous page: that table continued; it takes its headers, title and unit."""
+    if any(table.columns) or len(table.columns) != len(before.columns):
+        return
+    table.columns = list(before.columns)
+    table.title = table.title or before.title
+    table.label_header = before.label_header
+    if not table.unit_label:
+        table.unit_label, table.scale = before.unit_label, before.scale
+    table.currency = table.currency or before.currency
+    for row in table.rows:
+        for cell in row.cells:
+            if 0 <= cell.index < len(before.columns):
+                cell.column = before.columns[cell.index]

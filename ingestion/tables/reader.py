@@ -23,6 +23,7 @@ Anything ambiguous (two amounts in one column of a row) drops that cell, not the
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Iterable
@@ -42,10 +43,14 @@ from ingestion.facts.units import (
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _PCT = re.compile(r"^(.+?)\s*%$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Chinese characters and full-width punctuation: no space between them when words are joined.
+_WIDE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 _HEADING_END = (":", "：")
 _TOTAL = re.compile(r"^(?:total|合计|总计)\b|^(?:total|合计|总计)", re.I)
 #: A label longer than this many words with no cells is prose, not a table line.
 _PROSE_WORDS = 14
+#: Footnote marks after a label or header: "(1)", "(2)(3)", "(a)", "*", "†".
+_FOOTNOTE = re.compile(r"(?:\((?:\d{1,2}|[a-z])\))+|[*†‡]+")
 _CHECKBOX = re.compile(r"[√□☑☐]\s*(?:适用|不适用)")
 _UNIT_PHRASE = re.compile(
     r"^单位\s*[:：]|^币种\s*[:：]|^\(?\s*(?:in|amounts in)\s+(?:millions|thousands|billions)\b",
@@ -59,6 +64,7 @@ class _Token:
     text: str
     value: float | None  # None: a nil dash
     percent: bool = False
+    sign_x0: float | None = None  # a currency sign printed before the amount ("$  48.41")
 
     @property
     def right(self) -> float:
@@ -66,7 +72,7 @@ class _Token:
 
     @property
     def left(self) -> float:
-        return self.word.x0
+        return self.sign_x0 if self.sign_x0 is not None else self.word.x0
 
 
 @dataclass
@@ -77,7 +83,8 @@ class _Line:
 
     @property
     def label(self) -> str:
-        return re.sub(r"[.·…_]{3,}\s*$", "", join_words(w.text for w in self.label_words)).strip()
+        text = join_words(w.text for w in self.label_words if not _FOOTNOTE.fullmatch(w.text))
+        return re.sub(r"[.·…_]{3,}\s*$", "", text).strip()
 
     @property
     def x0(self) -> float:
@@ -88,7 +95,7 @@ def join_words(words: Iterable[str]) -> str:
     """Words joined with spaces, except between two Chinese characters."""
     out = ""
     for w in words:
-        if out and not (_CJK.match(out[-1]) and _CJK.match(w[:1])):
+        if out and not (_WIDE.match(out[-1]) and _WIDE.match(w[:1])):
             out += " "
         out += w
     return out
@@ -131,7 +138,8 @@ def _cells(line: Line) -> list[_Token]:
         gap = w.x0 - prev.x1 if prev else 99.0
         if prev is not None and gap < max(5.0, 0.75 * w.h) and not out:
             continue  # inside a sentence: "grew 16 percent", "$6.4 billion"
-        token = _Token(w, w.text, value, percent)
+        sign = words[i - 1] if i > 0 and words[i - 1].text in CURRENCY_SIGNS else None
+        token = _Token(w, w.text, value, percent, sign.x0 if sign else None)
         if i + 1 < len(words) and words[i + 1].text in ("%", "％"):
             token.percent, token.text = True, w.text + "%"
         out.append(token)
@@ -275,53 +283,105 @@ def _phrases(line: Line) -> list[tuple[float, float, str]]:
     """Words of a header line grouped into phrases by the gaps between them."""
     out: list[list[Word]] = []
     for w in line.words:
-        if out and w.x0 - out[-1][-1].x1 < max(6.0, 0.9 * w.h):
+        if out and w.x0 - out[-1][-1].x1 < max(4.0, 0.45 * w.h):
             out[-1].append(w)
         else:
             out.append([w])
-    return [(p[0].x0, p[-1].x1, join_words(w.text for w in p)) for p in out]
+    return [
+        (p[0].x0, p[-1].x1, join_words(w.text for w in p if not _FOOTNOTE.fullmatch(w.text)))
+        for p in out
+        if not all(_FOOTNOTE.fullmatch(w.text) for w in p)
+    ]
+
+
+def _assign_line(
+    over: list[tuple[float, float, str]],
+    cols: list[_Column],
+    regions: list[tuple[float, float]],
+    label_limit: float,
+) -> None:
+    """Give a header line's phrases to the columns under them (lines come bottom to top). A
+    phrase over a column with no header yet names that column; a phrase of a sparse line over
+    columns that already have one is a group header ("2019年" over 金额 | 占比, "Year ended
+    December 31, 2017" over every region) and goes to every column nearer to it than to the
+    line's other phrases."""
+    if not over:
+        return
+    pitch = statistics.median(
+        [b.center - a.center for a, b in itertools.pairwise(cols)] or [60.0]
+    )
+    sparse = len(over) < len(cols)
+    for x0, x1, text in over:
+        centre = (x0 + x1) / 2
+        hit = [
+            j
+            for j, (lo, hi) in enumerate(regions)
+            if min(x1, hi) - max(x0, lo) > 0.4 * min(hi - lo, x1 - x0)
+        ]
+        home = next((j for j, (lo, hi) in enumerate(regions) if lo <= centre <= hi), None)
+        if sparse and hit and all(cols[j].header for j in hit):
+            lo, hi = regions[home] if home is not None else (0.0, 0.0)
+            edge = min(centre - lo, hi - centre) / max(hi - lo, 1.0)
+            if home is not None and edge >= 0.2 and x1 - x0 <= 1.6 * (hi - lo):
+                hit = [home]  # a header stacked over one column ("营业收入比上年" / "同期增减")
+            else:  # centred between columns, or wider than one: a group header
+                hit = [
+                    j
+                    for j, c in enumerate(cols)
+                    if abs(c.center - centre) <= (x1 - x0) / 2 + 0.75 * pitch
+                    and min(over, key=lambda p: abs(c.center - (p[0] + p[1]) / 2))[2] == text
+                ]
+                if len(over) == 1 and len(hit) >= 2:
+                    hit = list(range(len(cols)))  # one phrase over several columns: all of them
+        if not hit and label_limit <= centre <= cols[-1].right + 8:
+            hit = [min(range(len(cols)), key=lambda j: abs(cols[j].center - centre))]
+        for j in hit:
+            cols[j].header.insert(0, text)
 
 
 def _header(
     lines: list[Line], first: int, cols: list[_Column], label_limit: float
-) -> tuple[int, str]:
+) -> tuple[int, str, list[float], int]:
     """Assign the header lines above line ``first`` to the columns; returns the index of the
-    first header line (``first`` when there is none) and the text over the label column."""
+    first header line (``first`` when there is none), the text over the label column, the
+    boundaries between label sub-columns named there (行业分类 | 项目 | 单位), and where the
+    block starts (a section label right under the header belongs to it)."""
     regions = _regions(cols, label_limit)
     h = lines[first].h
     top = first
+    section = first
     label_text: list[str] = []
+    label_cols: list[float] = []
     i = first - 1
     while i >= 0 and first - i <= 6:
         ln = lines[i]
         if lines[i + 1 if i + 1 < first else first].cy - ln.cy < -4.5 * h or is_chrome(ln, ""):
             break
+        if _CHECKBOX.search(ln.text):
+            break
         phrases = _phrases(ln)
-        if any(x0 < label_limit - 4 and x1 > label_limit + 20 for x0, x1, _ in phrases):
+        if any(x0 < label_limit - 40 and x1 > label_limit + 20 for x0, x1, _ in phrases):
             break  # text running from the label column into the amounts: a sentence or title
         over = [p for p in phrases if p[1] > label_limit - 4]
+        if not over and i == first - 1 and i > 0 and not _cells(ln):
+            section = i  # a section label ("分行业") between the header and the first row
+            i -= 1
+            continue
         if not over or (_cells(ln) and not all(_YEAR.fullmatch(p[2]) for p in over)):
             break
         if sum(p[1] - p[0] for p in over) < 0.3 * sum(p[1] - p[0] for p in phrases):
             break  # mostly left-aligned text: a title, not a column header
-        for x0, x1, text in over:
-            if _UNIT_PHRASE.search(text):
-                continue  # "单位：元", "(in millions)": the table's unit, not a column
-            hit = [
-                j
-                for j, (lo, hi) in enumerate(regions)
-                if min(x1, hi) - max(x0, lo) > 0.4 * min(hi - lo, x1 - x0)
-            ]
-            if len(over) == 1 and len(hit) >= 2:
-                hit = list(range(len(cols)))  # one phrase over several columns: a group header
-            if not hit and label_limit <= (x0 + x1) / 2 <= cols[-1].right + 8:
-                hit = [min(range(len(cols)), key=lambda j: abs(cols[j].center - (x0 + x1) / 2))]
-            for j in hit:
-                cols[j].header.insert(0, text)
-        label_text[:0] = [p[2] for p in phrases if p[1] <= label_limit - 4]
+        _assign_line(
+            [p for p in over if not _UNIT_PHRASE.search(p[2])], cols, regions, label_limit
+        )
+        left = [p for p in phrases if p[1] <= label_limit - 4]
+        label_text[:0] = [p[2] for p in left]
+        if len(left) >= 2 and not label_cols:
+            centres = [(p[0] + p[1]) / 2 for p in left]
+            label_cols = [(a + b) / 2 for a, b in itertools.pairwise(centres)]
         top = i
         i -= 1
-    return top, " ".join(label_text)
+    return min(top, section), " ".join(label_text), label_cols, section
 
 
 def _title(lines: list[Line], top: int) -> str:
@@ -343,16 +403,19 @@ def _title(lines: list[Line], top: int) -> str:
     return ""
 
 
-def _rows(block: list[Line], cols: list[_Column], label_limit: float) -> list[TableRow]:
+def _rows(
+    block: list[Line], cols: list[_Column], label_limit: float, label_cols: list[float]
+) -> list[TableRow]:
+    """Rows of a block. ``label_cols``: x boundaries of label sub-columns (a category column
+    left of the item, a unit column right of it: 行业分类 | 项目 | 单位)."""
     parsed = []
     for ln in block:
         cells = _cells(ln)
-        label = [
-            w
-            for w in ln.words
-            if w.x1 <= label_limit + 2 and w.text not in CURRENCY_SIGNS and not is_dash(w.text)
-        ]
+        label = [w for w in ln.words if w.x1 <= label_limit + 2 and w.text not in CURRENCY_SIGNS]
+        while label and is_dash(label[-1].text):
+            label.pop()  # a nil marker left of the amounts, not part of the label
         parsed.append(_Line(ln, [c for c in cells if c.word.x1 > label_limit], label))
+    categories = _categories(parsed, label_cols) if label_cols else {}
     _join_wrapped_cjk(parsed)
     rows: list[TableRow] = []
     headings: list[tuple[float, str, bool]] = []  # (x0, label, ends with ":")
@@ -367,20 +430,78 @@ def _rows(block: list[Line], cols: list[_Column], label_limit: float) -> list[Ta
             headings.append((p.x0, p.label.rstrip(":：").strip(), p.label.endswith(_HEADING_END)))
             continue
         label = p.label
-        headings = [hd for hd in headings if hd[0] < p.x0 - 2 or hd[2]]
+        if headings and k > 0 and not parsed[k - 1].cells and _leads_into(parsed[k - 1], p):
+            label = join_words([headings.pop()[1], label])  # "…Best Buy Co.," / "Inc. …"
+        headings = [hd for hd in headings if hd[0] <= p.x0 + 2]
         values: dict[int, Cell] = {}
         for tok in p.cells:
             j = _column_of(tok, cols)
             if j is not None and j not in values:
-                values[j] = Cell(" ".join(cols[j].header), tok.text, tok.value, tok.percent)
+                values[j] = Cell(join_words(cols[j].header), tok.text, tok.value, tok.percent, j)
         if not values:
             continue
-        rows.append(
-            TableRow(label, [hd[1] for hd in headings], [values[j] for j in sorted(values)])
-        )
+        path = [hd[1] for hd in headings]
+        if k in categories:
+            path = [categories[k], *path]
+        rows.append(TableRow(label, path, [values[j] for j in sorted(values)]))
         if _TOTAL.match(label):
-            headings = [hd for hd in headings if not hd[2] or hd[0] < p.x0 - 2]
+            headings = [hd for hd in headings if hd[0] < p.x0 - 2]
     return rows
+
+
+def _leads_into(prev: _Line, cur: _Line) -> bool:
+    """A label-only line that is the first part of the next row's label: right above it, ending
+    in a comma or a connecting word, or followed by a label that starts in lower case."""
+    close = 0 < prev.line.cy - cur.line.cy <= 1.5 * max(prev.line.h, cur.line.h)
+    text = prev.label
+    joined = bool(re.search(r"(?:[,(&/-]|\b(?:and|of|to|for|from|in|on|by|the|or|with|less))$", text))
+    return close and (joined or cur.label[:1].islower())
+
+
+def _categories(parsed: list[_Line], label_cols: list[float]) -> dict[int, str]:
+    """A category column left of the item column (行业分类). A row that prints its category keeps
+    it ("医药行业 原料成本"); a category printed once per group of rows, vertically centred and
+    often wrapped ("电子元器件制造业 / （继电器）" beside 销售量, 生产量, 库存量), is joined from its
+    lines and given to the rows nearest to it; other rows inherit the category above them. The
+    category's words leave the rows' labels, and so do the words of a unit column (单位)."""
+    split = label_cols[0]
+    unit_at = label_cols[1] if len(label_cols) > 1 else None
+    own: dict[int, str] = {}
+    fragments: list[tuple[float, str]] = []
+    for k, p in enumerate(parsed):
+        if unit_at is not None:
+            p.label_words = [w for w in p.label_words if w.x0 < unit_at]
+        left = [w for w in p.label_words if w.x0 < split]
+        if not left:
+            continue
+        text = join_words(w.text for w in left)
+        if p.cells:
+            own[k] = text
+        else:
+            fragments.append((p.line.cy, text))
+        p.label_words = [w for w in p.label_words if w.x0 >= split] or (
+            p.label_words if p.cells else []
+        )
+    h = statistics.median(p.line.h for p in parsed)
+    clusters: list[list[tuple[float, str]]] = []
+    for cy, text in fragments:
+        if clusters and clusters[-1][-1][0] - cy <= 2.2 * h:
+            clusters[-1].append((cy, text))
+        else:
+            clusters.append([(cy, text)])
+    centres = [(statistics.mean(c for c, _ in cl), join_words(x for _, x in cl)) for cl in clusters]
+    out: dict[int, str] = {}
+    last = ""
+    for k, p in enumerate(parsed):
+        if not p.cells:
+            continue
+        if k in own and p.label_words and own[k] != p.label:
+            last = out[k] = own[k]
+        elif centres:
+            out[k] = min(centres, key=lambda c: abs(c[0] - p.line.cy))[1]
+        elif last:
+            out[k] = last
+    return out
 
 
 def _open_ended(text: str) -> bool:
@@ -447,11 +568,11 @@ def read_tables(lines: list[Line], page: int, language: str) -> list[Table]:
         label_limit = min(c.left for c in cols) - 2
         first = _extend_up(lines, first, label_limit)
         last = _extend_down(lines, last, label_limit)
-        top, label_header = _header(lines, first, cols, label_limit)
+        top, label_header, label_cols, first = _header(lines, first, cols, label_limit)
         if top == first and _same_columns(cols, previous):
             for c, p in zip(cols, previous, strict=True):
                 c.header = list(p.header)  # a table continued under the same header
-        rows = _rows(lines[first : last + 1], cols, label_limit)
+        rows = _rows(lines[first : last + 1], cols, label_limit, label_cols)
         if len(rows) < 2:
             continue
         previous = cols
@@ -464,7 +585,7 @@ def read_tables(lines: list[Line], page: int, language: str) -> list[Table]:
             Table(
                 page=page,
                 title=title,
-                columns=[" ".join(c.header) for c in cols],
+                columns=[join_words(c.header) for c in cols],
                 rows=rows,
                 unit_label=scale[1] if scale else "",
                 scale=scale[0] if scale else 1.0,
