@@ -17,6 +17,9 @@ Access: with ``ANNALYST_API_TOKEN`` set, every request needs ``Authorization: Be
 (401 otherwise). Without a token the server refuses to listen anywhere but a loopback address
 (:func:`check_bind`), and refuses requests from web pages (an ``Origin`` header) and for other
 host names (DNS rebinding), so a web site cannot drive it through the user's browser.
+
+Only ``python -m backend serve`` imports this module (FastAPI is imported at its top: the
+endpoints' annotations must resolve).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.answering.answer import Answer
 from backend.answering.chat import Filters, Turn
@@ -81,11 +87,8 @@ def _annalyst_field(answer: Answer, services: Any) -> dict[str, Any]:
     }
 
 
-def create_app(services: Any) -> Any:
+def create_app(services: Any) -> FastAPI:
     """The FastAPI application over one :class:`backend.app.services.Services`."""
-    from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
-    from fastapi.responses import JSONResponse, StreamingResponse
-
     settings = services.settings
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     app = FastAPI(title="Annalyst", version="1", docs_url=None, redoc_url=None)
