@@ -229,8 +229,9 @@ class ConversationNotFound(AnnalystError):
 class PasswordLocked(AnnalystError):
     def __init__(self, wait_s: float) -> None:
         super().__init__(
-            f"Too many wrong passwords: try again in {wait_s:.0f} s. (The wait grows with every "
-            "failure and is kept across restarts; the server log lists the failures.)"
+            f"After a wrong password the next attempt waits: try again in {wait_s:.0f} s. (The "
+            "wait grows with every failure and is kept across restarts; the server log lists the "
+            "failures.)"
         )
         self.wait_s = wait_s
 

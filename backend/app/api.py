@@ -25,7 +25,6 @@ endpoints' annotations must resolve).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import time
 import uuid
@@ -38,20 +37,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from backend.answering.answer import Answer
 from backend.answering.chat import Filters, Turn
 from backend.answering.events import Final
+from backend.app.auth import is_loopback
 from backend.app.display import citation_labels, strip_links, trace_steps
 from backend.errors import AnnalystError, UnsafeServe
 
 MODELS = {"annalyst": "agent", "annalyst-rag": "rag"}
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def is_loopback(host: str) -> bool:
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, token: str) -> None:

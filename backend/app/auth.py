@@ -10,6 +10,7 @@ A right password clears the count.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,15 @@ from backend.store.throttle import AttemptLog, Failures
 log = logging.getLogger(__name__)
 
 SCOPE = "admin"
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class PasswordGate:

@@ -125,9 +125,15 @@ def trace_steps(trace: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
             )
             continue
         details = {k: v for k, v in step.items() if k != "step"}
+        query = str(details.pop("query", "") or details.pop("standalone_question", ""))
+        results = details.pop("results", None)
+        pages = "; ".join(map(str, results[:5])) if isinstance(results, list) else ""
         reason = details.pop("reason", "")
-        text = str(reason or _inputs(details))
-        rows.append({"step": name, "tool": "", "inputs": "", "result": text[:300], "page": ""})
+        text = f"{len(results)} passages" if isinstance(results, list) else ""
+        text = str(reason or text or _inputs(details))
+        rows.append(
+            {"step": name, "tool": "", "inputs": query, "result": text[:300], "page": pages}
+        )
     return rows
 
 
@@ -148,3 +154,26 @@ def echoes_prompt_example(text: str, question: str) -> bool:
     """True when ``text`` names what the prompt's examples are about and the question does not."""
     low, q = text.lower(), question.lower()
     return any(m.lower() in low and m.lower() not in q for m in _example_markers())
+
+
+# --- an empty chat ----------------------------------------------------------------------------------
+def example_questions(docs: Sequence[Any], limit: int = 3) -> list[str]:
+    """Questions the indexed reports answer, to start an empty chat (the newest annual report of
+    each language first)."""
+    annual = [d for d in docs if d.company and d.fiscal_year]
+    annual.sort(key=lambda d: (d.fiscal_year, d.company), reverse=True)
+    en = next((d for d in annual if not re.search(r"[\u4e00-\u9fff]", d.company)), None)
+    zh = next((d for d in annual if re.search(r"[\u4e00-\u9fff]", d.company)), None)
+    out = []
+    if en is not None:
+        name, y = strip_legal(en.company), en.fiscal_year
+        out += [
+            f"What was {name}'s total revenue in FY{y}?",
+            f"How much did {name}'s net income change from FY{y - 1} to FY{y}?",
+        ]
+    if zh is not None:
+        name = zh.aliases[0] if zh.aliases else strip_legal(zh.company)
+        out.insert(1, f"{name}{zh.fiscal_year}年的营业收入是多少？")
+    if en is not None:
+        out.append(f"What are the main risk factors {strip_legal(en.company)} describes?")
+    return out[:limit]
