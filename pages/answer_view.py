@@ -53,6 +53,8 @@ def show_answer(services: Any, t: Translator, conv_id: str, turn: Any) -> None:
     """A stored turn's answer (``turn``: backend.app.conversations.StoredTurn)."""
     answer, key = turn.answer, f"{conv_id}_{turn.seq}"
     labels = labels_of(services, answer)
+    if answer.standalone_question and answer.standalone_question != turn.question:
+        st.caption(t("understood_as", q=safe_markdown(answer.standalone_question)))
     st.markdown(safe_markdown(answer.answer, labels))
     seconds = answer.timings.get("total_s")
     model = t("facts_model") if answer.model == FACTS_MODEL else answer.model
@@ -145,4 +147,4 @@ def trace(t: Translator, answer: Any) -> None:
         if answer.timings:
             st.caption(" · ".join(f"{k} {v}" for k, v in answer.timings.items()))
     with json_tab:
-        st.json(answer.trace, expanded=False)
+        st.json(answer.trace, expanded=2)

@@ -135,6 +135,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Filters on: {filters} — questions are answered from these reports only.",
         "已启用筛选：{filters} —— 仅根据这些报告回答。",
     ),
+    "understood_as": ("Understood as: {q}", "理解为：{q}"),
     "facts_model": ("financial statements (no model needed)", "财务报表（无需模型）"),
     "export_md": ("Markdown", "Markdown"),
     "export_csv": ("CSV", "CSV"),
@@ -147,7 +148,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_page": ("Page", "页码"),
     "step_tool": ("Tool call", "工具调用"),
     "step_withheld": ("Answer withheld", "回答被扣下"),
-    "lines_above": ("▸ {n} lines above", "▸ 上方 {n} 行"),
+    "lines_above": ("{n} lines above", "上方 {n} 行"),
     "correct": ("Correct", "纠正"),
     "correction": ("The right answer", "正确答案"),
     "correction_help": (

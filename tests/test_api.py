@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +18,10 @@ import pytest
 from backend.app.services import build_services
 from backend.settings import PROJECT_ROOT, Settings
 from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS
+from tests.servers import free_port, running
 
 TOKEN = "test-token-123"
 REVENUE = "What was Netflix's total revenue in FY2017?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
@@ -46,39 +39,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, netflix_extract: Path):
     data = tmp / "data"
     services = build_services(Settings(data_dir=data, models_path=MODELS, corpus_dir=CORPUS))
     assert services.ingestor.add([netflix_extract])[0].facts > 0
-    port = _free_port()
-    log = open(tmp / "serve.log", "wb")  # closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "backend", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=_env(data, ANNALYST_API_TOKEN=TOKEN),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 401:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the API did not start:\n" + (tmp / "serve.log").read_text())
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+
+    def ready() -> bool:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
-        text = (tmp / "serve.log").read_text(errors="replace")
-        assert "Traceback" not in text, text[-3000:]
+            return httpx.get(f"{url}/v1/models", timeout=2).status_code == 401
+        except httpx.TransportError:
+            return False
+
+    cmd = [sys.executable, "-m", "backend", "serve", "--port", str(port)]
+    env = _env(data, ANNALYST_API_TOKEN=TOKEN)
+    with running(cmd, env, tmp / "serve.log", ready, wait_s=60):
+        yield url
 
 
 @pytest.fixture

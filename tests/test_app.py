@@ -188,7 +188,7 @@ def test_chat_facts_route_cites_the_statement_page(app, tmp_path, netflix_extrac
     at.chat_input[0].set_value("and in 2016?").run()
     no_errors(at)
     assert "8,830,669" in at.chat_message[3].markdown[0].value
-    [first, second] = _turns(at)
+    [_first, second] = _turns(at)
     assert second.answer.standalone_question == "What was Netflix's total revenue in FY2016?"
 
     # filters restrict: a company the filter excludes is said to be excluded

@@ -239,3 +239,14 @@ def test_password_throttle_backs_off_locks_out_persists_and_logs(data_dir, caplo
     assert sum("wrong password" in m for m in logged) == 4
     assert any("locked for 600 s" in m for m in logged)
     assert any("refused" in m for m in logged)
+
+
+def test_the_app_listens_on_this_machine_only_unless_told_otherwise():
+    import tomllib
+
+    from backend.settings import PROJECT_ROOT
+
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text("utf-8"))
+    assert config["server"]["address"] == "127.0.0.1"
+    makefile = (PROJECT_ROOT / "Makefile").read_text("utf-8")
+    assert "$(if $(ADDRESS),--server.address $(ADDRESS))" in makefile

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,10 +96,15 @@ class AnswerRun:
 
 class ConversationService:
     def __init__(
-        self, store: ConversationStore, chat: ChatService, *, mode: str, data_dir: Path
+        self,
+        store: ConversationStore,
+        chat: Callable[[], ChatService],
+        *,
+        mode: str,
+        data_dir: Path,
     ) -> None:
         self.store = store
-        self.chat = chat
+        self._chat = chat  # built on the first question (loading it imports the embedder)
         self.mode = mode
         self.corrections_path = data_dir / "feedback" / "corrections.jsonl"
         self._runs: dict[str, AnswerRun] = {}
@@ -169,7 +174,7 @@ class ConversationService:
 
     def _answer(self, run: AnswerRun, history: list[Turn], filters: Filters) -> None:
         try:
-            for event in self.chat.stream(
+            for event in self._chat().stream(
                 run.question, history=history, filters=filters, mode=self.mode
             ):
                 if isinstance(event, Final):

@@ -134,7 +134,7 @@ class Services:
 
         return ConversationService(
             ConversationStore(self.catalog),
-            self.chat,
+            lambda: self.chat,
             mode=self.settings.chat_mode,
             data_dir=self.settings.data_dir,
         )

@@ -10,13 +10,13 @@ usable as a training item) after its conversation is deleted.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import ConversationNotFound
 from backend.store.catalog import Catalog, now
+from backend.store.schema import LazySchema
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -98,15 +98,7 @@ class ConversationStore:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _schema(self) -> None:
-        if self._ready:
-            return
-        with self._lock, self.catalog.connect() as conn:
-            conn.executescript(_DDL)
-            self._ready = True
+        self._schema = LazySchema(catalog, _DDL).ensure
 
     # -- conversations ---------------------------------------------------------------------------
     def create(self, title: str = "") -> ConversationRow:

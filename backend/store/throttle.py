@@ -4,10 +4,10 @@ it). Policy lives in :mod:`backend.app.auth`; this module only stores."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from backend.store.catalog import Catalog
+from backend.store.schema import LazySchema
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS auth_failures (
@@ -29,14 +29,7 @@ class AttemptLog:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _schema(self) -> None:
-        if not self._ready:
-            with self._lock, self.catalog.connect() as conn:
-                conn.executescript(_DDL)
-                self._ready = True
+        self._schema = LazySchema(catalog, _DDL).ensure
 
     def get(self, scope: str) -> Failures:
         self._schema()
