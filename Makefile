@@ -12,6 +12,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PORT ?= 8501
+# Empty: .streamlit/config.toml's 127.0.0.1 (this machine only). ADDRESS=0.0.0.0 serves the network.
+ADDRESS ?=
 
 .PHONY: setup run test test-fast lint format bench clean-venv
 
@@ -40,7 +42,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
-	  --browser.gatherUsageStats false
+	  --browser.gatherUsageStats false $(if $(ADDRESS),--server.address $(ADDRESS))
 
 test: setup $(VENV)/.dev-installed
 	@.ci/install-chromium || { echo "Chromium could not be installed: the browser test will fail"; \

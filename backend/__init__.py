@@ -12,5 +12,5 @@ in this list (``tests/test_layers.py`` checks it):
    imports ``ingestion`` or ``training``;
 6. :mod:`backend.evaluation` — scoring and the evaluation runner.
 
-Entry points: ``python -m backend`` (ask, models, doctor) and ``python -m backend.evaluate``.
+Entry points: ``python -m backend`` (ask, models, doctor, serve) and ``python -m backend.evaluate``.
 """

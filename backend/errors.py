@@ -217,6 +217,33 @@ class FeatureUnavailable(AnnalystError):
     """A part of Annalyst this build does not have yet (e.g. training-data generation)."""
 
 
+# --- conversations, access ----------------------------------------------------------------------
+class ConversationNotFound(AnnalystError):
+    def __init__(self, conv_id: str) -> None:
+        super().__init__(
+            f"Conversation {conv_id} does not exist (it may have been deleted in another tab). "
+            "Pick one from the list or start a new chat."
+        )
+
+
+class PasswordLocked(AnnalystError):
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(
+            f"After a wrong password the next attempt waits: try again in {wait_s:.0f} s. (The "
+            "wait grows with every failure and is kept across restarts; the server log lists the "
+            "failures.)"
+        )
+        self.wait_s = wait_s
+
+
+class UnsafeServe(AnnalystError):
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"Refusing to serve the API on {host} without a token: anyone on the network could "
+            "read and change your reports. Set ANNALYST_API_TOKEN, or serve on 127.0.0.1."
+        )
+
+
 # --- the command-line edge ----------------------------------------------------------------------
 def run_cli(command: Callable[[], int], *, error_code: int = 2) -> int:
     """Run a CLI command; a user-facing error becomes one line on stderr and ``error_code``,

@@ -145,7 +145,29 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         default=None,
         description="Admin page password (env ANNALYST_ADMIN_PASSWORD). Unset: the admin page stays "
-        "locked.",
+        "locked. Set: it also guards the Reports page's write actions (upload, delete, re-index, "
+        "edit company/year); browsing stays open.",
+    )
+    password_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Wrong passwords in a row after which password attempts are refused for "
+        "password_lockout_s (counted per server, kept across restarts, logged).",
+    )
+    password_lockout_s: int = Field(
+        default=900, ge=1, description="How long attempts are refused after the lockout."
+    )
+    password_backoff_max_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Before the lockout, the wait after a wrong password doubles from 1 s up to "
+        "this many seconds.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the HTTP API (`python -m backend serve`, env "
+        "ANNALYST_API_TOKEN): requests without it get 401. Unset: the API serves only on a "
+        "loopback address and then needs no token.",
     )
 
     @field_validator("data_dir", "corpus_dir", "models_path")

@@ -1,12 +1,10 @@
 """Admin: behind ANNALYST_ADMIN_PASSWORD. Training data generation, fine-tuning runs with live
-progress, the evaluation table and model activation/rollback. Long jobs run as background
+progress, the evaluation table and model activation/rollback, and the review of users' corrections. Long jobs run as background
 processes (backend/admin.py), so they survive page reloads; this page only starts and reads them."""
-
-import time
 
 import streamlit as st
 
-from backend.app.admin import check_password, password_configured
+from backend.app.admin import password_configured
 from backend.errors import AnnalystError
 from pages import admin_parts as parts
 from pages import widgets as w
@@ -20,26 +18,16 @@ if not password_configured(settings):
     st.warning(t("admin_unset"), icon="🔒")
     st.stop()
 
-if not st.session_state.get("admin_ok"):
-    with st.form("login"):
-        attempt = st.text_input(t("password"), type="password")
-        go = st.form_submit_button(t("unlock"), icon="🔑")
-    if go:
-        if check_password(settings, attempt):
-            st.session_state["admin_ok"] = True
-            st.session_state.pop("admin_failures", None)
-            st.rerun()
-        failures = st.session_state.get("admin_failures", 0) + 1
-        st.session_state["admin_failures"] = failures
-        time.sleep(min(failures, 5))  # slows down guessing
-        st.error(t("wrong_password"))
+if not w.unlocked(services, t, "login"):
     st.stop()
 
 if st.sidebar.button(t("lock"), icon="🔒"):
     st.session_state["admin_ok"] = False
     st.rerun()
 
-data_tab, train_tab, models_tab = st.tabs([t("tab_data"), t("tab_training"), t("tab_models")])
+data_tab, train_tab, models_tab, feedback_tab = st.tabs(
+    [t("tab_data"), t("tab_training"), t("tab_models"), t("tab_feedback")]
+)
 
 with data_tab:
     view = admin.fewshot()
@@ -77,3 +65,6 @@ with models_tab:
         parts.evaluation_panel(admin, t, was_running=eval_running)
 
     eval_panel()
+
+with feedback_tab:
+    parts.feedback_review(services.conversations, t)

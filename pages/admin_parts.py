@@ -138,6 +138,11 @@ def training_panel(admin: Any, t: Translator, was_running: bool = False) -> None
     _finished_rerun(was_running, view.status.running)
 
 
+def _shown(value: Any) -> Any:
+    """A missing score as a dash, not "None"."""
+    return "—" if value is None else value
+
+
 def _registry_action(admin: Any, t: Translator, action: str) -> None:
     """Button callback (runs before the page renders, so the table shows the new state)."""
     state = st.session_state
@@ -145,6 +150,8 @@ def _registry_action(admin: Any, t: Translator, action: str) -> None:
         if action == "activate":
             mv = admin.activate(state["mv_version"], force=state.get("mv_force", False))
             state["models_flash"] = ("success", t("activated", version=mv.version))
+        elif not admin.can_roll_back():
+            state["models_flash"] = ("info", t("nothing_to_roll_back"))
         else:
             mv = admin.rollback()
             state["models_flash"] = (
@@ -166,12 +173,12 @@ def models_section(admin: Any, t: Translator) -> None:
                 t("col_version"): r.version or t("base"),
                 t("col_active"): "✅" if r.active else "",
                 t("col_gate"): r.gate + (f" — {r.gate_reason}" if r.gate_reason else ""),
-                t("col_accuracy"): r.scores.get("accuracy"),
-                t("col_hit5"): r.scores.get("hit@5"),
-                t("col_refusal"): r.scores.get("refusal_accuracy_na"),
-                t("col_latency"): r.scores.get("latency_median_s"),
-                "n": r.scores.get("n"),
-                t("col_source"): r.source,
+                t("col_accuracy"): _shown(r.scores.get("accuracy")),
+                t("col_hit5"): _shown(r.scores.get("hit@5")),
+                t("col_refusal"): _shown(r.scores.get("refusal_accuracy_na")),
+                t("col_latency"): _shown(r.scores.get("latency_median_s")),
+                "n": _shown(r.scores.get("n")),
+                t("col_source"): r.source or "—",
             }
             for r in rows
         ]
@@ -234,3 +241,30 @@ def evaluation_panel(admin: Any, t: Translator, was_running: bool = False) -> No
                 except AnnalystError as err:
                     st.error(str(err))
     _finished_rerun(was_running, status.running)
+
+
+def feedback_review(conversations: Any, t: Translator) -> None:
+    """Users' corrections waiting for review; accepted ones become training items."""
+    pending = conversations.corrections("pending")
+    if not pending:
+        st.info(t("feedback_none"))
+    for row in pending[:20]:
+        with st.container(border=True):
+            st.caption(t("feedback_question"))
+            st.text(row.question)
+            st.caption(t("feedback_model"))
+            st.text(row.answer)
+            st.caption(t("feedback_fix") + (" 👎" if row.rating < 0 else ""))
+            st.text(row.correction)
+            c1, c2 = st.columns(2)
+            key = f"{row.conv_id}_{row.seq}"
+            if c1.button(t("accept"), key=f"acc_{key}", icon="✅"):
+                n = conversations.review(row, accept=True)
+                st.success(t("feedback_written", n=n, path=conversations.corrections_path))
+                st.rerun()
+            if c2.button(t("reject"), key=f"rej_{key}", icon="✖️"):
+                conversations.review(row, accept=False)
+                st.rerun()
+    accepted = conversations.corrections("accepted")
+    if accepted:
+        st.caption(t("feedback_written", n=len(accepted), path=conversations.corrections_path))

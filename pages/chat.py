@@ -1,51 +1,44 @@
-"""Chat: ask about the indexed reports; answers stream with citations, evidence and the trace.
-The sidebar filters restrict which reports are searched."""
+"""Chat: ask about the indexed reports. Conversations are stored (the sidebar lists them; the open
+one is in the URL, so a reload keeps it); an answer is written in the background and survives a
+page switch; answers stream with citations, evidence, exports, the trace and feedback."""
+
+import time
 
 import streamlit as st
 
-from backend.answering.chat import Filters, Turn
+from backend.app.display import example_questions
+from backend.errors import AnnalystError
+from pages import answer_view as view
+from pages import chat_sidebar as side
 from pages import widgets as w
-from pages.i18n import Translator
 
 
-def sidebar_filters(docs: list, t: Translator) -> Filters:
-    with st.sidebar:
-        st.subheader(t("filters"))
-        companies = sorted({d.company for d in docs if d.company})
-        years = sorted({d.fiscal_year for d in docs if d.fiscal_year}, reverse=True)
-        company = st.selectbox(
-            t("company"), ["", *companies], key="f_company", format_func=lambda c: c or t("all")
-        )
-        year = st.selectbox(
-            t("year"),
-            [None, *years],
-            key="f_year",
-            format_func=lambda y: t("all") if y is None else str(y),
-        )
-        shown = [
-            d
-            for d in docs
-            if (not company or d.company == company) and (year is None or d.fiscal_year == year)
-        ]
-        labels = {d.doc_id: f"{d.label} — {d.file_name}" for d in shown}
-        doc_ids = st.multiselect(
-            t("documents"),
-            list(labels),
-            key="f_docs",
-            format_func=lambda i: labels.get(i, i),
-            placeholder=t("all_documents"),
-        )
-    return Filters(doc_ids=list(doc_ids), company=company, year=year)
+def _ask_example(question: str) -> None:
+    st.session_state["example_question"] = question
+
+
+def _empty_chat(t, docs: list) -> None:
+    st.caption(t("examples"))
+    for i, q in enumerate(example_questions(docs)):
+        st.button(q, key=f"example_{i}", icon="💡", on_click=_ask_example, args=(q,))
+
+
+def _follow(services, t, run) -> None:
+    """Show a running answer until it is stored, then show the page again with it."""
+    with st.chat_message("user"):
+        st.markdown(w.md(run.question))
+    with st.chat_message("assistant"):
+        if view.follow(services, t, run):
+            st.rerun()
 
 
 def render() -> None:
     """The chat page (registered by app.py with st.navigation as the default page)."""
     services, t = w.context()
-    turns: list[Turn] = st.session_state.setdefault("turns", [])
+    convs = services.conversations
     docs = services.catalog.documents()
-    if st.sidebar.button(t("new_chat"), icon="➕", width="stretch"):
-        turns.clear()
-    filters = sidebar_filters(docs, t)
+    conv_id = side.conversations(services, t)
+    filters = side.filters(docs, t)
     st.title(t("chat_title"))
     if docs:
         services.warmup.start()  # load the models in the background while the user types
@@ -55,19 +48,34 @@ def render() -> None:
         st.info(t("no_reports"))
         st.page_link("pages/reports.py", label=t("go_reports"), icon="📄")
         return
-    for i, turn in enumerate(turns):
+    turns = convs.turns(conv_id) if conv_id else []
+    for turn in turns:
         with st.chat_message("user"):
             st.markdown(w.md(turn.question))
         with st.chat_message("assistant"):
-            w.show_answer(services, t, turn.answer, key=f"turn{i}")
-    question = st.chat_input(t("ask_placeholder"))
-    if question:
-        with st.chat_message("user"):
-            st.markdown(w.md(question))
-        with st.chat_message("assistant"):
-            answer = w.stream_answer(services, t, question, turns, filters)
-        if answer is not None:
-            turns.append(Turn(question, answer))
+            view.show_answer(services, t, conv_id, turn)
+    run = convs.run(conv_id) if conv_id else None
+    if run is not None:
+        _follow(services, t, run)
+    elif not turns:
+        _empty_chat(t, docs)
+    if filters.active:
+        st.caption(t("filters_on", filters=filters.describe(t.lang)))
+    question = st.chat_input(t("ask_placeholder"), disabled=run is not None and not run.done)
+    question = question or st.session_state.pop("example_question", None)
+    if not question:
+        return
+    try:
+        if not conv_id:
+            conv_id = convs.new().conv_id
+            st.query_params["c"] = conv_id
+        if services.warmup.state == "loading":
+            with st.spinner(t("model_loading")):
+                while services.warmup.state == "loading":
+                    time.sleep(0.2)
+        _follow(services, t, convs.ask(conv_id, question, filters))
+    except AnnalystError as err:
+        st.error(str(err))
 
 
 if __name__ == "__main__":  # opened as a page file (Streamlit's legacy pages-directory mode)

@@ -13,8 +13,23 @@ settings = services.settings
 queue.recover()  # resume jobs a stopped server left behind
 
 
+def can_write() -> bool:
+    """Write actions need the password when one is set (browsing stays open)."""
+    return not services.gate.configured or bool(st.session_state.get("admin_ok"))
+
+
+def refused() -> bool:
+    """Checked again in every callback: a disabled button is no guard on the server."""
+    if can_write():
+        return False
+    st.session_state["flash"] = ("error", t("reports_locked"))
+    return True
+
+
 def submit(kind: str, doc_id: str, file: str) -> None:
     """Button callback (runs before the page, so the job list below already shows the job)."""
+    if refused():
+        return
     try:
         sub = queue.submit_reindex(doc_id) if kind == "reindex" else queue.submit_remove(doc_id)
         st.session_state["flash"] = (
@@ -28,6 +43,8 @@ def submit(kind: str, doc_id: str, file: str) -> None:
 def save_meta(doc_id: str) -> None:
     """Form callback: store the corrected company / year / type before the page renders."""
     state = st.session_state
+    if refused():
+        return
     try:
         services.catalog.update_metadata(
             doc_id,
@@ -41,16 +58,25 @@ def save_meta(doc_id: str) -> None:
 
 
 st.title(t("reports_title"))
+w.exposed_warning(services, t)
 if flash := st.session_state.pop("flash", None):
     getattr(st, flash[0])(flash[1])
+if not can_write():
+    st.info(t("reports_locked"), icon="🔒")
+    w.unlocked(services, t, "reports_login")
+writable = can_write()
 with st.form("upload", clear_on_submit=True):
     files = st.file_uploader(
         t("upload_label", mb=settings.max_upload_mb),
         type=["pdf"],
         accept_multiple_files=True,
         max_upload_size=settings.max_upload_mb,
+        disabled=not writable,
     )
-    submitted = st.form_submit_button(t("upload_button"), type="primary", icon="⬆️")
+    submitted = st.form_submit_button(
+        t("upload_button"), type="primary", icon="⬆️", disabled=not writable
+    )
+submitted = submitted and writable
 if submitted and not files:
     st.warning(t("upload_none"))
 for f in files if submitted else []:
@@ -77,8 +103,11 @@ def jobs_panel() -> None:
     for job in jobs:
         with st.container(border=True):
             w.job_card(t, job)
-    if active and not any(j.active for j in jobs):
-        st.rerun(scope="app")  # all finished: refresh the list of reports below
+    finished = sum(not j.active for j in jobs)
+    changed = finished != st.session_state.setdefault("_finished_jobs", finished)
+    if active and (changed or not any(j.active for j in jobs)):
+        st.session_state["_finished_jobs"] = finished
+        st.rerun(scope="app")  # a job finished: refresh the list of reports below
 
 
 jobs_panel()
@@ -100,7 +129,9 @@ for d in docs:
                 t("year"), 0, 2100, d.fiscal_year or 0, help=t("year_help"), key=f"fy_{d.doc_id}"
             )
             c3.text_input(t("report_type"), d.report_type, key=f"rt_{d.doc_id}")
-            st.form_submit_button(t("save_meta"), on_click=save_meta, args=(d.doc_id,))
+            st.form_submit_button(
+                t("save_meta"), on_click=save_meta, args=(d.doc_id,), disabled=not writable
+            )
         c1, c2, c3 = st.columns(3)
         c1.button(
             t("reindex"),
@@ -108,13 +139,14 @@ for d in docs:
             icon="🔄",
             on_click=submit,
             args=("reindex", d.doc_id, d.file_name),
+            disabled=not writable,
         )
-        sure = c2.checkbox(t("confirm_delete"), key=f"sure_{d.doc_id}")
+        sure = c2.checkbox(t("confirm_delete"), key=f"sure_{d.doc_id}", disabled=not writable)
         c3.button(
             t("delete"),
             key=f"del_{d.doc_id}",
             icon="🗑️",
-            disabled=not sure,
+            disabled=not (sure and writable),
             on_click=submit,
             args=("remove", d.doc_id, d.file_name),
         )

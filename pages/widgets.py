@@ -4,15 +4,14 @@ st.navigation). Rendering only; the data comes from backend/."""
 from __future__ import annotations
 
 import logging
-import time
+import re
 from typing import Any
 
 import streamlit as st
 
-from backend.answering.chat import Filters, Turn
-from backend.answering.events import Final, Status, Token
-from backend.app.evidence import citation_view
-from backend.errors import AnnalystError
+from backend.app.auth import is_loopback
+from backend.app.display import safe_markdown
+from backend.errors import AnnalystError, PasswordLocked
 from pages.i18n import Translator, pick_language
 
 log = logging.getLogger("annalyst.app")
@@ -57,6 +56,34 @@ def language_switch() -> str:
     return pick_language(choice, st.context.locale)
 
 
+def unlocked(services: Any, t: Translator, form_key: str) -> bool:
+    """The password form, until this session has given the right password (the throttle is the
+    server's: services.gate). True once unlocked."""
+    if st.session_state.get("admin_ok"):
+        return True
+    with st.form(form_key):
+        attempt = st.text_input(t("password"), type="password")
+        go = st.form_submit_button(t("unlock"), icon="🔑")
+    if go:
+        try:
+            ok = services.gate.check(attempt, who=f"from {getattr(st.context, 'ip_address', '')}")
+        except PasswordLocked as err:
+            st.error(t("password_wait", s=err.wait_s))
+            return False
+        if ok:
+            st.session_state["admin_ok"] = True
+            st.rerun()
+        st.error(t("wrong_password"))
+    return False
+
+
+def exposed_warning(services: Any, t: Translator) -> None:
+    """Warn when the app listens beyond this machine with no password set."""
+    address = st.get_option("server.address") or "0.0.0.0"
+    if not services.gate.configured and not is_loopback(address):
+        st.warning(t("exposed_open", address=address), icon="⚠️")
+
+
 def model_panel(services: Any, t: Translator) -> None:
     """Sidebar: the active model's name and version, and whether it is still loading."""
     try:
@@ -83,117 +110,18 @@ def model_panel(services: Any, t: Translator) -> None:
     state()
 
 
-def stream_answer(
-    services: Any, t: Translator, question: str, turns: list[Turn], filters: Filters
-) -> Any:
-    """Ask, stream the answer into the page, then show it with its evidence. None on error."""
-    if services.warmup.state == "loading":
-        with st.spinner(t("model_loading")):
-            while services.warmup.state == "loading":
-                time.sleep(0.2)
-    status = st.status(t("working"), expanded=False)
-    box = st.empty()
-    text, answer = "", None
-    try:
-        for event in services.chat.stream(
-            question, history=turns, filters=filters, mode=services.settings.chat_mode
-        ):
-            if isinstance(event, Status):
-                status.update(label=t.status(event.stage))
-            elif isinstance(event, Token):
-                text += event.text
-                box.markdown(md(text) + " ▌")
-            elif isinstance(event, Final):
-                answer = event.answer
-    except AnnalystError as err:
-        status.update(label=t("failed"), state="error")
-        box.empty()
-        st.error(str(err))
-        return None
-    except Exception:
-        log.exception("answering %r failed", question)
-        status.update(label=t("failed"), state="error")
-        box.empty()
-        st.error(t("unexpected_error"))
-        return None
-    box.empty()
-    if answer is None:
-        status.update(label=t("failed"), state="error")
-        st.error(t("unexpected_error"))
-        return None
-    status.update(label=t("answered_in", s=answer.timings.get("total_s", 0.0)), state="complete")
-    show_answer(services, t, answer, key=f"turn{len(turns)}")
-    return answer
-
-
-def show_answer(services: Any, t: Translator, answer: Any, key: str) -> None:
-    st.markdown(md(answer.answer))
-    seconds = answer.timings.get("total_s")
-    parts = [answer.model or "", f"{seconds:.1f} s" if seconds else ""]
-    st.caption(" · ".join(p for p in parts if p))
-    if answer.unverified_numbers:
-        st.warning(t("unverified", numbers=", ".join(answer.unverified_numbers)))
-    for j, cite in enumerate(answer.citations):
-        with st.expander(f"📄 {cite.file} · p. {cite.page}", key=f"{key}_c{j}"):
-            citation(services, t, answer.answer, cite)
-    with st.expander(t("trace"), icon="🔎", key=f"{key}_trace"):
-        trace(t, answer)
-
-
-def citation(services: Any, t: Translator, answer_text: str, cite: Any) -> None:
-    try:
-        view = citation_view(services.catalog, cite.doc_id, cite.page, answer_text, cite.snippet)
-    except AnnalystError as err:
-        st.error(str(err))
-        return
-    left, right = st.columns(2)
-    with left:
-        st.html(view.html)
-        if view.terms:
-            st.caption(t("highlighted", terms=", ".join(view.terms)))
-    with right:
-        if view.png:
-            st.image(view.png, caption=f"{view.file} · p. {view.page}")
-        else:
-            st.info(t(f"image_{view.note}"))
-
-
-def _short(value: Any, limit: int = 240) -> Any:
-    if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit] + " …"
-    if isinstance(value, list):
-        return [_short(v, limit) for v in value[:10]]
-    if isinstance(value, dict):
-        return {k: _short(v, limit) for k, v in value.items()}
-    return value
-
-
-def trace(t: Translator, answer: Any) -> None:
-    """The audit trail: plan, route, every tool call with arguments and results, the formula."""
-    for step in answer.trace:
-        name = step.get("step", "?")
-        if name == "tool":
-            tool, args, result = step.get("tool"), step.get("args") or {}, step.get("result")
-            st.markdown(
-                f"**{t('tool')}** `{tool}`" + (f" — ⚠️ {step['error']}" if step.get("error") else "")
-            )
-            if tool == "calculate" and isinstance(result, dict):
-                st.code(
-                    f"{result.get('expression', args.get('expression'))} = {result.get('value')}",
-                    language=None,
-                )
-            st.json(_short({"args": args, "result": result}), expanded=False)
-        else:
-            st.markdown(f"**{t('step_' + name) if t.has('step_' + name) else name}**")
-            st.json(_short({k: v for k, v in step.items() if k != "step"}), expanded=False)
-    if answer.timings:
-        st.caption(" · ".join(f"{k} {v}" for k, v in answer.timings.items()))
+def uploaded_name(message: str, job: Any) -> str:
+    """An ingestion error names the stored copy (``uploads/<sha>.pdf``); the user knows the file
+    by the name they uploaded."""
+    if not job.doc_id:
+        return message
+    return re.sub(rf"(?:[^\s'\"]*/)?{re.escape(job.doc_id)}\.\w+", job.file, message)
 
 
 def job_card(t: Translator, job: Any) -> None:
     """One ingestion job: progress while it runs, then what came out of it."""
     icon = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌"}[job.status]
-    st.markdown(f"{icon} **{job.file}** · {t('op_' + job.op)}")
+    st.markdown(f"{icon} **{safe_markdown(job.file)}** · {t('op_' + job.op)}")
     if job.active:
         stage = t("stage_" + job.stage) if t.has("stage_" + job.stage) else t("stage_queued")
         step = f" {job.done}/{job.total}" if job.total else ""
@@ -201,7 +129,7 @@ def job_card(t: Translator, job: Any) -> None:
         return
     r = job.result
     if job.status == "failed":
-        st.error(r.get("error") or t("unexpected_error"))
+        st.error(uploaded_name(r.get("error") or "", job) or t("unexpected_error"))
     elif r.get("status") == "removed":
         st.caption(t("removed", file=job.file))
     else:

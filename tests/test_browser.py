@@ -1,19 +1,16 @@
 """End to end in a real browser: `streamlit run app.py` on a loopback port, driven through
-Debian's Chromium by Playwright. Upload a report (a small real 10-K), refresh, ask a question
-(the agent answers from the income statement), open the citation and the trace, switch the
-interface to Chinese, look at the admin page. Screenshots go to test-artifacts/browser/
-(git-ignored)."""
+Debian's Chromium by Playwright. Upload two reports at once (a small real 10-K and an 8-K),
+refresh, ask a question (the agent answers from the income statement), open the citation and the
+trace, download the answer as Excel, follow up with another company, let a filter exclude a
+question, reload (the conversation stays), switch the interface to Chinese, look at the admin
+page. Screenshots go to test-artifacts/browser/ (git-ignored)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 
 from backend.settings import PROJECT_ROOT
 from tests.conftest import CORPUS, FOOTLOCKER_8K, MODELS, require
+from tests.servers import free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
@@ -31,19 +29,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """The app as users run it, on its own data dir; stopped (whole process group) afterwards."""
     require(FOOTLOCKER_8K.is_file(), f"corpus not found at {CORPUS}")
     require(CHROMIUM.exists(), "Debian's chromium is not installed (run .ci/install-chromium)")
     tmp = tmp_path_factory.mktemp("browser")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ANNALYST_DATA_DIR": str(tmp / "data"),
@@ -56,53 +48,20 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("ANNALYST_ADMIN_PASSWORD", None)
-    log = open(tmp / "streamlit.log", "wb")  # closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("streamlit did not start:\n" + (tmp / "streamlit.log").read_text())
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+
+    def ready() -> bool:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
-        text = (tmp / "streamlit.log").read_text(errors="replace")
-        assert "Traceback" not in text, text[-3000:]
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                return r.read() == b"ok"
+        except OSError:
+            return False
+
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    with running(cmd, env, tmp / "streamlit.log", ready, wait_s=90):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +123,16 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
 
     page.get_by_role("link", name="Go to the Reports page").click()
     expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
-    page.locator("input[type=file]").set_input_files(str(netflix_extract))
+    page.locator("input[type=file]").set_input_files([str(netflix_extract), str(FOOTLOCKER_8K)])
     expect(page.get_by_role("button", name=f"Remove {netflix_extract.name}")).to_be_visible()
-    page.get_by_role("button", name="Index").click()
-    expect(page.get_by_text(re.compile(r"queued — progress below"))).to_be_visible()
+    page.get_by_role("button", name="Upload and index").click()
+    expect(page.get_by_text(re.compile(r"queued — progress below")).first).to_be_visible()
     done = page.get_by_text(re.compile(r"Indexed: 4 pages, \d+ passages, [1-9]\d* facts"))
     expect(done).to_be_visible(timeout=300_000)
+    footlocker = page.get_by_text(re.compile(r"Indexed: 4 pages.*detected Foot Locker"))
+    expect(footlocker).to_be_visible(timeout=300_000)
+    # the list of reports follows each finished job, without a reload
+    expect(page.get_by_text(re.compile(r"Indexed reports \(2\)"))).to_be_visible(timeout=30_000)
     shot(page, "02-reports-indexed")
 
     page.reload()  # a refresh neither loses nor repeats the job
@@ -182,22 +145,56 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
     page.get_by_role("link", name="Chat").click()
     expect(page.get_by_role("heading", name="Ask your annual reports")).to_be_visible()
     ask(page, "What was Netflix's total revenue in FY2017?")
-    expect(page.get_by_text(re.compile(r"Answered in"))).to_be_visible(timeout=300_000)
     answer = page.get_by_test_id("stChatMessage").nth(1)
-    expect(answer).to_contain_text("$11,692,713 thousand")
+    expect(answer).to_contain_text("$11,692,713 thousand", timeout=300_000)
     expect(page.get_by_text(re.compile("Model: .*SmolLM2"))).to_be_visible()
     shot(page, "03-chat-answer")
 
-    page.get_by_text(f"📄 {netflix_extract.name} · p. 2").click()
+    answer.get_by_text("📄 Netflix 2017 · p.2").click()  # the citation's short label
     expect(answer.locator("mark", has_text="11,692,713")).to_be_visible()
     image = answer.get_by_role("img").first
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") > 500  # a real rendered page
     shot(page, "04-citation-evidence")
 
-    page.get_by_text("How this answer was made").click()
+    answer.get_by_text("How this answer was made").click()
+    answer.get_by_role("tab", name="Raw JSON").click()
     expect(answer.get_by_text("get_fact").first).to_be_visible()
     shot(page, "05-trace")
+
+    with page.expect_download() as download:  # export: the answer as an Excel workbook
+        answer.get_by_role("button", name="Excel").click()
+    saved = ARTIFACTS / "answer.xlsx"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith(".xlsx")
+    from openpyxl import load_workbook
+
+    assert load_workbook(saved)["Data"]["D2"].value == 11692713
+
+    # a follow-up substitutes the company
+    ask(page, "What about Foot Locker?")
+    followed = page.get_by_test_id("stChatMessage").nth(3)
+    expect(followed).to_contain_text(
+        "Understood as: What was Foot Locker's total revenue in FY2017?", timeout=300_000
+    )
+    shot(page, "06-follow-up")
+
+    # filters restrict: with the company filter on Netflix, a Foot Locker question is excluded
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Netflix, Inc.").click()
+    wait_for_run(page)
+    ask(page, "What was Foot Locker's revenue in 2022?")
+    expect(page.get_by_test_id("stChatMessage").nth(5)).to_contain_text(
+        "Your filters (Netflix, Inc.) exclude this question", timeout=120_000
+    )
+    shot(page, "07-filter-excludes")
+
+    page.reload()  # the conversation is in the URL and the store: a reload keeps it
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(6, timeout=60_000)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("$11,692,713 thousand")
+    shot(page, "08-after-reload")
 
     page.get_by_text("中文", exact=True).click()  # the interface language switch
     expect(page.get_by_role("heading", name="向年报提问")).to_be_visible()
@@ -206,11 +203,11 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
     expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
         "placeholder", re.compile("询问营业收入")
     )
-    shot(page, "06-chat-zh")
+    shot(page, "09-chat-zh")
     page.get_by_text("English", exact=True).click()
     expect(page.get_by_role("heading", name="Ask your annual reports")).to_be_visible()
 
     page.get_by_role("link", name="Admin").click()
     expect(page.get_by_text(re.compile("ANNALYST_ADMIN_PASSWORD"))).to_be_visible()
-    shot(page, "07-admin-locked")
+    shot(page, "10-admin-locked")
     page.close()

@@ -22,7 +22,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _QUARTER = re.compile(r"\b(q[1-4]|quarter|quarterly|10-q|three months|six months)\b|季度", re.I)
 _EIGHT_K = re.compile(r"\b8-k\b", re.I)
 _FOLLOW_UP = re.compile(
-    r"^\s*(and|what about|how about|and for|same for|and in|and the|also|then)\b|^\s*(那|那么|还有|同期|上一年|去年)",
+    r"^\s*(and|what about|how about|what of|and for|same for|and in|and the|also|then|now|"
+    r"same question for)\b|^\s*(那|那么|还有|同期|上一年|去年|再看|换成)",
     re.I,
 )
 _GENERIC_WORDS = {
@@ -63,6 +64,15 @@ def years_in(text: str) -> list[int]:
     years = [int(m.group(1)) for m in _YEAR.finditer(text)]
     years += [2000 + int(m.group(1)) for m in _FY_SHORT.finditer(text)]
     return sorted(set(y for y in years if 1990 <= y <= 2100))
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """Where a normalised name (:func:`name_key`) is written in the original text: any case,
+    punctuation between its words, "&" for "and"."""
+    if _CJK.search(name):
+        return re.compile(r"\s*".join(re.escape(c) for c in name.replace(" ", "")))
+    words = ["(?:and|&)" if w == "and" else re.escape(w) for w in name.split()]
+    return re.compile(r"(?<![^\W_])" + r"[\W_]*".join(words) + r"(?![^\W_])", re.I)
 
 
 @dataclass
@@ -128,6 +138,16 @@ class CompanyIndex:
                         groups.append(ids)
         return groups
 
+    def name_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
+        """(start, end, doc ids) of every indexed company name written in ``text``, in order;
+        longer names win over names inside them ("3M Company" over "3M")."""
+        taken: list[tuple[int, int, set[str]]] = []
+        for name in sorted(self.names, key=len, reverse=True):
+            for m in _name_pattern(name).finditer(text):
+                if all(m.end() <= s or m.start() >= e for s, e, _ in taken):
+                    taken.append((m.start(), m.end(), set(self.names[name])))
+        return sorted(taken, key=lambda span: span[0])
+
     def _same_company(self, a: set[str], b: set[str]) -> bool:
         """Two name matches denote one company when they share a document ("3M" and "3M
         Company") or one's names are all inside the other's ("Adobe" / "Adobe Inc.")."""
@@ -165,39 +185,169 @@ class QueryPlan:
     named: int = 0  # distinct companies named in the question (aliases of one company count once)
     #: every name and alias of the companies named (to tell them apart from qualifiers)
     names: list[str] = field(default_factory=list)
+    excluded: str = ""  # 'company' / 'year': the filtered documents cannot answer (see _excluded)
+
+
+_ANAPHORA = re.compile(
+    r"\b(its|their|it|they|them|the company|that company|this company|the firm|same period|"
+    r"that year|the same)\b|该公司|这家公司|其(?!他|中)|它|他们|同期|该年",
+    re.I,
+)
+_RELATIVE_YEAR = (
+    (
+        -1,
+        re.compile(
+            r"\b(?:previous|prior|preceding|last) (?:fiscal )?year\b|\bthe year before\b|"
+            r"\ba year (?:earlier|before)\b|上一年|去年|前一年|上年",
+            re.I,
+        ),
+    ),
+    (
+        1,
+        re.compile(
+            r"\b(?:next|following|subsequent) (?:fiscal )?year\b|\ba year later\b|下一年|次年|后一年",
+            re.I,
+        ),
+    ),
+)
+# what may stand around a company and a year in a bare follow-up ("What about 3M in 2019?")
+_FILLER = re.compile(
+    r"\b(?:and|what|how|about|for|in|the|of|then|also|same|now|please|ok|okay|fy|fiscal|year|"
+    r"years|s|instead|again)\b|那么|那|还有|呢|的|吗|年度|年|情况|怎么样|如何|再看|换成|是多少|多少|"
+    r"呢|请问|看看|的呢",
+    re.I,
+)
+
+
+def _relative_shift(text: str) -> int:
+    """-1 for "the previous year" / 去年, +1 for "the following year", else 0."""
+    return next((shift for shift, pattern in _RELATIVE_YEAR if pattern.search(text)), 0)
+
+
+def _bare(question: str, spans: Sequence[tuple[int, int]]) -> bool:
+    """Nothing in ``question`` but a follow-up marker, company names, years and filler words."""
+    rest = question
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    rest = _FY_SHORT.sub(" ", _YEAR.sub(" ", rest))
+    for _, pattern in _RELATIVE_YEAR:
+        rest = pattern.sub(" ", rest)
+    rest = _FILLER.sub(" ", _FOLLOW_UP.sub(" ", rest))
+    return not re.search(r"[^\W_]", rest)
+
+
+def _asks_item(text: str) -> bool:
+    """The question asks for a statement item or a metric (and so is about some company)."""
+    from backend.domain.items import items_in
+    from backend.domain.metrics import find_metric
+
+    return bool(items_in(text)) or find_metric(text) is not None
+
+
+def _replace_years(text: str, old: Sequence[int], new: Sequence[int]) -> str:
+    """``text`` with the years ``old`` replaced by ``new`` (pairwise; extra old years by the
+    first new one)."""
+    for i, year in enumerate(old):
+        repl = new[i] if i < len(new) else new[0]
+        text = re.sub(rf"(?<!\d){year}(?!\d)", str(repl), text)
+    return text
+
+
+def _with_years(text: str, years: Sequence[int]) -> str:
+    """``text`` (which names no year) asked about ``years``."""
+    shown = ", ".join(str(y) for y in years)
+    if language_of(text) == "zh":
+        return f"{text.rstrip('?？。 ')}（{shown}年）"
+    return f"{text.rstrip('?. ')} in {shown}?"
+
+
+def _base_question(history: Sequence[str], index: CompanyIndex) -> str | None:
+    """The question a follow-up refers to: the latest that names a company, else the latest that
+    names a year (an unrelated question in between is skipped)."""
+    for pred in (lambda q: bool(index.name_spans(q)), lambda q: bool(years_in(q))):
+        for prev in reversed(history):
+            if pred(prev):
+                return prev
+    return None
+
+
+def _substitute(
+    base: str, index: CompanyIndex, company: str, years: Sequence[int], shift: int
+) -> str:
+    """``base`` with its company replaced by ``company`` and its years by ``years`` (or shifted
+    by ``shift``)."""
+    out = base
+    if company:
+        spans = index.name_spans(base)
+        first = spans[0][2] if spans else set()
+        for start, end, ids in sorted(spans, reverse=True):
+            if ids & first or index._same_company(ids, first):
+                left = " " if start and re.match(r"[^\W_]", out[start - 1]) else ""
+                right = " " if end < len(out) and re.match(r"[^\W_]", out[end]) else ""
+                if _CJK.search(company):
+                    left = right = ""
+                out = out[:start] + left + company + right + out[end:]
+    old = years_in(base)
+    new = list(years) or [y + shift for y in old]
+    if old and new:
+        return _replace_years(out, old, new)
+    if new:
+        return _with_years(out, new)
+    return out
+
+
+def _inherit(question: str, base: str, index: CompanyIndex, years: Sequence[int]) -> str:
+    """``question`` with the company (and, when it names none, the years) of ``base`` added."""
+    companies = index.company_label(index.companies_in(base))
+    extra = list(companies)
+    if not years:
+        extra += [str(y) for y in years_in(base)]
+    if not extra:
+        return question
+    if language_of(question) == "zh":
+        return f"{question.strip()}（{', '.join(extra)}）"
+    return f"{question.strip()} ({', '.join(extra)})"
 
 
 def rewrite_follow_up(question: str, history: Sequence[str], index: CompanyIndex) -> str:
-    """Make a follow-up stand-alone using the previous question of the conversation."""
+    """Make a follow-up stand-alone using the earlier (stand-alone) questions of the conversation.
+
+    * company substitution: "What about 3M?" / "那常柴呢？" → the referred question with its
+      company replaced (years too when given: "How about Costco in 2020?");
+    * year substitution: "and in 2017?" / "去年呢？" / "the year before?" → the referred question
+      with its years replaced;
+    * an elliptical question ("and its net income?", "What was the revenue in 2018?") gets the
+      referred question's company (and years when it names none);
+    * a question that names its own company, or is unrelated (no follow-up marker, no pronoun,
+      no statement item or metric), is left alone.
+
+    The referred question is the latest that names a company, so an unrelated question in between
+    does not break a conversation ("several turns back").
+    """
     if not history:
         return question
-    prev = history[-1]
-    has_company = bool(index.companies_in(question))
-    years = years_in(question)
-    short = len(question.split()) <= 6 or len(question) <= 14
-    if has_company and not _FOLLOW_UP.match(question):
+    base = _base_question(history, index)
+    if base is None:
         return question
-    if short or _FOLLOW_UP.match(question):
-        prev_years = years_in(prev)
-        if years and prev_years:  # "and in 2017?" → previous question with the year replaced
-            out = prev
-            for old, new in zip(prev_years, years, strict=False):
-                out = re.sub(rf"(?<!\d){old}(?!\d)", str(new), out)
-            if len(years) == 1 and len(prev_years) > 1:
-                for old in prev_years[1:]:
-                    out = re.sub(rf"(?<!\d){old}(?!\d)", str(years[0]), out)
-            if not _FOLLOW_UP.match(question) or len(question.split()) <= 4:
-                return out
-            return f"{out} ({question.strip()})"
-    if not has_company:
-        prev_companies = index.company_label(index.companies_in(prev))
-        if prev_companies:
-            joiner = "（" if language_of(question) == "zh" else " ("
-            close = "）" if joiner == "（" else ")"
-            extra = ", ".join(prev_companies)
-            if not years and years_in(prev):
-                extra += ", " + ", ".join(str(y) for y in years_in(prev))
-            return f"{question.strip()}{joiner}{extra}{close}"
+    spans = index.name_spans(question)
+    years = years_in(question)
+    shift = 0 if years else _relative_shift(question)
+    marker = bool(_FOLLOW_UP.match(question))
+    if spans:
+        if not marker:
+            return question  # names its own company
+        if _bare(question, [(s, e) for s, e, _ in spans]):
+            start, end, _ = spans[0]
+            return _substitute(base, index, question[start:end], years, shift)
+        prev_years = years_in(base)
+        return _with_years(question, prev_years) if prev_years and not years else question
+    if (years or shift) and _bare(question, []):
+        return _substitute(base, index, "", years, shift)
+    if marker or shift or _ANAPHORA.search(question) or _asks_item(question):
+        if shift and years_in(base):
+            years = [y + shift for y in years_in(base)]
+            return _inherit(_with_years(question, years), base, index, years)
+        return _inherit(question, base, index, years)
     return question
 
 
@@ -216,11 +366,19 @@ def plan_query(
     year asked about is preferred (a 2019 10-K also carries 2018 figures); annual reports are
     preferred over quarterlies unless the question is about a quarter.
     """
+    filter_docs = _filter_company_docs(index, doc_filter)
     standalone = rewrite_follow_up(question, history, index)
+    if filter_docs and not index.companies_in(question):
+        named = set(index.companies_in(standalone))
+        if named and not named & set(filter_docs):  # the filter, not the history, names it
+            standalone = question
     years = years_in(standalone)
-    if year_filter:
-        years = sorted(set(years) | {year_filter})
+    if year_filter and not years:  # the filter's year, unless the question names its own
+        years = [year_filter]
     mentions = index.mentions(standalone)
+    excluded = _excluded(index, doc_filter, sorted(set().union(*mentions)), years)
+    if not mentions and filter_docs:  # the filters name the company: the plan's company
+        mentions = [set(filter_docs)]
     company_docs = sorted(set().union(*mentions))
     candidates = list(doc_filter) if doc_filter else (company_docs or None)
     if doc_filter and company_docs:
@@ -249,7 +407,35 @@ def plan_query(
         unknown_company=unknown,
         named=len(mentions),
         names=index.names_of(company_docs),
+        excluded=excluded,
     )
+
+
+def _filter_company_docs(index: CompanyIndex, doc_filter: Sequence[str] | None) -> list[str]:
+    """The filtered documents when they are all one company's (the filters then name the company
+    a question is about), else []."""
+    docs = [index.docs[d] for d in doc_filter or [] if d in index.docs]
+    keys = {company_key(d.company) for d in docs}
+    if not docs or len(keys) != 1 or "" in keys:
+        return []
+    return sorted(d.doc_id for d in docs)
+
+
+def _excluded(
+    index: CompanyIndex, doc_filter: Sequence[str] | None, named: list[str], years: list[int]
+) -> str:
+    """Why the filtered documents cannot answer: 'company' (the question names companies none of
+    whose reports is selected), 'year' (no selected report covers a year asked; a report covers
+    its fiscal year and the two before it), or ''."""
+    if doc_filter is None:
+        return ""
+    if named and not set(named) & set(doc_filter):
+        return "company"
+    fiscal = [index.docs[d].fiscal_year for d in doc_filter if d in index.docs]
+    if years and fiscal and None not in fiscal:
+        if not any(y <= f <= y + 2 for y in years for f in fiscal if f is not None):
+            return "year"
+    return ""
 
 
 def _companies_first_selected(

@@ -389,6 +389,12 @@ class AdminService:
 
         return ModelRegistry(self.settings.registry_dir).activate(version, force=force)
 
+    def can_roll_back(self) -> bool:
+        """A registered version is active (rolling back from the bundled base does nothing)."""
+        from backend.llm.registry import ModelRegistry
+
+        return ModelRegistry(self.settings.registry_dir).active() is not None
+
     def rollback(self) -> Any:
         from backend.llm.registry import ModelRegistry
 

@@ -89,8 +89,26 @@ def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\d,.])(?:{alts})(?![\d]|[,.]\d)")
 
 
-def highlight_html(page_text: str, terms: list[str]) -> str:
-    """The page text as safe HTML (pre-wrapped) with every occurrence of ``terms`` in <mark>."""
+def _fold_above(body: str, above: str, context: int = 3) -> str:
+    """Lines far above the first highlight folded into a <details> (``above``: its summary, with
+    ``{n}`` lines), so the panel opens at the highlighted cell without scripts."""
+    first = body.find("<mark>")
+    if first < 0 or not above:
+        return body
+    lines_before = body[:first].split("\n")
+    if len(lines_before) <= context + 3:
+        return body
+    cut = len("\n".join(lines_before[: -context - 1])) + 1
+    summary = html.escape(above.format(n=len(lines_before) - context - 1))
+    return (
+        f'<details><summary style="cursor: pointer; color: #666;">{summary}</summary>'
+        f"{body[:cut]}</details>{body[cut:]}"
+    )
+
+
+def highlight_html(page_text: str, terms: list[str], above: str = "") -> str:
+    """The page text as safe HTML (pre-wrapped) with every occurrence of ``terms`` in <mark>;
+    with ``above`` (e.g. "{n} lines above"), the text opens at the first highlight."""
     pattern = _term_pattern(terms)
     parts: list[str] = []
     pos = 0
@@ -100,7 +118,7 @@ def highlight_html(page_text: str, terms: list[str]) -> str:
             parts.append(f"<mark>{html.escape(m.group(0))}</mark>")
             pos = m.end()
     parts.append(html.escape(page_text[pos:]))
-    body = "".join(parts).replace("$", "&#36;")
+    body = _fold_above("".join(parts).replace("$", "&#36;"), above)
     return (
         '<div class="annalyst-page" style="white-space: pre-wrap; font-family: monospace; '
         "font-size: 0.8rem; max-height: 32rem; overflow-y: auto; border: 1px solid #ddd; "
@@ -192,7 +210,14 @@ class CitationView:
 
 
 def citation_view(
-    catalog: Any, doc_id: str, page: int, answer_text: str, snippet: str = "", *, image: bool = True
+    catalog: Any,
+    doc_id: str,
+    page: int,
+    answer_text: str,
+    snippet: str = "",
+    *,
+    image: bool = True,
+    above: str = "",
 ) -> CitationView:
     """Page text (from the index) and page image (from the PDF) of one citation."""
     doc = catalog.document(doc_id)
@@ -201,7 +226,7 @@ def citation_view(
     terms = highlight_terms(answer_text, text)
     png, boxes, note = None, 0, ""
     if not image:
-        return CitationView(file, page, highlight_html(text, terms), terms, None, 0, "")
+        return CitationView(file, page, highlight_html(text, terms, above), terms, None, 0, "")
     path = Path(doc.stored_path or doc.source_path) if doc else None
     if path is None or not path.is_file():
         note = "missing_pdf"
@@ -211,4 +236,4 @@ def citation_view(
         except Exception as err:  # noqa: BLE001 - a page that cannot render still shows its text
             log.warning("cannot render %s p.%d: %s", path, page, err)
             note = "render_failed"
-    return CitationView(file, page, highlight_html(text, terms), terms, png, boxes, note)
+    return CitationView(file, page, highlight_html(text, terms, above), terms, png, boxes, note)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from backend.answering.rag import RagEngine
     from backend.answering.retrieval import Retriever
     from backend.app.admin import AdminService
+    from backend.app.auth import PasswordGate
+    from backend.app.conversations import ConversationService
     from backend.app.jobs import IngestQueue, ModelWarmup
     from backend.llm.clients import LLMProvider
     from backend.store.embeddings import Embedder
@@ -135,6 +137,26 @@ class Services:
         from backend.app.admin import AdminService
 
         return AdminService(self.settings)
+
+    # -- the workbench: conversations, feedback, the password gate ------------------------------
+    @cached_property
+    def conversations(self) -> ConversationService:
+        from backend.app.conversations import ConversationService
+        from backend.store.conversations import ConversationStore
+
+        return ConversationService(
+            ConversationStore(self.catalog),
+            lambda: self.chat,
+            mode=self.settings.chat_mode,
+            data_dir=self.settings.data_dir,
+        )
+
+    @cached_property
+    def gate(self) -> PasswordGate:
+        from backend.app.auth import PasswordGate
+        from backend.store.throttle import AttemptLog
+
+        return PasswordGate(self.settings, AttemptLog(self.catalog))
 
 
 def build_services(settings: Settings) -> Services:

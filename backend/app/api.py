@@ -1,0 +1,262 @@
+"""An OpenAI-compatible HTTP API, so that notebooks, Excel and Open WebUI can use Annalyst:
+
+    python -m backend serve [--host 127.0.0.1] [--port 8000]
+
+* ``GET /v1/models`` — ``annalyst`` (the agent) and ``annalyst-rag`` (plain RAG);
+* ``POST /v1/chat/completions`` — the last user message is the question, earlier user messages
+  its conversation (follow-ups work as in the chat); the answer's text carries its citations
+  ``[file p.N]`` and an extra field ``annalyst`` has the structured citations, trace, value and
+  unit. Optional ``annalyst_filters``: ``{"company", "year", "doc_ids"}``. ``stream: true``
+  answers as server-sent events ending ``data: [DONE]``; the checked answer is streamed (the
+  model's draft may still be withheld, so it is never sent), with keep-alive comments while the
+  agent works;
+* ``POST /v1/reports`` (multipart, field ``file``, several allowed) queues indexing jobs;
+  ``GET /v1/reports`` lists the reports and the jobs; ``GET /v1/jobs/{job_id}`` one job.
+
+Access: with ``ANNALYST_API_TOKEN`` set, every request needs ``Authorization: Bearer <token>``
+(401 otherwise). Without a token the server refuses to listen anywhere but a loopback address
+(:func:`check_bind`), and refuses requests from web pages (an ``Origin`` header) and for other
+host names (DNS rebinding), so a web site cannot drive it through the user's browser.
+
+Only ``python -m backend serve`` imports this module (FastAPI is imported at its top: the
+endpoints' annotations must resolve).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from backend.answering.answer import Answer
+from backend.answering.chat import Filters, Turn
+from backend.answering.events import Final
+from backend.app.auth import is_loopback
+from backend.app.display import citation_labels, strip_links, trace_steps
+from backend.errors import AnnalystError, UnsafeServe
+
+MODELS = {"annalyst": "agent", "annalyst-rag": "rag"}
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def check_bind(host: str, token: str) -> None:
+    """Refuse a non-loopback address without a token (raises :class:`UnsafeServe`)."""
+    if not token and not is_loopback(host):
+        raise UnsafeServe(host)
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, or OpenAI's list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _annalyst_field(answer: Answer, services: Any) -> dict[str, Any]:
+    labels = citation_labels(answer.citations, services.catalog.document)
+    return {
+        "citations": [
+            {"doc_id": c.doc_id, "file": c.file, "page": c.page, "label": labels.get(c.tag, "")}
+            for c in answer.citations
+        ],
+        "refused": answer.refused,
+        "value": answer.value,
+        "unit": answer.unit,
+        "unverified_numbers": answer.unverified_numbers,
+        "standalone_question": answer.standalone_question,
+        "trace": answer.trace,
+        "steps": trace_steps(answer.trace),
+        "timings": answer.timings,
+    }
+
+
+def create_app(services: Any) -> FastAPI:
+    """The FastAPI application over one :class:`backend.app.services.Services`."""
+    settings = services.settings
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    app = FastAPI(title="Annalyst", version="1", docs_url=None, redoc_url=None)
+
+    def auth(request: Request) -> None:
+        if token:
+            given = request.headers.get("authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), token):
+                raise HTTPException(
+                    401,
+                    "Missing or wrong bearer token (setting ANNALYST_API_TOKEN).",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
+        if request.headers.get("origin") or host not in _LOOPBACK_NAMES:
+            raise HTTPException(
+                403, "Without ANNALYST_API_TOKEN only local programs may call the API."
+            )
+
+    @app.exception_handler(AnnalystError)
+    def annalyst_error(request: Request, err: AnnalystError) -> JSONResponse:
+        return JSONResponse({"error": {"message": str(err), "type": "annalyst_error"}}, 400)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, err: HTTPException) -> JSONResponse:
+        body = {"error": {"message": err.detail, "type": "http_error"}}
+        return JSONResponse(body, err.status_code, headers=err.headers)
+
+    @app.get("/v1/models", dependencies=[Depends(auth)])
+    def models() -> dict[str, Any]:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "annalyst"} for m in MODELS]
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(auth)], response_model=None)
+    def completions(body: dict[str, Any]) -> Any:
+        model = str(body.get("model") or "annalyst")
+        if model not in MODELS:
+            raise HTTPException(404, f"Unknown model {model!r}: use one of {', '.join(MODELS)}.")
+        asked = [
+            _text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"
+        ]
+        if not asked or not asked[-1].strip():
+            raise HTTPException(400, "The last message must be a user message with a question.")
+        f = body.get("annalyst_filters") or {}
+        filters = Filters(list(f.get("doc_ids") or []), str(f.get("company") or ""), f.get("year"))
+        events = services.chat.stream(
+            asked[-1], history=_history(services, asked[:-1]), filters=filters, mode=MODELS[model]
+        )
+        meta = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "created": int(time.time()),
+            "model": model,
+        }
+        if body.get("stream"):
+            return StreamingResponse(_sse(events, meta, services), media_type="text/event-stream")
+        answer = next(e.answer for e in events if isinstance(e, Final))
+        return {
+            **meta,
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": strip_links(answer.answer)},
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "annalyst": _annalyst_field(answer, services),
+        }
+
+    @app.post("/v1/reports", dependencies=[Depends(auth)])
+    def upload(file: list[UploadFile] = File(...)) -> dict[str, Any]:  # noqa: B008
+        limit = settings.max_upload_mb * 1024 * 1024
+        out = []
+        for f in file:
+            data = f.file.read(limit + 1)
+            sub = services.jobs.submit_upload(data, f.filename or "upload.pdf")
+            row = {"file": sub.file, "status": sub.status, "job_id": sub.job_id}
+            if sub.doc is not None:
+                row["doc_id"] = sub.doc.doc_id
+            out.append(row)
+        return {"object": "list", "data": out}
+
+    @app.get("/v1/reports", dependencies=[Depends(auth)])
+    def reports() -> dict[str, Any]:
+        docs = [
+            {
+                k: d.to_dict()[k]
+                for k in (
+                    "doc_id",
+                    "file_name",
+                    "company",
+                    "fiscal_year",
+                    "report_type",
+                    "language",
+                    "pages",
+                    "facts",
+                    "status",
+                    "error",
+                )
+            }
+            for d in services.catalog.documents(status=None)
+        ]
+        return {"object": "list", "data": docs, "jobs": [_job(j) for j in services.jobs.jobs()]}
+
+    @app.get("/v1/jobs/{job_id}", dependencies=[Depends(auth)])
+    def job(job_id: str) -> dict[str, Any]:
+        found = services.jobs.job(job_id)
+        if found is None:
+            raise HTTPException(404, f"No job {job_id}.")
+        return _job(found)
+
+    return app
+
+
+def _job(j: Any) -> dict[str, Any]:
+    return {
+        "job_id": j.job_id,
+        "status": j.status,
+        "op": j.op,
+        "file": j.file,
+        "doc_id": j.doc_id,
+        "stage": j.stage,
+        "result": j.result,
+    }
+
+
+def _history(services: Any, questions: list[str]) -> list[Turn]:
+    """Earlier user messages as turns, each resolved to its stand-alone question in order."""
+    turns: list[Turn] = []
+    for q in questions:
+        past = [t.answer.standalone_question for t in turns]
+        standalone = services.retriever.plan(q, history=past).question
+        turns.append(Turn(q, Answer(question=q, answer="", standalone_question=standalone)))
+    return turns
+
+
+def _sse(events: Iterator[Any], meta: dict[str, Any], services: Any) -> Iterator[str]:
+    """Server-sent events: the role, a keep-alive comment per stage, the checked answer in pieces,
+    the final chunk with ``finish_reason`` and the ``annalyst`` field, then ``[DONE]``."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            **meta,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False, default=str)}\n\n"
+
+    yield chunk({"role": "assistant"})
+    answer = None
+    try:
+        for event in events:
+            if isinstance(event, Final):
+                answer = event.answer
+            else:
+                yield ": working\n\n"
+    except AnnalystError as err:
+        yield chunk({"content": str(err)}, "stop")
+        yield "data: [DONE]\n\n"
+        return
+    assert answer is not None
+    text = strip_links(answer.answer)
+    for start in range(0, len(text), 24):
+        yield chunk({"content": text[start : start + 24]})
+    yield chunk({}, "stop", annalyst=_annalyst_field(answer, services))
+    yield "data: [DONE]\n\n"
+
+
+def serve(services: Any, host: str, port: int) -> None:
+    """Run the API with uvicorn until interrupted (refuses an unsafe address first)."""
+    import uvicorn
+
+    token = services.settings.api_token
+    check_bind(host, token.get_secret_value() if token else "")
+    services.jobs.recover()
+    uvicorn.run(create_app(services), host=host, port=port, log_level="info")

