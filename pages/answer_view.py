@@ -10,39 +10,66 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from backend.answering.events import Status, Token
+from backend.answering.events import Evidence, Status, Token
 from backend.answering.facts_route import FACTS_MODEL
-from backend.app.display import citation_labels, echoes_prompt_example, safe_markdown, trace_steps
+from backend.app.display import (
+    citation_labels,
+    echoes_prompt_example,
+    plain,
+    safe_markdown,
+    short_label,
+    stream_safe,
+    trace_steps,
+)
 from backend.app.evidence import citation_view
-from backend.app.exports import Export, answer_csv, answer_markdown, answer_xlsx, data_rows, pivot
+from backend.app.exports import Export, data_rows, pivot
 from backend.errors import AnnalystError
+from pages import answer_actions
 from pages.i18n import Translator
 
 log = logging.getLogger("annalyst.app")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def follow(services: Any, t: Translator, run: Any) -> bool:
-    """Stream a running answer into the page; True when it finished with an answer (stored)."""
+    """Stream a running answer into the page: the progress, the best evidence with its page as
+    soon as it is found, then the model's words as they come (``st.write_stream``, escaped so a
+    report cannot make the page fetch anything). True when it finished with an answer."""
     status = st.status(t("working"), expanded=False)
+    evidence = st.empty()
     box = st.empty()
-    text = ""
-    for event in run.follow():
-        if isinstance(event, Status):
-            status.update(label=t.status(event.stage))
-        elif isinstance(event, Token):
-            text += event.text
-            if not echoes_prompt_example(text, run.question):
-                box.markdown(safe_markdown(text) + " ▌")
+
+    def words() -> Any:
+        text = ""
+        for event in run.follow():
+            if isinstance(event, Status):
+                status.update(label=t.status(event.stage))
+            elif isinstance(event, Evidence):
+                label = labels_of_page(services, event.doc_id, event.page)
+                evidence.caption(t("best_evidence", label=label) + " " + plain(event.text))
+            elif isinstance(event, Token):
+                text += event.text
+                if echoes_prompt_example(text, run.question):
+                    return  # the model is copying the prompt's example: show the checked answer
+                yield stream_safe(event.text)
+
+    with box.container():
+        st.write_stream(words())
     box.empty()
+    evidence.empty()
     if run.error:
         run.seen = True
         status.update(label=t("failed"), state="error")
         st.error(t("unexpected_error") if run.error == "unexpected" else run.error)
         return False
+    for _ in run.follow():  # drain what is left after an early stop
+        pass
     answer = run.answer
     status.update(label=t("answered_in", s=answer.timings.get("total_s", 0.0)), state="complete")
     return True
+
+
+def labels_of_page(services: Any, doc_id: str, page: int) -> str:
+    return short_label(services.catalog.document(doc_id), page)
 
 
 def labels_of(services: Any, answer: Any) -> dict[str, str]:
@@ -73,42 +100,9 @@ def show_answer(services: Any, t: Translator, conv_id: str, turn: Any) -> None:
         trace(t, answer)
     left, right = st.columns([3, 2])
     with left:
-        downloads(t, export, key)
+        answer_actions.downloads(t, export, key)
     with right:
-        feedback(services, t, conv_id, turn)
-
-
-def downloads(t: Translator, export: Any, key: str) -> None:
-    stem = f"annalyst-{key}"
-    c1, c2, c3 = st.columns(3)
-    c1.download_button(t("export_md"), lambda: answer_markdown(export), f"{stem}.md", "text/markdown",
-                       key=f"{key}_md", icon="⬇️", on_click="ignore")  # fmt: skip
-    c2.download_button(t("export_csv"), lambda: answer_csv(export), f"{stem}.csv", "text/csv",
-                       key=f"{key}_csv", icon="⬇️", on_click="ignore")  # fmt: skip
-    c3.download_button(t("export_xlsx"), lambda: answer_xlsx(export), f"{stem}.xlsx", XLSX,
-                       key=f"{key}_xlsx", icon="⬇️", on_click="ignore")  # fmt: skip
-
-
-def feedback(services: Any, t: Translator, conv_id: str, turn: Any) -> None:
-    """👍/👎 and an optional correction, stored with the turn."""
-    key, seq = f"{conv_id}_{turn.seq}", turn.seq
-
-    def save(correction: str | None = None) -> None:
-        thumbs = st.session_state.get(f"{key}_fb")
-        rating = {None: 0, 0: -1, 1: 1}.get(thumbs, 0)
-        text = turn.correction if correction is None else correction
-        services.conversations.feedback(conv_id, seq, rating=rating, correction=text)
-
-    if f"{key}_fb" not in st.session_state and turn.rating:
-        st.session_state[f"{key}_fb"] = 1 if turn.rating > 0 else 0
-    c1, c2 = st.columns([1, 2])
-    with c1:
-        st.feedback("thumbs", key=f"{key}_fb", on_change=save)
-    with c2, st.popover(t("correct"), icon="✏️"), st.form(f"{key}_fix", border=False):
-        fix = st.text_area(t("correction"), turn.correction, help=t("correction_help"))
-        if st.form_submit_button(t("save_correction")):
-            save(fix)
-            st.success(t("correction_saved"))
+        answer_actions.feedback(services, t, conv_id, turn)
 
 
 def citation(services: Any, t: Translator, answer_text: str, cite: Any) -> None:

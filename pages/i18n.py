@@ -46,6 +46,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status_plan": ("Planning the calculation…", "正在规划计算…"),
     "status_write": ("Writing the answer…", "正在撰写回答…"),
     "status_read": ("Reading the sources…", "正在阅读来源…"),
+    "best_evidence": ("Best evidence so far ({label}):", "目前最相关的依据（{label}）："),
     # navigation, start-up
     "nav_chat": ("Chat", "问答"),
     "nav_reports": ("Reports", "报告"),
@@ -149,6 +150,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_page": ("Page", "页码"),
     "step_tool": ("Tool call", "工具调用"),
     "step_withheld": ("Answer withheld", "回答被扣下"),
+    "step_unanswered": ("Part of the question not found", "问题中未找到答案的部分"),
+    "step_evidence": ("Evidence the model read", "模型阅读的依据"),
+    "step_dropped": ("Sentence left out (not supported)", "未显示的句子（无依据）"),
     "lines_above": ("{n} lines above", "上方 {n} 行"),
     "correct": ("Correct", "纠正"),
     "correction": ("The right answer", "正确答案"),

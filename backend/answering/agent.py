@@ -8,11 +8,15 @@ One explicit loop per question, small enough to read:
 2. Route (deterministic, :mod:`.route`): when the question names a company and a statement item or
    a known metric, the facts route (:mod:`.facts_route`) answers with ``get_fact`` and
    ``calculate`` and no model — the answer shows the formula and every input with its page.
-3. Search: ``search_reports``; nothing relevant → "not found in the indexed reports". When the
-   question asks for a computation, the model plans tool calls under a JSON-schema grammar
-   (:mod:`.planner`); a checked calculation answers.
-4. Write: otherwise the model writes the answer from the numbered passages (streamed); numbers are
-   checked against the cited evidence and an answer whose number is on no cited page is withheld.
+3. Search: ``search_reports``; nothing relevant → "not found in the indexed reports" at once.
+   The evidence is selected (:mod:`.evidence`): the table rows and the lines of the passages that
+   match the question, with their table headers, under a token cap — and its best line is shown
+   at once (:class:`~.events.Evidence`). When the question asks for a computation, the model
+   plans tool calls under a JSON-schema grammar (:mod:`.planner`); a checked calculation answers.
+4. Write: otherwise the model writes the answer from the numbered evidence (streamed). Each
+   sentence is then checked against the source it cites (:func:`.evidence.vet`): a number must be
+   printed beside the question's item, prose must share most of its words with the source; what
+   fails is dropped and said so, and an answer left with nothing is the refusal.
 
 Every tool call, with arguments and results, goes into ``Answer.trace`` (the audit trail).
 """
@@ -23,17 +27,25 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from backend.answering.answer import Answer, finish_answer, refusal_text, withhold_unverified
+from backend.answering.answer import (
+    Answer,
+    finish_answer,
+    refusal_text,
+    withheld_note,
+)
 from backend.answering.engine import Engine
-from backend.answering.events import Event, Final, Status, Token
+from backend.answering.events import Event, Evidence, Final, Status, Token
+from backend.answering.evidence import headline, select, vet
 from backend.answering.facts_route import FactsRoute
+from backend.answering.parts import not_found_note, unanswered
 from backend.answering.plan import QueryPlan
 from backend.answering.planner import plan_calculation
 from backend.answering.prompts import rag_messages
-from backend.answering.retrieval import Retriever, evidence_coverage, nothing_relevant
+from backend.answering.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
 from backend.answering.route import analyse, takes_facts_route
 from backend.answering.table_route import TableRoute
 from backend.answering.tools import Toolbox, ToolScope
+from backend.llm.clients import estimate_tokens
 
 
 class Agent(Engine):
@@ -49,6 +61,7 @@ class Agent(Engine):
         max_tokens: int = 320,
         max_steps: int = 3,
         tables: Any = None,
+        evidence_tokens: int = 600,
     ) -> None:
         super().__init__(retriever)
         self.facts = facts
@@ -57,6 +70,7 @@ class Agent(Engine):
         self.top_k = top_k
         self.max_tokens = max_tokens
         self.max_steps = max_steps
+        self.evidence_tokens = evidence_tokens
 
     def toolbox(self, plan: QueryPlan) -> Toolbox:
         """The tools of one question, scoped to its documents, companies and years."""
@@ -73,30 +87,56 @@ class Agent(Engine):
         if takes_facts_route(plan, route):
             yield Status("facts")
             if FactsRoute(toolbox).answer(plan, route, answer):
+                answer.route = "facts"
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
         if not route.narrative:
             yield Status("tables")
             if TableRoute(toolbox).answer(plan, route, answer):
+                answer.route = "tables"
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
         yield Status("search")
         toolbox.call("search_reports", {"query": plan.question})
         if self._refuse_irrelevant(plan, answer, toolbox):
+            answer.route = "refused"
             yield from self._done(answer, toolbox, t0)
             return
+        names = self.retriever.names_of(plan)
+        evidence = select(
+            plan.question,
+            toolbox.passages[: self.top_k + 2],
+            [] if route.narrative else toolbox.rows,
+            names=names,
+            years=plan.years,
+            budget=self.evidence_tokens,
+            docs=toolbox.docs_by_id(),
+        )
+        answer.trace.append(
+            {
+                "step": "evidence",
+                "sources": [
+                    {"file": p.file_name, "page": p.page, "text": p.text} for p in evidence
+                ],
+                "tokens": sum(estimate_tokens(p.text) for p in evidence),
+            }
+        )
+        best = headline(plan.question, evidence, names)
+        if best is not None:
+            yield Evidence(best.text, best.doc_id, best.file_name, best.page)
         llm = self.llm_provider.get()
         answer.model = llm.info.label()
-        visible = self.top_k + 2
         if route.compute:
             yield Status("plan")
             if plan_calculation(
-                plan, route, toolbox, answer, llm, max_steps=self.max_steps, visible=visible
+                plan, route, toolbox, answer, llm, max_steps=self.max_steps, evidence=evidence
             ):
+                answer.route = "calculation"
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
         yield Status("write")
-        yield from self._write(plan, answer, toolbox, llm, visible)
+        answer.route = "model"
+        yield from self._write(plan, answer, llm, evidence, t0)
         yield from self._done(answer, toolbox, t0)
 
     # -- steps --------------------------------------------------------------------------------
@@ -120,21 +160,36 @@ class Agent(Engine):
         return True
 
     def _write(
-        self, plan: QueryPlan, answer: Answer, toolbox: Toolbox, llm: Any, visible: int
+        self, plan: QueryPlan, answer: Answer, llm: Any, evidence: list[Passage], t0: float
     ) -> Iterator[Event]:
-        """The model writes the answer from the passages (streamed), then it is checked."""
-        passages = toolbox.passages[:visible]
-        t_gen = time.perf_counter()
-        first = None
+        """The model writes the answer from the evidence (streamed), then each sentence is
+        checked against its source; unsupported sentences are dropped and the answer says so."""
+        messages = rag_messages(plan.question, evidence, few_shot=llm.info.few_shot)
+        answer.timings["prompt_tokens"] = answer.timings.get("prompt_tokens", 0) + (
+            llm.count_prompt(messages)
+        )
         pieces: list[str] = []
-        for piece in llm.stream(rag_messages(plan.question, passages), max_tokens=self.max_tokens):
-            first = first or time.perf_counter()
+        for piece in llm.stream(messages, max_tokens=self.max_tokens):
+            answer.timings.setdefault("first_token_s", round(time.perf_counter() - t0, 3))
             pieces.append(piece)
             yield Token(piece)
-        finish_answer(answer, "".join(pieces), passages, language=plan.language)
-        withhold_unverified(answer, plan.language)
-        answer.retrieved = passages
-        answer.timings["first_token_s"] = round((first or time.perf_counter()) - t_gen, 3)
+        raw = "".join(pieces).strip()
+        checked = vet(raw, evidence, plan.question, plan.years)
+        if checked.dropped:
+            answer.trace.append(
+                {"step": "dropped", "model_answer": raw, "sentences": checked.dropped}
+            )
+        finish_answer(answer, checked.text, evidence, language=plan.language)
+        if answer.refused:
+            return
+        notes = []
+        if checked.dropped:
+            notes.append(withheld_note(len(checked.dropped), plan.language))
+        missing = unanswered(plan.question, answer.answer, self.retriever.names_of(plan))
+        if missing:
+            answer.trace.append({"step": "unanswered", "parts": missing})
+            notes.append(not_found_note(missing, plan.language))
+        answer.answer = " ".join([answer.answer, *notes])
 
     @staticmethod
     def _done(
@@ -147,6 +202,8 @@ class Agent(Engine):
         if not answer.retrieved:
             answer.retrieved = list(toolbox.passages)
         answer.timings["total_s"] = round(time.perf_counter() - t0, 3)
+        answer.timings.setdefault("first_token_s", answer.timings["total_s"])
+        answer.timings.setdefault("prompt_tokens", 0)
         if show:
             yield Token(answer.answer)
         yield Final(answer)

@@ -34,31 +34,17 @@ def refusal_text(language: str) -> str:
     return REFUSAL_ZH if language == "zh" else REFUSAL_EN
 
 
+def withheld_note(n: int, language: str) -> str:
+    """Said after an answer from which ``n`` unsupported sentences were left out."""
+    if language == "zh":
+        return f"（另有{n}句因引用的页面无法证实而未显示。）"
+    return f"({n} more sentence{'s' if n > 1 else ''} left out: the cited pages do not support it.)"
+
+
 def is_refusal(text: str) -> bool:
     bare = strip_citations(text).strip(" .。\n\t'\"")
     # a bare "N/A" is how ERC-style prompts ask for a refusal; "None"/"无" can be a real answer
     return bool(_REFUSAL_RE.search(text)) or bare.lower() in ("n/a", "unknown")
-
-
-def withhold_unverified(answer: Answer, language: str) -> Answer:
-    """Replace an answer whose main number appears on none of its cited pages by the refusal:
-    a wrong number is worse than none. The withheld text stays in the trace."""
-    if answer.refused or not answer.unverified_numbers:
-        return answer
-    numbers = parse_numbers(strip_citations(answer.answer))
-    if not numbers or numbers[0].text not in answer.unverified_numbers:
-        return answer
-    answer.trace.append(
-        {
-            "step": "withheld",
-            "reason": "the answer's number is on none of the cited pages",
-            "number": numbers[0].text,
-            "model_answer": answer.answer,
-        }
-    )
-    answer.answer, answer.refused = refusal_text(language), True
-    answer.citations, answer.value, answer.unit = [], None, ""
-    return answer
 
 
 @dataclass
@@ -84,6 +70,9 @@ class Answer:
     unit: str = ""
     model: str = ""
     mode: str = "rag"
+    #: how it was made: "refused" (at once, no model), "facts" / "tables" (no model),
+    #: "calculation" (a model-planned, checked calculation), "model" (written by the model)
+    route: str = ""
     standalone_question: str = ""
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

@@ -46,10 +46,20 @@ class Engine:
                 "documents": plan.doc_ids,
             }
         )
+        reason = ""
         if plan.unknown_company:
-            answer.answer, answer.refused = refusal_text(plan.language), True
-            answer.trace.append({"step": "refuse", "reason": "the company is not indexed"})
-            answer.timings = {"total_s": round(time.perf_counter() - t0, 3)}
+            reason = "the company is not indexed"
+        elif plan.years and len(plan.uncovered) == len(plan.years):
+            reason = f"no indexed report covers {', '.join(map(str, plan.uncovered))}"
+        if reason:
+            answer.answer, answer.refused, answer.route = (
+                refusal_text(plan.language),
+                True,
+                "refused",
+            )
+            answer.trace.append({"step": "refuse", "reason": reason})
+            answer.timings = {"total_s": round(time.perf_counter() - t0, 3), "prompt_tokens": 0}
+            answer.timings["first_token_s"] = answer.timings["total_s"]
             yield Final(answer)
             return
         yield from self.answer(plan, answer, t0)

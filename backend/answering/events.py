@@ -1,6 +1,7 @@
 """What an answer stream yields, as typed records (the UI, the CLI and the evaluation read them).
 
 * :class:`Status` — what the agent is doing now (``stage``: a key the UI translates);
+* :class:`Evidence` — the best row or sentence found, with its page, shown while the model writes;
 * :class:`Token` — answer text as it is generated;
 * :class:`Final` — the checked answer with its citations and trace; always the last event.
 """
@@ -21,6 +22,17 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The best evidence found for the question (a table row or a sentence, as plain text) and
+    where it is printed — shown at once, before the model's first word."""
+
+    text: str
+    doc_id: str
+    file_name: str
+    page: int
+
+
+@dataclass(frozen=True)
 class Token:
     text: str
 
@@ -30,7 +42,7 @@ class Final:
     answer: Answer
 
 
-Event = Status | Token | Final
+Event = Status | Evidence | Token | Final
 
 
 def final_answer(events: object) -> Answer:

@@ -186,6 +186,8 @@ class QueryPlan:
     #: every name and alias of the companies named (to tell them apart from qualifiers)
     names: list[str] = field(default_factory=list)
     excluded: str = ""  # 'company' / 'year': the filtered documents cannot answer (see _excluded)
+    #: years asked that no report searched can hold (after the latest fiscal year; see _uncovered)
+    uncovered: list[int] = field(default_factory=list)
 
 
 _ANAPHORA = re.compile(
@@ -396,6 +398,7 @@ def plan_query(
         else:
             candidates = _prefer_year(candidates, years, index, standalone)
     return QueryPlan(
+        uncovered=_uncovered(index, candidates, years, standalone),
         question=standalone,
         original=question,
         language=language_of(question),
@@ -436,6 +439,29 @@ def _excluded(
         if not any(y <= f <= y + 2 for y in years for f in fiscal if f is not None):
             return "year"
     return ""
+
+
+_FORWARD = re.compile(
+    r"\b(?:expect\w*|guidance|forecast\w*|outlook|plan(?:s|ned)?|project\w*|anticipat\w*|"
+    r"target\w*|estimate\w*|budget\w*|will|next|future|commitments?|maturit\w*|due|"
+    r"schedul\w*|payable|obligations?)\b|预计|预期|计划|目标|展望|将|未来|到期",
+    re.I,
+)
+
+
+def _uncovered(
+    index: CompanyIndex, candidates: Sequence[str] | None, years: Sequence[int], question: str
+) -> list[int]:
+    """Years asked that none of the searched reports can hold: more than a year after the latest
+    fiscal year (a report also states facts as of its filing date; forward-looking questions —
+    guidance, commitments, maturities — reach ten years on), or more than ten years before the
+    earliest. Empty when a report's fiscal year is unknown."""
+    docs = [index.docs[d] for d in candidates or index.docs if d in index.docs]
+    fiscal = [d.fiscal_year for d in docs if d.fiscal_year is not None]
+    if not years or not fiscal or len(fiscal) < len(docs):
+        return []
+    reach = 10 if _FORWARD.search(question) else 1
+    return [y for y in years if y > max(fiscal) + reach or y < min(fiscal) - 10]
 
 
 def _companies_first_selected(

@@ -22,6 +22,7 @@ from backend.answering.prompts import (
     planner_messages,
     tool_descriptions,
 )
+from backend.answering.retrieval import Passage
 from backend.answering.route import Route, expression_fits
 from backend.answering.tools import Toolbox, compact
 from backend.domain.numbers import parse_numbers
@@ -38,16 +39,20 @@ def plan_calculation(
     llm: Any,
     *,
     max_steps: int,
-    visible: int,
+    evidence: list[Passage],
 ) -> bool:
-    """Let the model plan up to ``max_steps`` tool calls; True when a checked calculation
-    answered the question (``answer`` is then written)."""
+    """Let the model plan up to ``max_steps`` tool calls over ``evidence`` (the selected rows and
+    lines, :mod:`.evidence`); True when a checked calculation answered the question (``answer``
+    is then written)."""
     tools = toolbox.langchain_tools()
     schema = plan_schema(tools, PLANNER_TOOLS)
     tool_text = tool_descriptions(tools, PLANNER_TOOLS)
     steps: list[str] = []
     for _ in range(max_steps):
-        messages = planner_messages(plan.question, toolbox.passages[:visible], tool_text, steps)
+        messages = planner_messages(plan.question, evidence, tool_text, steps)
+        answer.timings["prompt_tokens"] = answer.timings.get("prompt_tokens", 0) + (
+            llm.count_prompt(messages)
+        )
         raw = "".join(llm.stream(messages, max_tokens=300, json_schema=schema))
         try:
             action = json.loads(raw, strict=False)  # servers may allow raw newlines
@@ -64,7 +69,7 @@ def plan_calculation(
             if call.error:
                 steps.append(f"calculate({args.get('expression')}) failed: {call.error}")
                 continue
-            return calc_answer(plan, route, toolbox, answer, call.result, visible=visible)
+            return calc_answer(plan, route, answer, call.result, evidence)
         steps.append(f"{tool}({compact(args, 200)}) → {compact(call.result, 600)}")
     return False
 
@@ -72,16 +77,13 @@ def plan_calculation(
 def calc_answer(
     plan: QueryPlan,
     route: Route,
-    toolbox: Toolbox,
     answer: Answer,
     result: dict[str, Any],
-    *,
-    visible: int,
+    passages: list[Passage],
 ) -> bool:
-    """Write the answer of a calculation over the passages the model saw, or record why it was
-    rejected (an operand printed in no passage, fewer than two reported numbers, wrong shape)."""
+    """Write the answer of a calculation over the sources the model saw, or record why it was
+    rejected (an operand printed in no source, fewer than two reported numbers, wrong shape)."""
     expr, value = result["expression"], result["value"]
-    passages = toolbox.passages[:visible]
     operands = [
         n
         for n in parse_numbers(expr, skip_years=False)
@@ -129,5 +131,4 @@ def calc_answer(
     answer.citations = cites
     answer.value, answer.unit = round(value, d), "%" if percent else ""
     answer.unverified_numbers = []
-    answer.retrieved = passages
     return True

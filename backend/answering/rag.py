@@ -46,15 +46,19 @@ class RagEngine(Engine):
         t1 = time.perf_counter()
         if nothing_relevant(plan.question, passages, self.retriever.names_of(plan)):
             answer.answer, answer.refused = refusal_text(plan.language), True
+            answer.route = "refused"
             answer.trace.append({"step": "refuse", "reason": "nothing relevant retrieved"})
+            answer.timings = {"total_s": round(t1 - t0, 3), "first_token_s": round(t1 - t0, 3)}
             yield Final(answer)
             return
         llm = self.llm_provider.get()
-        answer.model = llm.info.label()
+        answer.model, answer.route = llm.info.label(), "model"
         yield Status("read")
         raw = []
         first = None
-        for piece in llm.stream(rag_messages(plan.question, passages), max_tokens=self.max_tokens):
+        messages = rag_messages(plan.question, passages, few_shot=llm.info.few_shot)
+        prompt_tokens = llm.count_prompt(messages)
+        for piece in llm.stream(messages, max_tokens=self.max_tokens):
             if first is None:
                 first = time.perf_counter()
             raw.append(piece)
@@ -64,7 +68,8 @@ class RagEngine(Engine):
         answer.timings = {
             **timings,
             "retrieval_s": round(t1 - t0, 3),
-            "first_token_s": round((first or t2) - t1, 3),
+            "prompt_tokens": prompt_tokens,
+            "first_token_s": round((first or t2) - t0, 3),
             "generation_s": round(t2 - t1, 3),
             "total_s": round(t2 - t0, 3),
         }

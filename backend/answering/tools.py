@@ -102,6 +102,10 @@ class Toolbox:
         """The indexed documents among ``doc_ids``."""
         return [self._docs[d] for d in doc_ids if d in self._docs]
 
+    def docs_by_id(self) -> dict[str, Document]:
+        """Every indexed document by id (company, fiscal year, file name)."""
+        return dict(self._docs)
+
     def file_name(self, doc_id: str) -> str:
         doc = self._docs.get(doc_id)
         return doc.file_name if doc else doc_id

@@ -43,6 +43,20 @@ def safe_markdown(text: str, labels: dict[str, str] | None = None) -> str:
     return out
 
 
+_MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~$])")
+
+
+def stream_safe(piece: str) -> str:
+    """A piece of streamed model text, every Markdown-active character escaped: an image or a
+    link split over several pieces can never form, so nothing is fetched while it streams."""
+    return _MD_ACTIVE.sub(r"\\\1", piece)
+
+
+def plain(text: str) -> str:
+    """Report text shown as it is printed (Markdown and HTML escaped)."""
+    return stream_safe(text.replace("\n", " "))
+
+
 def strip_links(text: str) -> str:
     """``text`` without Markdown images (their alt text stays), links (their text stays) and link
     definitions."""
@@ -123,6 +137,25 @@ def trace_steps(trace: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
                     "page": pages,
                 }
             )
+            continue
+        if name == "evidence":
+            sources = step.get("sources") or []
+            rows.append(
+                {
+                    "step": name,
+                    "tool": "",
+                    "inputs": f"{step.get('tokens', 0)} tokens",
+                    "result": " | ".join(str(x.get("text", ""))[:80] for x in sources)[:300],
+                    "page": "; ".join(f"{x.get('file')} p.{x.get('page')}" for x in sources[:5]),
+                }
+            )
+            continue
+        if name == "dropped":
+            for d in step.get("sentences") or []:
+                rows.append(
+                    {"step": name, "tool": "", "inputs": str(d.get("sentence", ""))[:200],
+                     "result": str(d.get("reason", "")), "page": ""}
+                )  # fmt: skip
             continue
         details = {k: v for k, v in step.items() if k != "step"}
         query = str(details.pop("query", "") or details.pop("standalone_question", ""))

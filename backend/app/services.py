@@ -94,6 +94,7 @@ class Services:
             top_k=s.top_k,
             max_tokens=s.max_answer_tokens,
             tables=self.tables,
+            evidence_tokens=s.evidence_tokens,
         )
 
     @cached_property

@@ -10,7 +10,7 @@ import logging
 import statistics
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,10 @@ class Evaluator:
                 unverified_numbers=answer.unverified_numbers,
                 model=answer.model,
                 latency_s=round(time.perf_counter() - t0, 3),
+                prompt_tokens=int(answer.timings.get("prompt_tokens", 0)),
+                first_token_s=answer.timings.get("first_token_s"),
+                total_s=answer.timings.get("total_s"),
+                route=answer.route,
                 tool_calls=len(calls),
                 malformed_tool_calls=sum(1 for t in calls if not t.get("well_formed", True)),
             )
@@ -149,6 +153,15 @@ class Evaluator:
         out["hit1"] = page_hit(item, retrieved, 1)
         out["hit5"] = page_hit(item, retrieved, 5)
         return out
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _p95(values: list[float]) -> float | None:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(0.95 * len(values)))], 2) if values else None
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -173,11 +186,18 @@ def summarize(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[
             s["false_refusals"] = sum(1 for p in rows if p["refused"] and p not in na)
             s["tool_calls"] = sum(p.get("tool_calls", 0) for p in rows)
             s["malformed_tool_calls"] = sum(p.get("malformed_tool_calls", 0) for p in rows)
-            lat = sorted(p["latency_s"] for p in rows)
-            s["latency_median_s"] = round(statistics.median(lat), 2) if lat else None
-            s["latency_p95_s"] = (
-                round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2) if lat else None
-            )
+            answered = [p for p in rows if not p["refused"]]
+            s["answered"] = len(answered)
+            s["answered_precision"] = _rate([p["correct"] for p in answered])
+            lat = [p["latency_s"] for p in rows]
+            s["latency_median_s"], s["latency_p95_s"] = _median(lat), _p95(lat)
+            written = [p for p in rows if p.get("prompt_tokens")]  # answers the model wrote
+            s["model_answers"] = len(written)
+            s["model_prompt_tokens_median"] = _median([p["prompt_tokens"] for p in written])
+            s["model_first_token_median_s"] = _median([p["first_token_s"] for p in written])
+            s["model_total_median_s"] = _median([p["total_s"] for p in written])
+            s["model_total_p95_s"] = _p95([p["total_s"] for p in written])
+            s["routes"] = dict(sorted(Counter(p.get("route", "?") for p in rows).items()))
         groups: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
         for p in rows:
             item = by_id[p["id"]]
@@ -209,8 +229,16 @@ def print_table(summary: dict[str, Any]) -> None:
             "refusal_accuracy_na",
             "false_refusals",
             "malformed_tool_calls",
+            "answered",
+            "answered_precision",
             "latency_median_s",
             "latency_p95_s",
+            "model_answers",
+            "model_prompt_tokens_median",
+            "model_first_token_median_s",
+            "model_total_median_s",
+            "model_total_p95_s",
+            "routes",
         ]
         for k in keys:
             if k in s:

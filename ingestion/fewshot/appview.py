@@ -86,10 +86,7 @@ class AppView:
     ) -> str | None:
         """The agent's answer after a model-planned calculation over ``passages``."""
         plan = self.retriever.plan(question)
-        box = self.toolbox(plan.doc_ids)
-        box.passages = list(passages)
         answer = Answer(question=question, answer="")
         result = {"expression": expression, "value": value}
-        visible = self.top_k + 2
-        ok = calc_answer(plan, calculation_route(question), box, answer, result, visible=visible)
+        ok = calc_answer(plan, calculation_route(question), answer, result, list(passages))
         return answer.answer if ok else None

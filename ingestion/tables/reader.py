@@ -307,9 +307,7 @@ def _assign_line(
     line's other phrases."""
     if not over:
         return
-    pitch = statistics.median(
-        [b.center - a.center for a, b in itertools.pairwise(cols)] or [60.0]
-    )
+    pitch = statistics.median([b.center - a.center for a, b in itertools.pairwise(cols)] or [60.0])
     sparse = len(over) < len(cols)
     for x0, x1, text in over:
         centre = (x0 + x1) / 2
@@ -371,9 +369,7 @@ def _header(
             break
         if sum(p[1] - p[0] for p in over) < 0.3 * sum(p[1] - p[0] for p in phrases):
             break  # mostly left-aligned text: a title, not a column header
-        _assign_line(
-            [p for p in over if not _UNIT_PHRASE.search(p[2])], cols, regions, label_limit
-        )
+        _assign_line([p for p in over if not _UNIT_PHRASE.search(p[2])], cols, regions, label_limit)
         left = [p for p in phrases if p[1] <= label_limit - 4]
         label_text[:0] = [p[2] for p in left]
         if len(left) >= 2 and not label_cols:
@@ -454,7 +450,9 @@ def _leads_into(prev: _Line, cur: _Line) -> bool:
     in a comma or a connecting word, or followed by a label that starts in lower case."""
     close = 0 < prev.line.cy - cur.line.cy <= 1.5 * max(prev.line.h, cur.line.h)
     text = prev.label
-    joined = bool(re.search(r"(?:[,(&/-]|\b(?:and|of|to|for|from|in|on|by|the|or|with|less))$", text))
+    joined = bool(
+        re.search(r"(?:[,(&/-]|\b(?:and|of|to|for|from|in|on|by|the|or|with|less))$", text)
+    )
     return close and (joined or cur.label[:1].islower())
 
 

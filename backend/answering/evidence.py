@@ -1,0 +1,459 @@
+"""What the model reads: the rows and sentences of the retrieved passages that match the
+question, within a token budget — not five whole passages.
+
+On a CPU the prompt is the cost of an answer (the 1.5B model reads ~85 tokens/s on two cores), so
+:func:`select` keeps, from each passage, the lines that share words with the question (a table
+line keeps the header lines above it — the years and units its numbers belong to), and sentences
+are cut whole, never mid-word. Table rows found by ``find_rows`` come first, as one short line
+each with their headers and unit. Text flagged at ingestion as instructions to an assistant
+(:func:`instruction_like`) never reaches a prompt.
+
+:func:`grounded` is the other half: a number the model writes is accepted only when a line or
+sentence of the evidence it cites holds that number AND a word of the question's item (and its
+year, when the question names one) — a number merely printed somewhere on the cited page is not
+enough.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from backend.answering.retrieval import Passage
+from backend.domain.numbers import Number, parse_numbers, rounds_to, same_amount
+from backend.llm.clients import estimate_tokens
+from backend.store.keywords import tokens
+from backend.store.tables import RowHit
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_STOP = frozenset(
+    """what which how much many was were is are did does do the a an of in on for to from by at
+    and or as per its their this that with than be been has have had year years fiscal fy ended
+    company report annual please provide give state answer according
+    什么 多少 分别 哪些 是否 如何 怎样 怎么 请问 呈现 情况 当年 年度 公司 报告期 本年""".split()
+)
+#: Text addressed to an AI assistant (planted instructions): never shown to the model.
+_INSTRUCTION = re.compile(
+    "|".join(
+        [
+            # overriding what came before
+            r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:previous|prior|above|earlier|all|"
+            r"any|your)\b.{0,30}\b(?:instructions?|prompts?|rules?|context|guidelines?)\b",
+            # addressing the assistant
+            r"\b(?:as an? |you are an? |dear |note to (?:the )?|attention:? )(?:ai|llm|language model|"
+            r"assistant|chatbot|gpt|bot)\b",
+            r"\b(?:ai|llm|language model|assistant|chatbot|bot)s?\b.{0,40}\b(?:must|should|shall|"
+            r"always|never|will)\b.{0,40}\b(?:answer|respond|reply|say|state|output|report|claim)",
+            r"\b(?:system prompt|jailbreak|prompt injection|developer mode)\b",
+            # answering every/any question a fixed way
+            r"\b(?:answer|respond to|reply to)\b.{0,12}\b(?:every|all|any)\b.{0,20}\bquestions?\b"
+            r".{0,30}\b(?:with|by saying|that|as)\b",
+            r"\b(?:regardless of|no matter)\b.{0,20}\b(?:question|asked|what the user)",
+            r"\bwhen(?:ever)? (?:you are|someone|anyone|the user|a user|users) (?:is |are )?ask(?:s|ed)?\b"
+            r".{0,60}\b(?:answer|reply|respond|say|state)",
+            r"\bthe (?:correct|only|right) answer (?:to|for) (?:any|every|all|each)\b",
+            # chat-template and role markers
+            r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|^#{2,3} ?(?:instruction|system|response)\b",
+            r"^\s*(?:system|assistant)\s*[:：]",
+            # Chinese
+            r"忽略.{0,12}(?:之前|以上|上述|先前|所有|全部).{0,8}(?:指令|指示|提示|规则|要求)",
+            r"(?:人工智能|AI|大模型|语言模型|助手|机器人|智能体).{0,12}(?:必须|应当|应该|务必|一律|总是|请)"
+            r".{0,20}(?:回答|回复|答复|输出|说明|声称)",
+            r"(?:所有|任何|每个|一切)(?:问题|提问).{0,10}(?:都|均|一律)(?:要)?(?:回答|答复|回复)",
+            r"(?:无论|不管)(?:用户|对方|别人|谁)?(?:问|提问|询问)(?:什么|任何)",
+            r"(?:如果|若|当|一旦)(?:被问|有人问|用户问|用户询问|被询问).{0,30}(?:请|就|则|一律)?(?:回答|答复|回复|说)",
+            r"系统提示|系统指令|提示词注入",
+        ]
+    ),
+    re.I | re.M,
+)
+
+
+def instruction_like(text: str) -> bool:
+    """Does ``text`` address an AI assistant with instructions (a planted prompt injection)?"""
+    return bool(_INSTRUCTION.search(text))
+
+
+def _stem(tok: str) -> str:
+    """A crude English stem: six letters ("employees", "employed", "employment" → "employ");
+    shorter words lose a plural s."""
+    if not tok.isascii():
+        return tok
+    return tok[:6] if len(tok) >= 6 else (tok[:-1] if len(tok) > 3 and tok.endswith("s") else tok)
+
+
+#: Abbreviations analysts write for words reports print in full.
+_SPELLED = {
+    "r&d": "research development",
+    "sg&a": "selling general administrative",
+    "d&a": "depreciation amortization",
+    "pp&e": "property plant equipment",
+    "capex": "capital expenditures",
+    "eps": "earnings per share",
+    "cogs": "cost goods sold",
+    "ebit": "earnings before interest taxes",
+}
+
+
+def _terms(text: str) -> set[str]:
+    out = set()
+    for tok in tokens(text):
+        tok = re.sub(r"['’]s$", "", tok.lower())
+        for word in _SPELLED.get(tok, tok).split():
+            if word in _STOP or word[:1].isdigit() or len(word) < 2:
+                continue
+            out.add(_stem(word))
+    return out
+
+
+def question_terms(question: str, names: Sequence[str] = ()) -> set[str]:
+    """Content words of a question, without the company's names."""
+    skip: set[str] = set()
+    for name in names:
+        skip |= _terms(name)
+    return _terms(question) - skip
+
+
+def _tabular(line: str) -> bool:
+    """A line of a table: two or more numbers in a short line, or a header of periods/units."""
+    return _is_header(line) or (len(line) < 200 and len(parse_numbers(line, skip_years=False)) >= 2)
+
+
+def _units(text: str) -> list[str]:
+    """What evidence is chosen in: table lines as they are, prose as whole sentences (a PDF cuts
+    a sentence into visual lines: they are joined first, so no sentence is cut mid-word)."""
+    out: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        if prose:
+            joined = ""
+            for part in prose:  # Chinese lines join without a space
+                joiner = (
+                    "" if (joined[-1:] and _CJK.match(joined[-1]) and _CJK.match(part[0])) else " "
+                )
+                joined = (joined + joiner + part) if joined else part
+            out.extend(x.strip() for x in sentence_split(joined) if x.strip())
+            prose.clear()
+
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            flush()
+        elif _tabular(line):
+            flush()
+            out.append(line)
+        else:
+            prose.append(line)
+    flush()
+    return out
+
+
+def sentence_split(text: str) -> list[str]:
+    """Sentences of a paragraph (long ones cut at a word boundary near 400 characters)."""
+    out = []
+    for s in sentences(text):
+        while len(s) > 400:
+            cut = s.rfind(" ", 200, 400)
+            cut = cut if cut > 0 else 400
+            out.append(s[:cut].rstrip() + " …")
+            s = s[cut:].lstrip()
+        out.append(s)
+    return out
+
+
+def _is_header(line: str) -> bool:
+    """A table header line: years or period words and few other words."""
+    years = _YEAR.findall(line)
+    return len(years) >= 2 or bool(re.search(r"\b(?:in (?:millions|thousands))\b|单位", line))
+
+
+def row_passage(row: RowHit, company: str = "", year: int | None = None) -> Passage:
+    """A table row as a one-line source: title, row label, each cell with its header, unit."""
+    cells = "; ".join(f"{c.column}: {c.text}" if c.column else c.text for c in row.cells)
+    unit = f" ({row.unit_label})" if row.unit_label else ""
+    text = f"{row.full_label}{unit}: {cells}"
+    return Passage(
+        f"row:{row.row_id}",
+        row.doc_id,
+        row.file_name,
+        row.page,
+        text,
+        "",
+        row.title,
+        company,
+        year,
+        1.0,
+    )
+
+
+def select(
+    question: str,
+    passages: Sequence[Passage],
+    rows: Sequence[RowHit] = (),
+    *,
+    names: Sequence[str] = (),
+    years: Sequence[int] = (),
+    budget: int = 600,
+    max_sources: int = 6,
+    docs: Mapping[str, Any] | None = None,
+) -> list[Passage]:
+    """The evidence the model reads, at most ``budget`` tokens (estimated) in ``max_sources``
+    sources: the table rows and the lines/sentences of the passages that best match the question.
+
+    Every candidate (a row, a table line, a sentence) is scored by the question's words it holds,
+    each weighted by how rare it is among the candidates (so "wages" counts for more than "net"
+    or "total"), with a small bonus for a year asked and for earlier search ranks. The best are
+    taken until the budget is spent — a table line with the header line above it (its years and
+    unit) — and each source keeps its chosen lines in their printed order."""
+    q_terms = question_terms(question, names)
+    sources: list[Passage] = []
+    for row in rows:
+        doc = (docs or {}).get(row.doc_id)
+        sources.append(
+            row_passage(row, getattr(doc, "company", ""), getattr(doc, "fiscal_year", None))
+        )
+    sources.extend(passages)
+    units = [[u for u in _units(p.text) if not instruction_like(u)] for p in sources]
+    unit_terms = [[_terms(u) & q_terms for u in us] for us in units]
+    n_units = sum(len(us) for us in units) or 1
+    df = {t: sum(1 for ts in unit_terms for u in ts if t in u) for t in q_terms}
+    weight = {t: math.log(1 + n_units / (1 + df[t])) for t in q_terms if df[t]}
+    heads = [(p.heading or "") for p in sources]
+    candidates: list[tuple[float, int, int]] = []
+    for s_i, (us, ts) in enumerate(zip(units, unit_terms, strict=True)):
+        head_terms = _terms(heads[s_i]) & q_terms
+        raw = []
+        for u_i, terms in enumerate(ts):
+            score = sum(weight.get(t, 0.0) for t in terms)
+            score += 0.25 * sum(weight.get(t, 0.0) for t in head_terms - terms)
+            asked_year = bool(years) and any(str(y) in us[u_i] for y in years)
+            raw.append((score + (0.5 if asked_year else 0.0)) if terms or asked_year else 0.0)
+        for u_i, score in enumerate(raw):
+            if _tabular(us[u_i]):  # a table line inherits from the caption/header above it
+                above = [raw[j] for j in range(max(0, u_i - 4), u_i) if not _tabular(us[j])]
+                score += 0.6 * max(above, default=0.0) if score else 0.0
+            if score:
+                candidates.append((score / (1 + 0.08 * s_i), s_i, u_i))
+    # table rows are short and dense in words: at most three, and only close to the best line
+    best = max((c[0] for c in candidates), default=0.0)
+    candidates = [c for c in candidates if c[1] >= len(rows) or (c[1] < 3 and c[0] >= 0.6 * best)]
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    chosen: dict[int, set[int]] = {}
+    used = 0
+    for _, s_i, u_i in candidates:
+        if s_i not in chosen and len(chosen) >= max_sources:
+            continue
+        pick = {u_i}
+        if parse_numbers(units[s_i][u_i]) and not _is_header(units[s_i][u_i]):
+            head = next(
+                (
+                    j
+                    for j in range(u_i - 1, max(-1, u_i - 12), -1)
+                    if _is_header(units[s_i][j])
+                    or (not _tabular(units[s_i][j]) and unit_terms[s_i][j])
+                ),
+                None,
+            )
+            if head is not None:
+                pick.add(head)
+        new = pick - chosen.get(s_i, set())
+        cost = sum(estimate_tokens(units[s_i][j]) for j in new)
+        cost += 0 if s_i in chosen else estimate_tokens(heads[s_i]) + 8
+        if used + cost > budget:
+            continue
+        chosen.setdefault(s_i, set()).update(new)
+        used += cost
+    return [
+        replace(sources[s_i], text="\n".join(units[s_i][j] for j in sorted(chosen[s_i])))
+        for s_i in sorted(chosen)
+    ]
+
+
+def same_number(stated: Number, printed: Number) -> bool:
+    """``stated`` (in an answer) is ``printed`` (in a source), up to scale words, rounding and
+    sign (statements print outflows in parentheses); a percentage only matches a percentage."""
+    for v in (printed.value, printed.base):
+        if same_amount(stated.value, v, signed=False, percent=stated.percent):
+            return True
+        if not stated.percent and same_amount(stated.base, v, signed=False):
+            return True
+        if rounds_to(abs(v), abs(stated.value)):
+            return True
+    return False
+
+
+def grounded(
+    number: Number,
+    question: str,
+    evidence: Sequence[Passage],
+    years: Sequence[int],
+    statement: str = "",
+) -> bool:
+    """Is ``number`` printed in a line of the evidence beside the item it is about, and, when the
+    question names years, in one of them (the year in the line, in a header line above it, or the
+    source is that year's report)?
+
+    The item is the words the ``statement`` (the answer's sentence) shares with the question
+    ("net sales" in "Net sales were $32,765 million"), else the question's words: the line (or
+    its source's heading) must hold two thirds of them — "net" alone does not make "Net income"
+    a line about net sales."""
+    q_terms = question_terms(question)
+    item = (_terms(statement) & q_terms) or q_terms
+    need = max(1, math.ceil(len(item) * 2 / 3)) if statement else 1
+    for p in evidence:
+        units = _units(p.text)
+        for i, unit in enumerate(units):
+            if not any(same_number(number, m) for m in parse_numbers(unit, skip_years=False)):
+                continue
+            if len(_terms(unit + " " + (p.heading or "")) & item) < need:
+                continue
+            context = " ".join(units[max(0, i - 12) : i + 1]) + " " + (p.heading or "")
+            if years and not (any(str(y) in context for y in years) or p.fiscal_year in years):
+                continue
+            return True
+    return False
+
+
+def headline(
+    question: str, evidence: Sequence[Passage], names: Sequence[str] = ()
+) -> Passage | None:
+    """The single best line of the evidence (a table row, or the sentence sharing most words with
+    the question) as a one-line passage — what the UI shows before the model's first word."""
+    q_terms = question_terms(question, names)
+    best: tuple[float, int, str, Passage] | None = None
+    for rank, p in enumerate(evidence):
+        for unit in _units(p.text):
+            if _is_header(unit) and not _terms(unit) & q_terms:
+                continue
+            score = len(_terms(unit) & q_terms) + (0.5 if parse_numbers(unit) else 0)
+            if score and (best is None or (score, -rank) > (best[0], best[1])):
+                best = (score, -rank, unit, p)
+    if best is None:
+        return None
+    return replace(best[3], text=best[2])
+
+
+# --- checking what the model wrote, sentence by sentence ------------------------------------------
+_REFUSAL = re.compile(r"not found in the indexed reports|在已索引的报告中未找到", re.I)
+_CITED = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
+_ABBREV = re.compile(
+    r"(?:\b(?:inc|corp|co|ltd|no|approx|vs|mr|ms|dr|st|jr|u\.s|e\.g|i\.e)|\d)\.$", re.I
+)
+_SPLIT = re.compile(r"(?<=[.!?。！？；])((?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])*)\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, each keeping the citations written right after its full stop
+    (``… million. [1]``); abbreviations (Inc., U.S.) and decimals do not end a sentence."""
+    out: list[str] = []
+    start = 0
+    for m in _SPLIT.finditer(text):
+        end = m.end()
+        head = text[start : m.start()].rstrip()
+        if _ABBREV.search(head) and not m.group(1):
+            continue
+        nxt = text[end : end + 1]
+        if nxt and m.group(0) == "" and nxt.isascii() and not m.group(1):
+            continue  # "3.5" — no space after the point
+        piece = text[start:end].strip()
+        if piece:
+            out.append(piece)
+        start = end
+    rest = text[start:].strip()
+    if rest:
+        out.append(rest)
+    return out
+
+
+def cited(sentence: str, n_sources: int) -> list[int]:
+    """The 1-based source numbers a sentence cites (only those that exist)."""
+    nums = [int(x) for m in _CITED.finditer(sentence) for x in re.split(r"\s*[,，]\s*", m.group(1))]
+    return [n for n in dict.fromkeys(nums) if 1 <= n <= n_sources]
+
+
+def key_numbers(sentence: str) -> list[Number]:
+    """The amounts a sentence states (not its citations, years or small counting words)."""
+    bare = _CITED.sub(" ", sentence)
+    return [
+        n
+        for n in parse_numbers(bare)
+        if not (
+            abs(n.value) <= 10 and n.scale == 1.0 and float(n.value).is_integer() and not n.percent
+        )
+    ]
+
+
+def supports(sentence: str, p: Passage, question: str, years: Sequence[int]) -> bool:
+    """Does source ``p`` back ``sentence``: every amount it states is grounded in ``p`` (printed
+    beside a word of the question's item), and, for prose without amounts, most of its content
+    words are in ``p``?"""
+    numbers = key_numbers(sentence)
+    if numbers:
+        return all(grounded(n, question, [p], years, sentence) for n in numbers)
+    words = _terms(_CITED.sub(" ", sentence))
+    if not words:
+        return True
+    shared = words & _terms(p.text + " " + (p.heading or ""))
+    return len(shared) >= max(1, round(0.5 * len(words)))
+
+
+@dataclass
+class Vetted:
+    """What is left of a model's answer after the check, with what was dropped and why."""
+
+    text: str
+    dropped: list[dict[str, str]]
+
+
+def vet(
+    raw: str,
+    evidence: Sequence[Passage],
+    question: str,
+    years: Sequence[int] = (),
+) -> Vetted:
+    """Keep the sentences of ``raw`` that their cited source backs (:func:`supports`); a sentence
+    that cites nothing or the wrong source is cited to the source that backs it, if one does;
+    the rest is dropped — an unsupported number is never shown."""
+    kept: list[str] = []
+    dropped: list[dict[str, str]] = []
+    for s in sentences(raw):
+        bare = _CITED.sub(" ", s).strip(" .。")
+        if not bare:
+            continue
+        if _REFUSAL.search(bare):  # "not found": nothing to check
+            kept.append(s)
+            continue
+        refs = cited(s, len(evidence))
+        if refs and any(supports(s, evidence[n - 1], question, years) for n in refs):
+            kept.append(s)
+            continue
+        other = next(
+            (i for i, p in enumerate(evidence, 1) if supports(s, p, question, years)), None
+        )
+        if other is not None:
+            kept.append(_recite(s, other))
+            continue
+        dropped.append(
+            {
+                "sentence": s,
+                "reason": "a number in it is not printed beside the item in any source"
+                if key_numbers(s)
+                else "no source says it",
+            }
+        )
+    return Vetted(" ".join(kept), dropped)
+
+
+def _recite(sentence: str, n: int) -> str:
+    """``sentence`` citing source ``n`` instead of what it cited."""
+    bare = _CITED.sub("", sentence).rstrip()
+    stop = bare[-1] if bare and bare[-1] in ".。!?！？" else ""
+    body = bare[:-1].rstrip() if stop else bare
+    return f"{body} [{n}]{stop}"
