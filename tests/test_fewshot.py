@@ -24,6 +24,7 @@ from backend.app.services import build_services
 from backend.domain.calculator import calculate
 from backend.domain.metrics import METRICS
 from backend.domain.numbers import parse_numbers, same_amount
+from backend.llm.clients import estimate_tokens
 from backend.settings import Settings
 from tests.conftest import CORPUS, HUAJIN_2019, MODELS, REPORTS, require
 
@@ -47,7 +48,13 @@ def _cut(src: Path, pages: list[int], dst: Path) -> Path:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     require(WEIS_10K.is_file() and HUAJIN_2019.is_file(), f"corpus not found at {CORPUS}")
-    from ingestion.fewshot.generate import Options, generate_dataset
+    from ingestion.fewshot.generate import (
+        HELDOUT_REPORTS,
+        NothingIndexed,
+        Options,
+        generate_dataset,
+        held_out,
+    )
 
     root = tmp_path_factory.mktemp("fewshot")
     files = [_cut(src, pages, root / src.name) for src, pages in CUTS.items()]
@@ -56,7 +63,11 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     results = services.ingestor.add(files)
     assert [r.status for r in results] == ["indexed", "indexed"], [r.error for r in results]
     assert all(r.facts > 0 for r in results), "the cut reports must keep their statements"
-    opts = Options(per_doc=14, use_llm=False, seed=7)
+    # both reports are among the held-out ones the default options keep out of training
+    assert all(held_out(d, HELDOUT_REPORTS) for d in services.catalog.documents())
+    with pytest.raises(NothingIndexed):
+        generate_dataset(services, root / "none", Options(per_doc=14, use_llm=False))
+    opts = Options(per_doc=14, use_llm=False, seed=7, exclude=())
     summary = generate_dataset(services, root / "out", opts)
     again = generate_dataset(services, root / "again", opts)
 
@@ -194,12 +205,16 @@ def test_items_are_the_model_facing_prompts(generated: dict[str, Any]) -> None:
         assert [m["role"] for m in msgs[-2:]] == ["user", "assistant"]
         assert all(m["role"] in ("system", "user", "assistant") for m in msgs)
         user = msgs[-2]["content"]
-        # the numbered sources of the prompt are the ones in provenance, in order
+        # the numbered sources of the prompt are the ones in provenance, in order, and no more
+        # than the product's evidence budget (the selected lines, not whole passages)
         for src in prov["sources"]:
-            assert f"[{src['n']}] {src['file']} p.{src['page']}" in user
+            assert re.search(rf"^\[{src['n']}\] .*\bp\.{src['page']}\b", user, re.M), src
+        assert estimate_tokens(user) <= 600 + 80 * (1 + len(prov["sources"])), item["id"]
         if prov["format"] == "answer":
+            # the product's prompt without few-shot examples: system, question, answer
+            assert [m["role"] for m in msgs] == ["system", "user", "assistant"]
             assert msgs[0]["content"] == SYSTEM_PROMPT
-            assert user.startswith(f"Question: {prov['question']}\n\nSources:\n")
+            assert user.startswith(f"Question: {prov['question']}\n\n<sources>\n")
             assert not re.search(r"\[[^\]]*\bp\.\s*\d+\]", msgs[-1]["content"])  # model cites [n]
             assert "user_answer" in prov
         else:

@@ -111,7 +111,9 @@ COMPANIES = {
 def test_the_red_team_set_is_large_and_recognised():
     assert len(CASES) >= 20
     assert sum(1 for c in CASES if re.search(r"[\u4e00-\u9fff]", c[1])) >= 10
-    assert all(instruction_like(c[3]) for c in CASES), [c[3] for c in CASES if not instruction_like(c[3])]
+    assert all(instruction_like(c[3]) for c in CASES), [
+        c[3] for c in CASES if not instruction_like(c[3])
+    ]
     assert not any(instruction_like(c[2]) for c in CASES)
 
 

@@ -305,9 +305,15 @@ def grounded(
     its source's heading) must hold two thirds of them — "net" alone does not make "Net income"
     a line about net sales."""
     q_terms = question_terms(question)
-    item = (_terms(statement) & q_terms) or q_terms
-    need = max(1, math.ceil(len(item) * 2 / 3)) if statement else 1
     for p in evidence:
+        # the company's own name is not the item ("Best Buy's revenue": the item is revenue)
+        own = question_terms(question, [p.company] if p.company else [])
+        item = (_terms(statement) & own) or own or q_terms
+        if statement:  # of the item's words, those the source prints at all must be there
+            printed = item & _terms(p.text + " " + (p.heading or ""))
+            need = max(1, math.ceil(len(printed) * 2 / 3))
+        else:
+            need = 1
         units = _units(p.text)
         for i, unit in enumerate(units):
             if not any(same_number(number, m) for m in parse_numbers(unit, skip_years=False)):

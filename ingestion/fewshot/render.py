@@ -3,9 +3,11 @@
 Every training item is built with the app's own prompt builders, so fine-tuning teaches what the
 model is later asked:
 
-- answers: :func:`backend.answering.prompts.rag_messages` (system prompt + few-shot + ``Question: …
-  Sources: [1] file p.N | heading …``); the assistant turn cites sources as ``[n]`` (Annalyst maps
-  them to ``[file p.N]`` itself) or is exactly the refusal sentence;
+- answers: :func:`backend.answering.prompts.rag_messages` without the few-shot examples (a tuned
+  model does without them) over the evidence the agent selects (:func:`product_view`: the
+  matching lines of the passages, :func:`backend.answering.evidence.select`); the assistant turn
+  cites sources as ``[n]`` (Annalyst maps them to ``[file p.N]`` itself) or is exactly the refusal
+  sentence;
 - tool calls: :func:`backend.answering.prompts.planner_messages` with the planner's tool
   descriptions (:func:`backend.answering.prompts.tool_descriptions`); the assistant turn
   is one JSON object such as ``{"tool": "calculate", "args": {"expression": "…"}}``.
@@ -22,6 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from backend.answering.answer import resolve_citations
+from backend.answering.evidence import select, vet
+from backend.answering.plan import years_in
 from backend.answering.prompts import planner_messages, rag_messages
 from backend.answering.retrieval import Passage
 from backend.answering.tools import compact
@@ -40,8 +44,11 @@ def tool_json(call: dict[str, Any]) -> str:
 def answer_messages(
     question: str, passages: Sequence[Passage], output: str
 ) -> list[dict[str, str]]:
-    """rag_messages(question, passages) + the assistant's answer."""
-    return [*rag_messages(question, passages), {"role": "assistant", "content": output}]
+    """rag_messages(question, passages), without few-shot examples, + the assistant's answer."""
+    return [
+        *rag_messages(question, passages, few_shot=False),
+        {"role": "assistant", "content": output},
+    ]
 
 
 def plan_messages(
@@ -94,6 +101,36 @@ def renumber(output: str, mapping: dict[int, int]) -> str:
         return "[" + ", ".join(parts) + "]"
 
     return _CITE.sub(sub, output)
+
+
+_STEPS = re.compile(r"\n\nSteps so far: (.*)\Z", re.S)
+
+
+def product_view(c: Any, tool_text: str, budget: int) -> str | None:
+    """Rewrite candidate ``c`` to what the product shows the model: the evidence the agent selects
+    from its passages (at most ``budget`` tokens), the output's [n] renumbered to it. Returns why
+    it cannot be (None when rewritten): a source the answer cites is not in that evidence, or the
+    answer fails the product's own sentence check (:func:`backend.answering.evidence.vet`) — such
+    an item would teach answering from text the model never sees."""
+    shown = select(c.question, c.passages, years=years_in(c.question), budget=budget)
+    if c.fmt == "answer":
+        where = {p.chunk_id: i for i, p in enumerate(shown, start=1)}
+        mapping = {}
+        for n in cited_numbers(c.output):
+            if not 1 <= n <= len(c.passages) or c.passages[n - 1].chunk_id not in where:
+                return "a cited source is not in the selected evidence"
+            mapping[n] = where[c.passages[n - 1].chunk_id]
+        output = renumber(c.output, mapping)
+        checked = vet(output, shown, c.question, years_in(c.question))
+        if mapping and checked.dropped:
+            return "the product's sentence check drops: " + checked.dropped[0]["reason"]
+        c.messages = answer_messages(c.question, shown, output)
+    else:
+        m = _STEPS.search(c.messages[-2]["content"])
+        steps = [] if not m or m.group(1) == "none" else m.group(1).split("\n")
+        c.messages = plan_messages(c.question, shown, tool_text, steps, json.loads(c.output))
+    c.passages = shown
+    return None
 
 
 def user_answer(output: str, passages: Sequence[Passage]) -> str:

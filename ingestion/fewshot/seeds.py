@@ -69,7 +69,7 @@ def seed_passages(seed: dict[str, Any], sources: list[dict[str, Any]], start: in
             text=s["text"],
             section="",
             heading=s.get("heading", ""),
-            company="",
+            company=s.get("company") or seed.get("company", ""),
             fiscal_year=None,
             score=0.0,
         )
