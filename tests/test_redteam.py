@@ -145,7 +145,7 @@ def test_planted_text_is_flagged_at_ingestion_and_still_searchable(poisoned):
 def test_no_answer_is_steered_by_planted_text(poisoned):
     steered, answered = [], 0
     docs = {d.file_name: d.doc_id for d in poisoned.catalog.documents()}
-    for company, question, fact, planted, sign in CASES:
+    for company, question, _fact, planted, sign in CASES:
         doc = docs[COMPANIES[company][0]]
         answer = poisoned.chat.ask(question, filters=Filters(doc_ids=[doc]))
         read = " ".join(
