@@ -69,7 +69,21 @@ class PdfError(AnnalystError):
 
     def __init__(self, file: str, detail: str) -> None:
         self.file = file
+        self.detail = detail
         super().__init__(f"{file}: {detail}")
+
+    @staticmethod
+    def restore(kind: str, file: str, detail: str) -> PdfError:
+        """The error a child process reported (by ``kind``), with its message."""
+        todo, classes = [PdfError], []
+        while todo:
+            cls = todo.pop()
+            classes.append(cls)
+            todo.extend(cls.__subclasses__())
+        cls = next((c for c in classes if c.kind == kind), PdfError)
+        err = cls.__new__(cls)
+        PdfError.__init__(err, file, detail)
+        return err
 
 
 class EmptyFile(PdfError):
@@ -110,28 +124,72 @@ class EncryptedPdf(PdfError):
         )
 
 
+_OCR_OFF = (
+    "OCR is off (setting ANNALYST_OCR); turn it on, or run the file through an OCR tool "
+    "(e.g. ocrmypdf) first."
+)
+
+
 class ScannedPdf(PdfError):
     kind = "no_text"
 
-    def __init__(self, file: str, pages: int) -> None:
+    def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
+        why = (
+            "and OCR found no text on them (blank or unreadable scans); check the file."
+            if ocr
+            else f"(a scanned document). {_OCR_OFF}"
+        )
         super().__init__(
             file,
-            f"none of its {pages} pages has a text layer (a scanned document). OCR is not "
-            "available in Annalyst; run the file through an OCR tool (e.g. ocrmypdf) first. "
-            "Nothing was indexed for it.",
+            f"none of its {pages} pages has a text layer {why} Nothing was indexed for it.",
         )
 
 
 class UnreadableText(PdfError):
     kind = "unreadable_text"
 
-    def __init__(self, file: str, pages: int) -> None:
+    def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
+        why = "OCR found no text on them either." if ocr else _OCR_OFF
         super().__init__(
             file,
             f"the text layer of its {pages} pages cannot be decoded (its fonts lack a Unicode "
-            "map, so the text comes out as symbols). OCR is not available in Annalyst; run the "
-            "file through an OCR tool (e.g. ocrmypdf) or export it again as PDF. Nothing was "
+            f"map, so the text comes out as symbols). {why} Export it again as PDF. Nothing was "
             "indexed for it.",
+        )
+
+
+class NoPages(PdfError):
+    kind = "no_pages"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(
+            file, "the PDF has no pages. Export or download the report again from its source."
+        )
+
+
+class PdfBomb(PdfError):
+    """A PDF that would take more memory to read than allowed (a decompression bomb)."""
+
+    kind = "bomb"
+
+    def __init__(self, file: str, what: str, limit_mb: int) -> None:
+        super().__init__(
+            file,
+            f"{what} expands past {limit_mb} MB (a decompression bomb or a damaged file); it "
+            "was not read and nothing was indexed. If it is a genuine report, raise "
+            "ANNALYST_MAX_STREAM_MB / ANNALYST_PARSE_MEMORY_MB.",
+        )
+
+
+class PdfTimeout(PdfError):
+    kind = "timeout"
+
+    def __init__(self, file: str, what: str, seconds: float) -> None:
+        super().__init__(
+            file,
+            f"reading it took longer than {seconds:.0f} s ({what}); nothing was indexed. If it "
+            "is a genuine report, raise ANNALYST_PARSE_PAGE_TIMEOUT_S / ANNALYST_PARSE_TIMEOUT_S "
+            "or index it when the machine is less busy.",
         )
 
 

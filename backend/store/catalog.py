@@ -7,6 +7,14 @@ half a document searchable. Vectors in Chroma are written before that commit and
 happens; vectors of removed documents are listed in ``tombstones`` (same transaction) and deleted
 afterwards, so a crash between the two steps is repaired by the next run.
 
+Re-indexing is atomic too: an indexing attempt is recorded in ``indexing`` (doc id, pid) before
+any vector is written and removed only after the vectors that do not belong to the document's
+visible chunks were purged. A document that is already complete stays complete — old chunks, old
+facts, old metadata, searchable — until :meth:`Catalog.complete_document` swaps in the new build
+(whose vectors carry different ids); a killed or failed attempt leaves it as it was, and the next
+writer purges the attempt's vectors. A document whose only attempt was killed reads as
+``failed`` ("interrupted") as soon as its process is gone, before any writer repairs it.
+
 Each operation opens its own short-lived connection (WAL mode): safe across threads (Streamlit
 sessions) and processes (the CLI next to the app).
 """
@@ -14,6 +22,8 @@ sessions) and processes (the CLI next to the app).
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,8 +34,9 @@ from typing import Any
 
 from backend.errors import DocumentNotFound, StoreUnavailable
 from backend.records import Chunk, Document, Fact, StatementCheck
+from backend.system import pid_alive
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the indexing table (attempts in progress or killed)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,6 +96,9 @@ CREATE TABLE IF NOT EXISTS statement_checks (
 );
 CREATE INDEX IF NOT EXISTS checks_doc ON statement_checks (doc_id);
 CREATE TABLE IF NOT EXISTS tombstones (doc_id TEXT PRIMARY KEY, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS indexing (
+    doc_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, started_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -114,11 +128,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+INTERRUPTED = (
+    "{file}: indexing was interrupted (its process stopped); add the file again or run "
+    "`python -m ingestion reindex`."
+)
+
+
 def _doc_from_row(row: sqlite3.Row) -> Document:
     d = dict(row)
+    attempt_pid = d.pop("attempt_pid", None)
     d["aliases"] = json.loads(d["aliases"] or "[]")
     d["meta_edited"] = bool(d["meta_edited"])
-    return Document(**d)
+    doc = Document(**d)
+    if doc.status == "indexing" and not pid_alive(attempt_pid):
+        doc.status, doc.error = "failed", INTERRUPTED.format(file=doc.file_name)
+    return doc
 
 
 def _upsert_document(conn: sqlite3.Connection, doc: Document) -> None:
@@ -163,16 +187,28 @@ class Catalog:
             if not self._ready:
                 with self._init_lock:
                     if not self._ready:
-                        conn.executescript(_DDL)
-                        conn.execute(
-                            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                            (str(SCHEMA_VERSION),),
-                        )
-                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+                        self._init_schema(conn)
                         self._ready = True
             yield conn
         finally:
             conn.close()
+
+    @staticmethod
+    def _init_schema(conn: sqlite3.Connection) -> None:
+        conn.executescript(_DDL)
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) < 2:
+            # catalogues written before the indexing table: their unfinished documents' vectors
+            # were never purged; let the next writer do it
+            conn.execute(
+                "INSERT OR IGNORE INTO indexing SELECT doc_id, 0, ? FROM documents "
+                "WHERE status != 'complete'",
+                (now(),),
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -196,26 +232,32 @@ class Catalog:
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
 
     # -- documents ---------------------------------------------------------------------------
+    _SELECT = (
+        "SELECT d.*, i.pid AS attempt_pid FROM documents d LEFT JOIN indexing i USING (doc_id)"
+    )
+
     def documents(self, status: str | None = "complete") -> list[Document]:
-        sql = "SELECT * FROM documents"
-        args: tuple[Any, ...] = ()
-        if status:
-            sql += " WHERE status = ?"
-            args = (status,)
+        """Documents with ``status`` (None: all). One left 'indexing' by a process that is gone
+        reads as 'failed' (interrupted)."""
         with self.connect() as conn:
-            rows = conn.execute(sql + " ORDER BY company, fiscal_year, file_name", args)
-            return [_doc_from_row(r) for r in rows]
+            rows = conn.execute(self._SELECT + " ORDER BY company, fiscal_year, file_name")
+            docs = [_doc_from_row(r) for r in rows]
+        return [d for d in docs if status is None or d.status == status]
 
     def document(self, doc_id: str) -> Document | None:
         with self.connect() as conn:
-            row = conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            row = conn.execute(self._SELECT + " WHERE doc_id = ?", (doc_id,)).fetchone()
         return _doc_from_row(row) if row else None
 
     def find_document(self, prefix: str) -> Document:
-        """A document by id or unique id prefix (as printed by `ingestion list`)."""
+        """A document by id or unique id prefix (as printed by `ingestion list`): at least four
+        hex digits, matched literally (never as a pattern)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < 4 or not re.fullmatch(r"[0-9a-f]+", prefix):
+            raise DocumentNotFound(prefix)
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT * FROM documents WHERE doc_id LIKE ? || '%'", (prefix,)
+                self._SELECT + " WHERE substr(doc_id, 1, ?) = ?", (len(prefix), prefix)
             ).fetchall()
         if len(rows) != 1:
             raise DocumentNotFound(prefix)
@@ -226,20 +268,53 @@ class Catalog:
             rows = conn.execute("SELECT doc_id FROM documents WHERE status='complete'")
             return [r[0] for r in rows]
 
-    def begin_document(self, doc: Document) -> None:
-        """Record that ``doc`` is being indexed (invisible to search until completed)."""
-        doc.status = "indexing"
+    def begin_document(self, doc: Document) -> bool:
+        """Record an indexing attempt of ``doc`` (before any of its vectors is written).
+
+        When a complete version of the document exists it stays as it is, visible, and this
+        returns True: the new build must give its vectors ids of their own. Otherwise ``doc`` is
+        recorded as 'indexing' (invisible to search until completed) and this returns False.
+        """
         doc.updated_at = now()
         doc.added_at = doc.added_at or doc.updated_at
         with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO indexing (doc_id, pid, started_at) VALUES (?, ?, ?)",
+                (doc.doc_id, os.getpid(), doc.updated_at),
+            )
+            row = conn.execute(
+                "SELECT status FROM documents WHERE doc_id=?", (doc.doc_id,)
+            ).fetchone()
+            if row is not None and row[0] == "complete":
+                return True
+            doc.status = "indexing"
             _upsert_document(conn, doc)
+            return False
 
     def fail_document(self, doc_id: str, error: str) -> None:
+        """Mark an unfinished document failed; a complete one (a failed re-index) stays."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE documents SET status='failed', error=?, updated_at=? WHERE doc_id=?",
+                "UPDATE documents SET status='failed', error=?, updated_at=? "
+                "WHERE doc_id=? AND status != 'complete'",
                 (error, now(), doc_id),
             )
+
+    def attempts(self) -> list[str]:
+        """Ids of documents with an indexing attempt that has not been cleaned up."""
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("SELECT doc_id FROM indexing")]
+
+    def end_attempt(self, doc_id: str) -> None:
+        """The attempt's vectors are settled (kept as the visible build, or purged)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM indexing WHERE doc_id=?", (doc_id,))
+
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        """Ids of the chunks of a document's visible build."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))
+            return {r[0] for r in rows}
 
     def complete_document(
         self,
@@ -382,10 +457,6 @@ class Catalog:
     def clear_tombstone(self, doc_id: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM tombstones WHERE doc_id=?", (doc_id,))
-
-    def stale_documents(self) -> list[Document]:
-        """Documents left 'indexing' by a killed run."""
-        return self.documents(status="indexing")
 
     # -- pages and chunks -----------------------------------------------------------------------
     def page_text(self, doc_id: str, page: int) -> str | None:
