@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.companies import company_key
-from backend.errors import AnnalystError, PdfError, StoreUnavailable
+from backend.errors import AnnalystError, DiskFull, PdfError, StoreUnavailable, is_disk_full
 from backend.records import Chunk, Document
 from backend.settings import Settings
 from backend.store.catalog import INTERRUPTED, Catalog
@@ -481,13 +482,25 @@ def _describe(doc: Document) -> str:
 
 
 def store_upload(settings: Settings, data: bytes, name: str) -> Path:
-    """Save uploaded bytes under the uploads folder, content-addressed (atomic write)."""
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    """Save uploaded bytes under the uploads folder, content-addressed (atomic write). The stored
+    name is the content hash and ``.pdf`` (the uploaded name, any length or characters, is kept
+    only as the display name); a full disk or an unwritable folder is a one-line error."""
     digest = hashlib.sha256(data).hexdigest()[:16]
-    suffix = Path(name).suffix.lower() or ".pdf"
-    target = settings.uploads_dir / f"{digest}{suffix}"
-    if not target.exists():
-        tmp = target.with_suffix(target.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+    target = settings.uploads_dir / f"{digest}.pdf"
+    try:
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            tmp = target.with_suffix(f".part{os.getpid()}")
+            try:
+                tmp.write_bytes(data)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
+    except OSError as err:
+        if is_disk_full(err):
+            raise DiskFull(str(settings.uploads_dir)) from err
+        raise StoreUnavailable(
+            f"{name}: the upload cannot be saved in {settings.uploads_dir} ({err.strerror}). "
+            "Check that the data directory is writable (setting ANNALYST_DATA_DIR)."
+        ) from err
     return target

@@ -4,6 +4,7 @@ st.navigation). Rendering only; the data comes from backend/."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -47,6 +48,11 @@ def context() -> tuple[Any, Translator]:
 def md(text: str) -> str:
     """Markdown-safe: '$' would start LaTeX in Streamlit markdown."""
     return text.replace("$", "\\$")
+
+
+def plain(text: str) -> str:
+    """Text shown literally inside Markdown (a file name such as '[x](http://…)' stays text)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~$-])", r"\\\1", text)
 
 
 def language_switch() -> str:
@@ -193,7 +199,7 @@ def trace(t: Translator, answer: Any) -> None:
 def job_card(t: Translator, job: Any) -> None:
     """One ingestion job: progress while it runs, then what came out of it."""
     icon = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌"}[job.status]
-    st.markdown(f"{icon} **{job.file}** · {t('op_' + job.op)}")
+    st.markdown(f"{icon} **{plain(job.file)}** · {t('op_' + job.op)}")
     if job.active:
         stage = t("stage_" + job.stage) if t.has("stage_" + job.stage) else t("stage_queued")
         step = f" {job.done}/{job.total}" if job.total else ""
@@ -201,7 +207,7 @@ def job_card(t: Translator, job: Any) -> None:
         return
     r = job.result
     if job.status == "failed":
-        st.error(r.get("error") or t("unexpected_error"))
+        st.error(plain(r.get("error") or t("unexpected_error")))
     elif r.get("status") == "removed":
         st.caption(t("removed", file=job.file))
     else:
@@ -227,3 +233,7 @@ def job_card(t: Translator, job: Any) -> None:
                 seconds=fields["seconds"],
             )
         )
+        for old in r.get("replaced_files") or []:
+            st.warning(t("result_replaced", old=plain(old)))
+        for other in r.get("kept_alongside") or []:
+            st.info(t("result_kept", other=plain(other)))

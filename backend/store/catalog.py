@@ -32,7 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.errors import DocumentNotFound, StoreUnavailable
+from backend.errors import (
+    CatalogDamaged,
+    DiskFull,
+    DocumentNotFound,
+    StoreUnavailable,
+    is_disk_full,
+)
 from backend.records import Chunk, Document, Fact, StatementCheck
 from backend.system import pid_alive
 
@@ -175,13 +181,41 @@ class Catalog:
                 "is writable (setting ANNALYST_DATA_DIR)."
             ) from err
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            fault = self._fault(err)
+            if fault is err:
+                raise
+            raise fault from err
         return conn
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection; a damaged file or a full disk becomes a one-line :class:`StoreUnavailable`
+        (whether it shows when opening or in the caller's statements)."""
+        try:
+            with self._connection() as conn:
+                yield conn
+        except sqlite3.DatabaseError as err:
+            fault = self._fault(err)
+            if fault is err:
+                raise
+            raise fault from err
+
+    def _fault(self, err: sqlite3.DatabaseError) -> Exception:
+        if is_disk_full(err):
+            return DiskFull(str(self.path.parent))
+        text = str(err).lower()
+        if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            return CatalogDamaged(str(self.path), str(err))
+        return err  # a programming error: keep it as it is
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
         try:
             if not self._ready:
