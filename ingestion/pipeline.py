@@ -314,6 +314,8 @@ class Ingestor:
             result.error, result.error_kind = str(err), "error"
             log.info("%s", err)
         except Exception as err:
+            if is_disk_full(err):  # Chroma's own errors: stop the batch with one line
+                raise DiskFull(str(self.settings.data_dir)) from err
             log.exception("ingesting %s failed", display)
             result.error, result.error_kind = f"{display}: unexpected error {err!r}", "internal"
         result.seconds = round(time.monotonic() - started, 2)
