@@ -253,9 +253,15 @@ def test_recovery_purges_vectors_of_failed_reports(services: Services, tmp_path:
 def _searchable(services: Services, doc_id: str, company: str) -> bool:
     doc = services.catalog.document(doc_id)
     hits = services.catalog.keyword_search(match_query("Item 5.07 vote"), [doc_id], 5)
-    services.store.refresh(-1)
     vector = services.embedder.embed_query("shareholder vote results")
-    found = services.store.search(vector, 10, [doc_id])
+    for attempt in range(3):  # as the retriever does: a writer's half-persisted index
+        services.store.reopen()
+        try:
+            found = services.store.search(vector, 10, [doc_id])
+            break
+        except Exception:  # chromadb "Error finding id" while another process writes
+            if attempt == 2:
+                raise
     visible = services.catalog.chunk_ids(doc_id)
     return (
         doc is not None
