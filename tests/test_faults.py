@@ -37,6 +37,7 @@ from backend.llm.registry import ModelRegistry
 from backend.store.keywords import match_query
 from ingestion.pipeline import store_upload
 from tests.conftest import AMCOR_8K, FOOTLOCKER_8K, HUAJIN_2019, MODELS
+from tests.pdfmaker import write_objects
 from tests.test_ingest import (
     assert_consistent,
     cli,
@@ -54,22 +55,6 @@ PEAK_LIMIT_MB = 1536  # issue 16: a bomb is refused below 1.5 GB of peak memory
 
 
 # --- hostile PDFs, made here -----------------------------------------------------------------
-def _raw_pdf(path: Path, objects: list[bytes]) -> Path:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{n} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{off:010d} 00000 n \n".encode() for off in offsets)
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    path.write_bytes(bytes(out))
-    return path
-
-
 def flate_bomb(path: Path, megabytes: int) -> Path:
     """One page whose second content stream is ``megabytes`` MB of spaces, Flate-compressed
     (~1 kB per MB): the text layer reads 'Quarterly revenue grew' and nothing else."""
@@ -77,7 +62,7 @@ def flate_bomb(path: Path, megabytes: int) -> Path:
     block = b" " * (1 << 20)
     data = b"".join(comp.compress(block) for _ in range(megabytes)) + comp.flush()
     text = b"BT /F1 10 Tf 50 750 Td (Quarterly revenue grew) Tj ET\n"
-    return _raw_pdf(
+    return write_objects(
         path,
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -92,7 +77,7 @@ def flate_bomb(path: Path, megabytes: int) -> Path:
 
 
 def zero_pages(path: Path) -> Path:
-    return _raw_pdf(
+    return write_objects(
         path, [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
     )
 
