@@ -2,7 +2,8 @@
 
 A report is hostile input: a 1 MB file can hold a stream that inflates to gigabytes, and PDFium
 aborts the whole process when an allocation fails. So every step that opens a PDF — reading page
-text (with OCR of pages that have no text layer) and reading statement tables for the facts — runs
+text (with OCR of pages that have no text layer), reading statement tables for the facts and
+rendering a cited page for the chat — runs
 in ``python -m ingestion.sandbox``, a child that
 
 * sets ``RLIMIT_DATA`` (``parse_memory_mb``), ``RLIMIT_CPU`` (``parse_timeout_s``) and no core
@@ -21,6 +22,7 @@ peak memory (``ru_maxrss`` from ``wait4``) is logged and kept in :attr:`ChildRun
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -131,6 +133,18 @@ def extract_facts(
     except PdfError as err:
         log.warning("facts were not extracted: %s", err)
     return [], []
+
+
+def render_page(
+    path: Path, page: int, terms: tuple[str, ...], scale: float, limits: Limits
+) -> tuple[bytes, int]:
+    """PNG of a 1-based page with ``terms`` boxed (see :mod:`ingestion.render`), rendered by a
+    child process; and how many boxes were drawn."""
+    args = {"path": str(Path(path).absolute()), "page": page, "terms": list(terms), "scale": scale}
+    for msg in _run_child("render", args, limits, Path(path).name, None):
+        if "png" in msg:
+            return base64.b64decode(msg["png"]), int(msg["boxes"])
+    raise CorruptPdf(Path(path).name, "the PDF reader returned no image")
 
 
 def _run_child(
@@ -314,9 +328,21 @@ def _task_facts(args: dict[str, Any], limits: dict[str, Any]) -> Iterator[dict[s
     yield {"facts": [asdict(f) for f in facts], "checks": [asdict(c) for c in checks]}
 
 
+def _task_render(args: dict[str, Any], limits: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    from ingestion.pdf import check_file, check_streams
+    from ingestion.render import draw_page
+
+    path = Path(args["path"])
+    check_file(path)
+    check_streams(path, int(limits["max_stream_mb"]))
+    png, boxes = draw_page(str(path), int(args["page"]), tuple(args["terms"]), float(args["scale"]))
+    yield {"png": base64.b64encode(png).decode("ascii"), "boxes": boxes}
+
+
 TASKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Iterator[dict[str, Any]]]] = {
     "pages": _task_pages,
     "facts": _task_facts,
+    "render": _task_render,
 }
 
 

@@ -365,7 +365,8 @@ def test_disk_full_during_add(tmp_path: Path) -> None:
         again = run_cli(data, "add", str(FOOTLOCKER_8K), str(AMCOR_8K))
         assert again.returncode == 0, again.stderr
         services = build_services(make_settings(data))
-        assert len(services.catalog.complete_ids()) == 2
+        wanted = {doc_id_of(FOOTLOCKER_8K), doc_id_of(AMCOR_8K)}
+        assert wanted <= set(services.catalog.complete_ids())  # (the 年报 may have completed)
         services.ingestor.add([])
         assert_consistent(services)
     finally:

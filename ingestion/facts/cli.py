@@ -114,10 +114,13 @@ def _print_checks(store, args: argparse.Namespace, doc_ids: list[str] | None) ->
 
 def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: ANN001
     """Re-read facts from the stored PDFs without re-embedding (after an extractor update)."""
-    from ingestion.facts import extract_facts
-    from ingestion.lock import WriterLock
-    from ingestion.pdf import read_pages
+    import dataclasses
 
+    from backend.errors import PdfError
+    from ingestion.lock import WriterLock
+    from ingestion.sandbox import Limits, extract_facts, read_pages
+
+    limits = dataclasses.replace(Limits.of(settings), ocr="off")  # OCR pages give no facts
     failed = 0
     with WriterLock(settings.data_dir, timeout=settings.lock_timeout_s):
         for doc in catalog.documents(status="complete"):
@@ -128,9 +131,15 @@ def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: 
                 print(f"FAILED  {doc.file_name}: the file {path} is gone", file=sys.stderr)
                 failed += 1
                 continue
-            pages = list(read_pages(path, max_pages=settings.max_pages))
+            try:
+                pages = read_pages(path, limits, max_pages=settings.max_pages)
+            except PdfError as err:
+                print(f"FAILED  {err}", file=sys.stderr)
+                failed += 1
+                continue
             facts, checks = extract_facts(
                 pages,
+                limits,
                 doc_id=doc.doc_id,
                 company=doc.company,
                 language=doc.language,
