@@ -230,9 +230,23 @@ def test_recovery_purges_vectors_of_failed_reports(services: Services, tmp_path:
         )
         conn.execute("INSERT INTO indexing VALUES (?, 0, 'then')", (ghost,))
     assert vector_ids(services, ghost)
+    # and a complete report killed between its new build's commit and the purge of the old
+    # build's vectors (simulated: a stray vector id next to its visible chunks, attempt open)
+    doc_id = services.catalog.complete_ids()[0]
+    visible = services.catalog.chunk_ids(doc_id)
+    services.store.add(
+        [f"{doc_id}:1:0~r1"],
+        services.embedder.embed_documents(["old build"]),
+        [{"doc_id": doc_id, "page": 1, "language": "en", "fiscal_year": 0}],
+    )
+    with services.catalog.transaction() as conn:
+        conn.execute("INSERT INTO indexing VALUES (?, 0, 'then')", (doc_id,))
     services.ingestor.add([])  # any writer recovers
     assert vector_ids(services, ghost) == []
+    assert set(vector_ids(services, doc_id)) == visible
+    assert services.catalog.document(doc_id).status == "complete"
     assert services.catalog.attempts() == []
+    assert_consistent(services)
 
 
 # --- re-index: the old version stays searchable and survives kill -9 --------------------------
