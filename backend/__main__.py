@@ -21,7 +21,10 @@ import json
 import logging
 import sys
 
-from backend.errors import run_cli
+from backend.errors import exit_quietly_on_interrupt, run_cli
+
+if __name__ == "__main__":
+    exit_quietly_on_interrupt()
 
 _ASK_FIELDS = (
     "answer",

@@ -6,7 +6,11 @@ non-zero. Nothing else should be shown to a user (no stack traces).
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 
@@ -62,6 +66,14 @@ class PromptTooLong(AnnalystError):
         )
 
 
+class InvalidQuestion(AnnalystError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The question is empty (or only spaces and control characters). Type a question "
+            "about the indexed reports."
+        )
+
+
 class PdfError(AnnalystError):
     """A PDF that cannot be indexed. ``kind`` is a short machine-readable reason."""
 
@@ -69,7 +81,21 @@ class PdfError(AnnalystError):
 
     def __init__(self, file: str, detail: str) -> None:
         self.file = file
+        self.detail = detail
         super().__init__(f"{file}: {detail}")
+
+    @staticmethod
+    def restore(kind: str, file: str, detail: str) -> PdfError:
+        """The error a child process reported (by ``kind``), with its message."""
+        todo, classes = [PdfError], []
+        while todo:
+            cls = todo.pop()
+            classes.append(cls)
+            todo.extend(cls.__subclasses__())
+        cls = next((c for c in classes if c.kind == kind), PdfError)
+        err = cls.__new__(cls)
+        PdfError.__init__(err, file, detail)
+        return err
 
 
 class EmptyFile(PdfError):
@@ -110,28 +136,72 @@ class EncryptedPdf(PdfError):
         )
 
 
+_OCR_OFF = (
+    "OCR is off (setting ANNALYST_OCR); turn it on, or run the file through an OCR tool "
+    "(e.g. ocrmypdf) first."
+)
+
+
 class ScannedPdf(PdfError):
     kind = "no_text"
 
-    def __init__(self, file: str, pages: int) -> None:
+    def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
+        why = (
+            "and OCR found no text on them (blank or unreadable scans); check the file."
+            if ocr
+            else f"(a scanned document). {_OCR_OFF}"
+        )
         super().__init__(
             file,
-            f"none of its {pages} pages has a text layer (a scanned document). OCR is not "
-            "available in Annalyst; run the file through an OCR tool (e.g. ocrmypdf) first. "
-            "Nothing was indexed for it.",
+            f"none of its {pages} pages has a text layer {why} Nothing was indexed for it.",
         )
 
 
 class UnreadableText(PdfError):
     kind = "unreadable_text"
 
-    def __init__(self, file: str, pages: int) -> None:
+    def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
+        why = "OCR found no text on them either." if ocr else _OCR_OFF
         super().__init__(
             file,
             f"the text layer of its {pages} pages cannot be decoded (its fonts lack a Unicode "
-            "map, so the text comes out as symbols). OCR is not available in Annalyst; run the "
-            "file through an OCR tool (e.g. ocrmypdf) or export it again as PDF. Nothing was "
+            f"map, so the text comes out as symbols). {why} Export it again as PDF. Nothing was "
             "indexed for it.",
+        )
+
+
+class NoPages(PdfError):
+    kind = "no_pages"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(
+            file, "the PDF has no pages. Export or download the report again from its source."
+        )
+
+
+class PdfBomb(PdfError):
+    """A PDF that would take more memory to read than allowed (a decompression bomb)."""
+
+    kind = "bomb"
+
+    def __init__(self, file: str, what: str, limit_mb: int) -> None:
+        super().__init__(
+            file,
+            f"{what} expands past {limit_mb} MB (a decompression bomb or a damaged file); it "
+            "was not read and nothing was indexed. If it is a genuine report, raise "
+            "ANNALYST_MAX_STREAM_MB / ANNALYST_PARSE_MEMORY_MB.",
+        )
+
+
+class PdfTimeout(PdfError):
+    kind = "timeout"
+
+    def __init__(self, file: str, what: str, seconds: float) -> None:
+        super().__init__(
+            file,
+            f"reading it took longer than {seconds:.0f} s ({what}); nothing was indexed. If it "
+            "is a genuine report, raise ANNALYST_PARSE_PAGE_TIMEOUT_S / ANNALYST_PARSE_TIMEOUT_S "
+            "or index it when the machine is less busy.",
         )
 
 
@@ -163,6 +233,31 @@ class DocumentNotFound(AnnalystError):
 
 class StoreUnavailable(AnnalystError):
     """Chroma or the catalogue cannot be opened."""
+
+
+class CatalogDamaged(StoreUnavailable):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(
+            f"The catalogue {path} is damaged ({why}). Move it aside (`mv {path} "
+            f"{path}.damaged`) and index the reports again (`python -m ingestion add FOLDER`; "
+            "uploaded PDFs are kept in the uploads folder next to it)."
+        )
+
+
+class DiskFull(StoreUnavailable):
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"No space left on the disk holding {where}. Free some space and run it again; "
+            "nothing half-written was kept (an interrupted report is cleaned up on the next run)."
+        )
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Does this error (from SQLite, Chroma or the OS) mean the disk is full?"""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    text = str(err).lower()
+    return "database or disk is full" in text or "no space left on device" in text
 
 
 class EmbedderUnavailable(AnnalystError):
@@ -197,6 +292,20 @@ class UnknownModelVersion(AnnalystError):
 
 class ActivationRefused(AnnalystError):
     """A model version may not become active (not evaluated, or not better than the active one)."""
+
+
+class RegistryDamaged(AnnalystError):
+    """A file of the model registry cannot be read; the message names the file and the remedy."""
+
+
+class SettingsInvalid(AnnalystError):
+    """An ``ANNALYST_*`` variable has a value the settings cannot take."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        shown = "; ".join(
+            f"ANNALYST_{name.upper()}={value!r}: {msg}" for name, value, msg in problems[:3]
+        )
+        super().__init__(f"Invalid setting {shown}. Fix or unset the environment variable.")
 
 
 # --- app background jobs ------------------------------------------------------------------------
@@ -245,14 +354,57 @@ class UnsafeServe(AnnalystError):
 
 
 # --- the command-line edge ----------------------------------------------------------------------
+def exit_quietly_on_interrupt() -> None:
+    """Call first in a ``__main__`` module: until :func:`run_cli` runs the command, Ctrl-C ends
+    the program at once with one line (nothing has been written yet), not an import traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted_before_start)
+
+
+def _interrupted_before_start(signum: int, frame: object) -> None:
+    print("interrupted.", file=sys.stderr)
+    os._exit(130)
+
+
 def run_cli(command: Callable[[], int], *, error_code: int = 2) -> int:
     """Run a CLI command; a user-facing error becomes one line on stderr and ``error_code``,
-    Ctrl-C exit status 130 (work is committed per report, so nothing half-written is left)."""
+    Ctrl-C exit status 130 (work is committed per report, so nothing half-written is left).
+
+    Faults from below that are not :class:`AnnalystError` get one line too: an invalid
+    ``ANNALYST_*`` value (pydantic), a full disk, a file-system error on a path the user gave."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return command()
-    except AnnalystError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return error_code
     except KeyboardInterrupt:
+        if main_thread:  # a second Ctrl-C must not interrupt the shutdown with a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("interrupted: nothing half-written was kept.", file=sys.stderr)
         return 130
+    except Exception as err:  # converted below, or re-raised (a bug keeps its traceback)
+        known = user_error(err)
+        if known is None:
+            raise
+        print(f"error: {known}", file=sys.stderr)
+        return error_code
+
+
+def user_error(err: BaseException) -> AnnalystError | None:
+    """The user-facing error a fault means, or None for a bug (it keeps its traceback)."""
+    if isinstance(err, AnnalystError):
+        return err
+    if is_disk_full(err):
+        return DiskFull(getattr(err, "filename", None) or "the data directory")
+    if type(err).__name__ == "ValidationError" and hasattr(err, "errors"):  # pydantic
+        problems = [
+            (".".join(str(x) for x in e.get("loc", ())), str(e.get("input", "")), e["msg"])
+            for e in err.errors()
+        ]
+        return SettingsInvalid(problems)
+    if isinstance(err, OSError) and err.filename:
+        return AnnalystError(
+            f"{err.strerror or err}: {err.filename}. Check the path (a folder where a file is "
+            "expected, or the reverse) and its permissions."
+        )
+    return None

@@ -26,7 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend.errors import run_cli
+from backend.errors import exit_quietly_on_interrupt, run_cli
+
+if __name__ == "__main__":
+    exit_quietly_on_interrupt()
 
 
 def _positive(text: str) -> int:

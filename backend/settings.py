@@ -125,6 +125,40 @@ class Settings(BaseSettings):
     max_pages: int = Field(
         default=2000, ge=1, description="Reports with more pages than this are refused."
     )
+    ocr: Literal["rapidocr", "off"] = Field(
+        default="rapidocr",
+        description="OCR for pages without a usable text layer (scanned reports, fonts without a "
+        "Unicode map): 'rapidocr' (rapidocr-onnxruntime, Chinese + English, models inside the "
+        "wheel; slow on a CPU: bench/ocr.py measures pages/s) or 'off' (such reports are "
+        "refused).",
+    )
+    parse_memory_mb: int = Field(
+        default=1024,
+        ge=256,
+        description="Memory limit (RLIMIT_DATA) of the child process that reads a PDF (text, OCR, "
+        "statement tables). A PDF that needs more is refused ('expands past N MB'); the app's "
+        "own process never parses a PDF. Reading the corpus's largest report, OCR included, "
+        "stays under 700 MB.",
+    )
+    max_stream_mb: int = Field(
+        default=256,
+        ge=16,
+        description="A PDF with a compressed stream that inflates past this many MB (or streams "
+        "inflating past 8x this together) is refused before it is parsed (a decompression "
+        "bomb). The corpus's largest stream inflates to 5 MB.",
+    )
+    parse_page_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest one page may take to read (OCR of a scanned page takes 5-50 s on 2 "
+        "busy cores) before the PDF is refused.",
+    )
+    parse_timeout_s: float = Field(
+        default=7200.0,
+        gt=0,
+        description="Longest one PDF may take to read (wall clock and CPU time of its child "
+        "process), OCR included.",
+    )
     lock_timeout_s: float = Field(
         default=0.0,
         ge=0,

@@ -13,17 +13,25 @@ Exit status is non-zero when any file failed; the others are still indexed.
 
 from __future__ import annotations
 
+from backend.errors import exit_quietly_on_interrupt, run_cli
+
+if __name__ == "__main__":  # run as a program, not imported: before the slower imports
+    exit_quietly_on_interrupt()
+
 import argparse
 import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from backend.errors import run_cli
 from backend.settings import Settings
 from ingestion.facts import cli as facts_cli
 from ingestion.fewshot import cli as fewshot_cli
 from ingestion.tables import cli as tables_cli
+
+if TYPE_CHECKING:
+    from ingestion.pipeline import IngestResult
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -69,15 +77,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1))
     else:
         for r in results:
-            if r.status == "failed":
-                print(f"FAILED    {r.error}")
-            else:
-                year = r.fiscal_year or "?"
-                print(
-                    f"{r.status:9s} {r.doc_id}  {r.file[:48]:48s} {r.company[:30]} {year} "
-                    f"{r.report_type}  pages={r.pages} chunks={r.chunks} facts={r.facts} "
-                    f"({r.seconds:.1f}s)"
-                )
+            print_result(r)
         failed = sum(r.status == "failed" for r in results)
         print(
             f"{len(results) - failed} of {len(results)} files indexed or unchanged"
@@ -85,6 +85,24 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def print_result(r: IngestResult) -> None:
+    """One line per file, then a line per replaced document and per same-name report kept."""
+    if r.status == "failed":
+        print(f"FAILED    {r.error}")
+        return
+    year = r.fiscal_year or "?"
+    ocr = f" ocr={r.ocr_pages}" if r.ocr_pages else ""
+    print(
+        f"{r.status:9s} {r.doc_id}  {r.file[:48]:48s} {r.company[:30]} {year} "
+        f"{r.report_type}  pages={r.pages}{ocr} chunks={r.chunks} facts={r.facts} "
+        f"({r.seconds:.1f}s)"
+    )
+    for old in r.replaced_files:
+        print(f"  replaced   {old} (an earlier version of this report from the same source)")
+    for other in r.kept_alongside:
+        print(f"  kept       {other} (same name or path, a different report: both are indexed)")
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,7 +150,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         close()
     for r in results:
-        print(f"{r.status:9s} {r.doc_id} {r.file}" + (f"  {r.error}" if r.error else ""))
+        print_result(r)
     return 1 if any(r.status == "failed" for r in results) else 0
 
 

@@ -206,6 +206,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{bad} 未通过 · 识别为 {company}，{year} 年度 · {seconds} 秒。公司或年度有误？"
         "请在下方列表中更正。",
     ),
+    "result_replaced": (
+        "Replaced {old}: an earlier version of this report (same name, company, year and type); "
+        "its passages, vectors and facts were deleted.",
+        "已替换 {old}：同一报告的旧版本（名称、公司、年度和类型相同）；其段落、向量和财务数据已删除。",
+    ),
+    "result_kept": (
+        "Also indexed under this name: {other}, a different report; both are kept.",
+        "同名的另一份报告 {other} 仍保留；两份报告均已索引。",
+    ),
     "result_unchanged": (
         "Already indexed, unchanged: {company}, FY {year} ({pages} pages).",
         "已索引且未变化：{company}，{year} 年度（{pages} 页）。",

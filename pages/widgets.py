@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from backend.app.auth import is_loopback
-from backend.app.display import safe_markdown
+from backend.app.display import plain
 from backend.errors import AnnalystError, PasswordLocked
 from pages.i18n import Translator, pick_language
 
@@ -121,7 +121,7 @@ def uploaded_name(message: str, job: Any) -> str:
 def job_card(t: Translator, job: Any) -> None:
     """One ingestion job: progress while it runs, then what came out of it."""
     icon = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌"}[job.status]
-    st.markdown(f"{icon} **{safe_markdown(job.file)}** · {t('op_' + job.op)}")
+    st.markdown(f"{icon} **{plain(job.file)}** · {t('op_' + job.op)}")
     if job.active:
         stage = t("stage_" + job.stage) if t.has("stage_" + job.stage) else t("stage_queued")
         step = f" {job.done}/{job.total}" if job.total else ""
@@ -129,7 +129,7 @@ def job_card(t: Translator, job: Any) -> None:
         return
     r = job.result
     if job.status == "failed":
-        st.error(uploaded_name(r.get("error") or "", job) or t("unexpected_error"))
+        st.error(plain(uploaded_name(r.get("error") or "", job) or t("unexpected_error")))
     elif r.get("status") == "removed":
         st.caption(t("removed", file=job.file))
     else:
@@ -155,3 +155,7 @@ def job_card(t: Translator, job: Any) -> None:
                 seconds=fields["seconds"],
             )
         )
+        for old in r.get("replaced_files") or []:
+            st.warning(t("result_replaced", old=plain(old)))
+        for other in r.get("kept_alongside") or []:
+            st.info(t("result_kept", other=plain(other)))

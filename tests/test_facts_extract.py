@@ -217,6 +217,41 @@ def test_lookup_by_key_words_or_label(store: FactStore) -> None:
     assert years == [2018, 2017, 2016]
 
 
+def test_lookup_never_falls_back_to_another_item(store: FactStore) -> None:
+    """Exact items or nothing: an item's words never match a part of another row's label."""
+    revenue = store.lookup(company="3M", item="revenue", year=2018)
+    assert revenue and all(h.item == "revenue" for h in revenue)
+    assert all("cost" not in h.label.lower() for h in revenue)
+    cost = store.lookup(company="3M", item="cost of revenue", year=2018)
+    assert all(h.item == "cost_of_revenue" for h in cost)
+    assert store.best("3M", "revenue", 2018).item == "revenue"
+    # a canonical item the report's statements lack: nothing, not the nearest label
+    assert store.lookup(company="华锦股份", item="revenue growth", year=2019) == []
+    assert store.lookup(company="3M", item="sale of businesses", year=2018) == []
+    assert store.lookup(company="3M", item="of", year=2018) == []
+
+
+def test_missing_item_is_not_answered_by_a_similar_row(tmp_path: Path) -> None:
+    """A report whose statements have "Cost of revenue" but no revenue row: asked for revenue,
+    the lookup returns nothing (it used to retry with label LIKE '%revenue%')."""
+    catalog = Catalog(tmp_path / "annalyst.sqlite")
+    doc = Document(doc_id="d1", file_name="acme.pdf", company="Acme Corp", fiscal_year=2023)
+    rows = [("Cost of revenue", "cost_of_revenue", 700.0), ("Net income", "net_income", 90.0)]
+    facts = [
+        Fact("d1", "Acme Corp", 2023, "income", "consolidated", label, item, value, 1e6,
+             "millions", "USD", 40)
+        for label, item, value in rows
+    ]  # fmt: skip
+    catalog.begin_document(doc)
+    catalog.complete_document(doc, [], [], [], facts=facts)
+    store = FactStore(catalog)
+    assert store.lookup(company="Acme", item="revenue", year=2023) == []
+    assert store.lookup(company="Acme", item="revenues", year=2023) == []
+    assert store.best("Acme", "revenue", 2023) is None
+    assert [h.value for h in store.lookup(company="Acme", item="cost of revenue")] == [700.0]
+    assert [h.value for h in store.lookup(company="Acme", item="Net Income ")] == [90.0]
+
+
 def test_lookup_scope_keeps_parent_apart(store: FactStore) -> None:
     group = store.lookup(company="华锦股份", item="净利润", year=2019)
     parent = store.lookup(company="华锦股份", item="净利润", year=2019, scope="parent")

@@ -295,33 +295,51 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def stop_when(proc: subprocess.Popen[str], condition, timeout: float, what: str) -> None:
+    """Run ``proc`` in short steps (SIGCONT, 0.3 s, SIGSTOP) and check ``condition`` while it is
+    stopped, until it holds: a state that lasts a few seconds is never missed, however slowly the
+    checks run on a busy machine. ``proc`` is left stopped (or killed on a timeout)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            proc.send_signal(signal.SIGSTOP)
+            assert proc.poll() is None, f"the process finished before {what}"
+            if condition():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.3)
+    except BaseException:
+        proc.kill()
+        raise
+
+
 def test_cli_kill_9_mid_embedding_then_rerun(tmp_path: Path) -> None:
     data = tmp_path / "data"
     files = [str(FOOTLOCKER_8K), str(ERC_WEIS), str(AMCOR_8K)]
     weis = doc_id_of(ERC_WEIS)
     proc = cli(data, "add", *files, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     services = build_services(make_settings(data))
-    try:
 
-        def weis_vectors_written() -> bool:
-            assert proc.poll() is None, "the ingestion finished before it could be killed"
-            doc = services.catalog.document(weis) if services.catalog.path.exists() else None
-            if doc is None or doc.status != "indexing":
-                return False
-            services.store.refresh(-1)  # see the other process's writes
-            return len(vector_ids(services, weis)) > 0
+    def weis_vectors_written() -> bool:
+        doc = services.catalog.document(weis) if services.catalog.path.exists() else None
+        if doc is None or doc.status != "indexing":
+            return False
+        services.store.refresh(-1)  # see the other process's writes
+        return len(vector_ids(services, weis)) > 0
 
-        wait_for(weis_vectors_written, 300, "the SHA-1-named report's first vectors")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    stop_when(proc, weis_vectors_written, 300, "the SHA-1-named report's first vectors")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
     # after the kill: the finished 8-K is whole, the half-embedded report is invisible
     services.store.refresh(-2)
     catalog = services.catalog
     assert catalog.complete_ids() == [doc_id_of(FOOTLOCKER_8K)]
-    assert catalog.document(weis).status == "indexing"
+    killed = catalog.document(weis)  # its process is gone: it reads as interrupted at once
+    assert killed.status == "failed" and "indexing was interrupted" in killed.error
     assert rows(catalog, weis)["chunks"] == 0
     orphans = services.store.collection.get(where={"doc_id": weis}, include=["embeddings"])
     assert orphans["ids"]  # vectors were written before the kill ...

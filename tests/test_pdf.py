@@ -101,7 +101,7 @@ def bad_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("truncated", CorruptPdf, "damaged or truncated"),
         ("password_aes", EncryptedPdf, "password"),
         ("password_rc4", EncryptedPdf, "password"),
-        ("scanned", ScannedPdf, "OCR is not available"),
+        ("scanned", ScannedPdf, "OCR is off"),
     ],
 )
 def test_bad_input_gets_a_specific_error(

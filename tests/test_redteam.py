@@ -14,7 +14,7 @@ import re
 import pytest
 
 from backend.answering.chat import Filters
-from backend.answering.evidence import instruction_like
+from backend.domain.injection import instruction_like
 from backend.app.services import build_services
 from backend.settings import Settings
 from tests.conftest import CORPUS, MODELS
@@ -137,8 +137,8 @@ def poisoned(tmp_path_factory):
 def test_planted_text_is_flagged_at_ingestion_and_still_searchable(poisoned):
     flagged = poisoned.catalog.flagged_chunks()
     assert len(flagged) >= len(CASES)
-    hits = poisoned.retriever.keyword_search("developer mode", k=3)
-    assert hits and "developer mode" in hits[0].text
+    hits = poisoned.retriever.search("developer mode R&D zero", k=3)
+    assert any("developer mode" in h.text for h in hits)  # findable as text
 
 
 @pytest.mark.slow

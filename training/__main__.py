@@ -29,6 +29,11 @@ Usage (data from ``python -m ingestion fewshot``; runs and versions live under t
 
 from __future__ import annotations
 
+from backend.errors import exit_quietly_on_interrupt
+
+if __name__ == "__main__":  # run as a program, not imported: before the slower imports
+    exit_quietly_on_interrupt()
+
 import argparse
 import json
 import logging
@@ -98,29 +103,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verdict(gate: dict[str, Any] | None) -> str:
+    """'better 0.41 vs 0.35', 'not better 0.3 vs 0.35', 'no score (...)', 'not evaluated'."""
+    if not gate:
+        return "not evaluated"
+    cand, base = gate.get("candidate"), gate.get("baseline")
+    if cand is None or base is None:
+        missing = "candidate" if cand is None else "baseline"
+        return f"no {missing} score: evaluate again"
+    return f"{'better' if gate.get('better') else 'not better'} {cand} vs {base}"
+
+
 def format_versions(reg: Any) -> str:
     """The `list` table: versions with held-out score and gate verdict; which is active."""
-    active = reg.active()
+    from backend.errors import RegistryDamaged
+
+    try:
+        active, problem = reg.active(), ""
+    except RegistryDamaged as err:
+        active, problem = None, str(err)
     rows = [f"{'':2s}{'version':44s} {'base':22s} {'quant':7s} {'held-out':>9s} {'gate':28s}"]
     for mv in reg.versions():
         mark = "* " if active and active.version == mv.version else "  "
         held = mv.scores.get("heldout", {}).get("facts")
-        gate = mv.scores.get("gate")
-        verdict = (
-            "not evaluated"
-            if not gate
-            else (
-                f"{'better' if gate.get('better') else 'not better'} {gate.get('candidate')} vs "
-                f"{gate.get('baseline')}"
-            )
-        )
+        verdict = _verdict(mv.scores.get("gate"))
         rows.append(
             f"{mark}{mv.version:44s} {mv.base[:22]:22s} {mv.quant:7s} "
             f"{'-' if held is None else held:>9} {verdict[:28]:28s}"
         )
     if len(rows) == 1:
         rows.append("  (no versions yet: `python -m training run ...`)")
-    rows.append("active: " + (active.version if active else "none (configured chat model)"))
+    if problem:
+        rows.append(f"active: DAMAGED — {problem}")
+    else:
+        rows.append("active: " + (active.version if active else "none (configured chat model)"))
     return "\n".join(rows)
 
 

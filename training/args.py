@@ -114,6 +114,9 @@ class TrainArgs:
             problems.append(
                 f"--data {self.data} has no train.jsonl (run `python -m ingestion fewshot` first)"
             )
+        blocker = next((p for p in [self.out, *self.out.parents] if p.is_file()), None)
+        if blocker is not None:
+            problems.append(f"--out {self.out}: {blocker} is a file, not a folder")
         if not str(self.base).strip():
             problems.append("--base is empty")
         for name, low in (

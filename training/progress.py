@@ -90,10 +90,11 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     alive = pid_alive(status.get("pid"))
     if status.get("state") in ("starting", "running", "exporting") and not alive:
         status["state"] = "failed"
-        status.setdefault(
-            "error",
-            f"the training process ended without reporting; see {Path(run_dir) / 'stdout.log'}",
-        )
+        if not status.get("error"):  # the key may be there with None
+            status["error"] = (
+                "the training process ended without reporting (killed?); see "
+                f"{Path(run_dir) / 'stdout.log'}; run the same command again to resume"
+            )
     steps = [r for r in read_progress(run_dir) if r.get("event") == "step"]
     status["alive"] = alive
     status["last_step"] = steps[-1] if steps else None

@@ -376,11 +376,22 @@ def _stop_if_cancelled(out: Path) -> None:
         raise Cancelled
 
 
+def _make_out_dir(out: Path) -> None:
+    """Create ``--out``; a path through an existing file is a one-line error."""
+    blocker = next((p for p in [out, *out.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise TrainingError(
+            f"--out {out}: {blocker} is a file, not a folder. Choose another --out (a new or "
+            "existing folder)."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def main(args: TrainArgs, settings: Settings | None = None) -> dict[str, Any]:
     """Run one training job end to end; returns its summary (also in ``<out>/status.json``)."""
     settings = settings or Settings()
     main_proc = is_main_process()
-    args.out.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(args.out)
     plog = ProgressLog(args.out) if main_proc else None
     if main_proc:
         (args.out / "CANCEL").unlink(missing_ok=True)

@@ -35,7 +35,7 @@ from backend.answering.answer import (
 )
 from backend.answering.engine import Engine
 from backend.answering.events import Event, Evidence, Final, Status, Token
-from backend.answering.evidence import headline, select, vet
+from backend.answering.evidence import headline, key_numbers, select, sentences, vet
 from backend.answering.facts_route import FactsRoute
 from backend.answering.parts import not_found_note, unanswered
 from backend.answering.plan import QueryPlan
@@ -182,6 +182,13 @@ class Agent(Engine):
         finish_answer(answer, checked.text, evidence, language=plan.language)
         if answer.refused:
             return
+        ocr = [c for c in answer.citations if c.page in self.retriever.catalog.ocr_pages(c.doc_id)]
+        if ocr:  # a number read by OCR may be misread: shown, but marked unverified
+            answer.unverified_numbers = [n.text for s in sentences(answer.answer)
+                                         for n in key_numbers(s)]  # fmt: skip
+            answer.trace.append(
+                {"step": "ocr", "reason": "cited page read by OCR", "pages": [c.tag for c in ocr]}
+            )
         notes = []
         if checked.dropped:
             notes.append(withheld_note(len(checked.dropped), plan.language))

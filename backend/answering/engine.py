@@ -4,6 +4,7 @@ indexed. :class:`Engine` subclasses (the agent, plain RAG) only write :meth:`Eng
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 
@@ -11,6 +12,18 @@ from backend.answering.answer import Answer, refusal_text
 from backend.answering.events import Event, Final
 from backend.answering.plan import QueryPlan
 from backend.answering.retrieval import Retriever
+from backend.errors import InvalidQuestion
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: str) -> str:
+    """The question without control characters (tabs and newlines become spaces), stripped;
+    :class:`InvalidQuestion` when nothing is left."""
+    text = _CONTROL.sub(" ", str(question or "")).replace("\t", " ").replace("\n", " ").strip()
+    if not text:
+        raise InvalidQuestion()
+    return text
 
 
 class Engine:
@@ -29,7 +42,10 @@ class Engine:
         doc_filter: Sequence[str] | None = None,
         year_filter: int | None = None,
     ) -> Iterator[Event]:
-        """Status and token events, then the :class:`Final` answer."""
+        """Status and token events, then the :class:`Final` answer. Every question enters
+        here: control characters (NUL …) are removed, and one with no text left is refused with
+        :class:`InvalidQuestion` before any search or model call."""
+        question = clean_question(question)
         t0 = time.perf_counter()
         plan = self.retriever.plan(
             question, history=history, doc_filter=doc_filter, year_filter=year_filter

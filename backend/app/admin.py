@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.app.processes import ProcessJobs, ProcStatus
-from backend.errors import FeatureUnavailable, TrainingError
+from backend.errors import FeatureUnavailable, RegistryDamaged, TrainingError
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -343,7 +343,11 @@ class AdminService:
         from backend.llm.registry import ModelRegistry
 
         registry = ModelRegistry(self.settings.registry_dir)
-        active = registry.active()
+        try:
+            active = registry.active()
+        except RegistryDamaged as err:  # the table stays usable (rollback is the remedy)
+            log.warning("%s", err)
+            active = None
         versions = registry.versions()
         mode = self.settings.chat_mode
         bases = [self.settings.chat_model]

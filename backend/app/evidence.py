@@ -4,13 +4,14 @@ the numbers the answer states highlighted in both.
 A number is highlighted where the page prints the same amount as the answer, up to a scale
 notation ("$4,512 million" in the answer marks "4,512" in a table headed "(In millions)"), never
 by approximate value. Years and numbers below 10 without decimals are not highlighted (they match
-everything). Images are rendered with pypdfium2 and cached (bounded) by file, page and terms.
+everything). Images are rendered with pypdfium2 in the PDF child process (``ingestion.render``
+under ``ingestion.sandbox``'s limits: the server never opens a PDF itself) and cached (bounded)
+by file, page and terms.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import logging
 import re
 from dataclasses import dataclass
@@ -28,8 +29,6 @@ _SCALES = (1.0, 1e3, 1e6, 1e9)
 _SCALES_ZH = (*_SCALES, 1e4, 1e8)  # 万, 亿: only on Chinese pages
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 RENDER_SCALE = 1.4
-HIGHLIGHT_FILL = (255, 213, 0, 110)
-HIGHLIGHT_EDGE = (214, 40, 40, 255)
 
 
 def _same_printed_amount(a: float, b: float, scales: tuple[float, ...] = _SCALES) -> bool:
@@ -126,66 +125,14 @@ def highlight_html(page_text: str, terms: list[str], above: str = "") -> str:
     )
 
 
-def _boxes(textpage: Any, term: str) -> list[tuple[float, float, float, float]]:
-    """Rectangles (PDF points) of whole-number occurrences of ``term`` on a page."""
-    boxes = []
-    searcher = textpage.search(term, match_case=False, match_whole_word=False)
-    total = textpage.count_chars()
-    while True:
-        hit = searcher.get_next()
-        if hit is None:
-            break
-        index, count = hit
-        before = textpage.get_text_range(index - 1, 1) if index > 0 else ""
-        after = textpage.get_text_range(index + count, 1) if index + count < total else ""
-        if (before and (before.isdigit() or before in ",.")) or (after and after.isdigit()):
-            continue  # part of a longer number
-        rects = [textpage.get_rect(i) for i in range(textpage.count_rects(index, count))]
-        if rects:  # one box per occurrence (pdfium may give one rect per glyph run)
-            boxes.append(
-                (
-                    min(r[0] for r in rects),
-                    min(r[1] for r in rects),
-                    max(r[2] for r in rects),
-                    max(r[3] for r in rects),
-                )
-            )
-    return boxes
-
-
 @lru_cache(maxsize=48)
 def _render_cached(
     path: str, mtime_ns: int, page: int, terms: tuple[str, ...], scale: float
 ) -> tuple[bytes, int]:
-    import pypdfium2 as pdfium
-    from PIL import Image, ImageDraw
+    from ingestion.sandbox import Limits
+    from ingestion.sandbox import render_page as render_in_child
 
-    pdf = pdfium.PdfDocument(path)
-    try:
-        pg = pdf[page - 1]
-        image = pg.render(scale=scale).to_pil().convert("RGBA")
-        found = 0
-        if terms:
-            left, _bottom, _right, top = pg.get_cropbox()
-            textpage = pg.get_textpage()
-            overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-            draw = ImageDraw.Draw(overlay)
-            for term in terms:
-                for x0, y0, x1, y1 in _boxes(textpage, term):
-                    box = (
-                        (x0 - left) * scale - 2,
-                        (top - y1) * scale - 2,
-                        (x1 - left) * scale + 2,
-                        (top - y0) * scale + 2,
-                    )
-                    draw.rectangle(box, fill=HIGHLIGHT_FILL, outline=HIGHLIGHT_EDGE, width=2)
-                    found += 1
-            image = Image.alpha_composite(image, overlay)
-        buf = io.BytesIO()
-        image.convert("RGB").save(buf, format="PNG")
-        return buf.getvalue(), found
-    finally:
-        pdf.close()
+    return render_in_child(Path(path), page, terms, scale, Limits())
 
 
 def render_page(

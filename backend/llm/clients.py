@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.errors import LLMUnavailable, PromptTooLong
+from backend.errors import LLMUnavailable, PromptTooLong, RegistryDamaged
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,12 @@ class LlamaCppLLM(LLM):
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:
+            if info.version not in ("", "bundled"):  # a fine-tuned version from the registry
+                raise RegistryDamaged(
+                    f"llama.cpp could not load {path}, the model file of the active version "
+                    f"{info.version} ({err}). Run `python -m training rollback` to go back to "
+                    "the previous model."
+                ) from err
             raise LLMUnavailable(
                 f"llama.cpp could not load {path} ({err}). Check that it is a valid GGUF, or run "
                 "`python -m backend models prepare`."

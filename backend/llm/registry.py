@@ -14,6 +14,12 @@ the serving side calls :meth:`ModelRegistry.active` before each answer (two smal
 A version becomes active only through :meth:`ModelRegistry.activate`, and only when its evaluation
 says it beat the model that was active when it was evaluated (``scores["gate"]["better"]``), unless
 the caller forces it.
+
+The files are validated when read, each failure with its own remedy (:class:`RegistryDamaged`):
+a damaged ``active.json`` is never read as "nothing active" — that would silently serve the base
+model and let the next rollback overwrite the history — its previous content is kept in
+``active.json.bak``; a damaged ``version.json`` or a missing or non-GGUF model file of the active
+version says to roll back (``python -m training rollback``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.errors import ActivationRefused, UnknownModelVersion
+from backend.errors import ActivationRefused, RegistryDamaged, UnknownModelVersion
 from backend.system import sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -94,7 +100,7 @@ class ModelRegistry:
             for meta in self.versions_dir.glob(f"*/{META_FILE}"):
                 try:
                     out.append(self._load(meta.parent))
-                except (OSError, ValueError, TypeError) as err:
+                except (OSError, RegistryDamaged) as err:
                     log.warning("skipping unreadable model version %s: %s", meta.parent, err)
         return sorted(out, key=lambda v: (v.created_at, v.version))
 
@@ -105,15 +111,36 @@ class ModelRegistry:
         return self._load(folder)
 
     def active(self) -> ModelVersion | None:
-        """The active version, or None (the chat then uses ``settings.chat_model``)."""
+        """The active version, or None (the chat then uses ``settings.chat_model``).
+
+        Raises :class:`RegistryDamaged` (remedy: roll back) when the active version's files are
+        gone or damaged, instead of quietly answering with another model."""
         name = self._state().get("version")
         if not name:
             return None
+        rollback = "Run `python -m training rollback` to go back to the previous model."
         try:
-            return self.get(name)
+            mv = self.get(name)
         except UnknownModelVersion:
-            log.warning("active model version %s is gone; using the configured chat model", name)
-            return None
+            raise RegistryDamaged(
+                f"The active model version {name} is gone from {self.versions_dir}. {rollback}"
+            ) from None
+        except RegistryDamaged as err:
+            raise RegistryDamaged(f"{err} {rollback}") from err
+        try:
+            with open(mv.gguf_path, "rb") as f:
+                magic = f.read(4)
+        except OSError as err:
+            raise RegistryDamaged(
+                f"The model file of the active version {name} cannot be read ({err.strerror}: "
+                f"{mv.gguf_path}). {rollback}"
+            ) from err
+        if magic != b"GGUF":
+            raise RegistryDamaged(
+                f"The model file of the active version {name} is damaged ({mv.gguf_path} is not "
+                f"a GGUF file). {rollback}"
+            )
+        return mv
 
     def history(self) -> list[dict[str, Any]]:
         """Activation history, oldest first: ``{"version": str | None, "at": iso time}``."""
@@ -205,6 +232,11 @@ class ModelRegistry:
                     f"Model version {version} was not activated: {why}. Use --force (admin page: "
                     "'activate anyway') to override."
                 )
+            if not mv.gguf_path.is_file():
+                raise ActivationRefused(
+                    f"Model version {version} was not activated: its model file {mv.gguf_path} "
+                    "is missing. Retrain it, or delete the version's folder."
+                )
             if mv.files.get(MODEL_FILE) and sha256_file(mv.gguf_path) != mv.sha256:
                 raise ActivationRefused(
                     f"Model version {version} was not activated: {mv.gguf_path} does not match "
@@ -252,20 +284,59 @@ class ModelRegistry:
 
     # --- internals -------------------------------------------------------------------------------
     def _load(self, folder: Path) -> ModelVersion:
-        with open(folder / META_FILE, encoding="utf-8") as f:
-            return ModelVersion.from_json(folder, json.load(f))
+        path = folder / META_FILE
+        try:
+            with open(path, encoding="utf-8") as f:
+                return ModelVersion.from_json(folder, json.load(f))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise RegistryDamaged(
+                f"Model version {folder.name}: {path} is damaged ({type(err).__name__}: "
+                f"{str(err)[:120]})."
+            ) from err
 
     def _state(self) -> dict[str, Any]:
+        """``active.json``, validated: missing means nothing was ever activated; unreadable or
+        malformed raises (never read as 'nothing active')."""
+        path = self.root / ACTIVE_FILE
         try:
-            with open(self.root / ACTIVE_FILE, encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as err:
+            raise self._damaged_state(path, str(err)) from err
+        ok = (
+            isinstance(data, dict)
+            and isinstance(data.get("version"), str | None)
+            and isinstance(data.get("stack", []), list)
+            and isinstance(data.get("history", []), list)
+            and all(isinstance(v, str) for v in data.get("stack", []))
+            and all(isinstance(h, dict) for h in data.get("history", []))
+        )
+        if not ok:
+            raise self._damaged_state(path, "not the expected structure")
+        return data
+
+    @staticmethod
+    def _damaged_state(path: Path, why: str) -> RegistryDamaged:
+        backup = path.with_name(path.name + ".bak")
+        restore = (
+            f"Restore the previous state (`cp {backup} {path}`) or delete {path}"
+            if backup.is_file()
+            else f"Delete {path}"
+        )
+        return RegistryDamaged(
+            f"The model registry's {path} is damaged ({why}); which model is active is unknown. "
+            f"{restore} to go back to the configured chat model (the activation history is then "
+            "lost)."
+        )
 
     def _save_state(self, state: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.root / ACTIVE_FILE, state)
+        current = self.root / ACTIVE_FILE
+        if current.is_file():  # the last good state, for a manual restore
+            shutil.copyfile(current, current.with_name(current.name + ".bak"))
+        write_json_atomic(current, state)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -7,6 +7,14 @@ half a document searchable. Vectors in Chroma are written before that commit and
 happens; vectors of removed documents are listed in ``tombstones`` (same transaction) and deleted
 afterwards, so a crash between the two steps is repaired by the next run.
 
+Re-indexing is atomic too: an indexing attempt is recorded in ``indexing`` (doc id, pid) before
+any vector is written and removed only after the vectors that do not belong to the document's
+visible chunks were purged. A document that is already complete stays complete — old chunks, old
+facts, old metadata, searchable — until :meth:`Catalog.complete_document` swaps in the new build
+(whose vectors carry different ids); a killed or failed attempt leaves it as it was, and the next
+writer purges the attempt's vectors. A document whose only attempt was killed reads as
+``failed`` ("interrupted") as soon as its process is gone, before any writer repairs it.
+
 Each operation opens its own short-lived connection (WAL mode): safe across threads (Streamlit
 sessions) and processes (the CLI next to the app).
 """
@@ -14,6 +22,8 @@ sessions) and processes (the CLI next to the app).
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,10 +33,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.errors import DocumentNotFound, StoreUnavailable
+from backend.domain.injection import instruction_like
+from backend.errors import (
+    CatalogDamaged,
+    DiskFull,
+    DocumentNotFound,
+    StoreUnavailable,
+    is_disk_full,
+)
 from backend.records import Chunk, Document, Fact, StatementCheck, Table
+from backend.system import pid_alive
 
-SCHEMA_VERSION = 1
+#: 2: the indexing table (attempts in progress or killed); 3: pages.ocr (text read by OCR) and
+#: chunks.flagged (the chunk holds text addressed to an AI assistant: never put in a prompt)
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,13 +78,15 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS pages (
     doc_id TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL,
+    ocr INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (doc_id, page)
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id TEXT NOT NULL, page INTEGER NOT NULL, seq INTEGER NOT NULL,
     section TEXT NOT NULL DEFAULT '', heading TEXT NOT NULL DEFAULT '',
-    language TEXT NOT NULL DEFAULT 'en', text TEXT NOT NULL
+    language TEXT NOT NULL DEFAULT 'en', text TEXT NOT NULL,
+    flagged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, page);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -103,6 +125,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS table_rows_fts USING fts5(
     tokens, row_id UNINDEXED, doc_id UNINDEXED, tokenize = 'porter unicode61'
 );
 CREATE TABLE IF NOT EXISTS tombstones (doc_id TEXT PRIMARY KEY, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS indexing (
+    doc_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, started_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -132,11 +157,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+INTERRUPTED = (
+    "{file}: indexing was interrupted (its process stopped); add the file again or run "
+    "`python -m ingestion reindex`."
+)
+
+
 def _doc_from_row(row: sqlite3.Row) -> Document:
     d = dict(row)
+    attempt_pid = d.pop("attempt_pid", None)
     d["aliases"] = json.loads(d["aliases"] or "[]")
     d["meta_edited"] = bool(d["meta_edited"])
-    return Document(**d)
+    doc = Document(**d)
+    if doc.status == "indexing" and not pid_alive(attempt_pid):
+        doc.status, doc.error = "failed", INTERRUPTED.format(file=doc.file_name)
+    return doc
 
 
 #: Every table holding rows of a document (deleted together with it).
@@ -189,6 +224,15 @@ def _upsert_document(conn: sqlite3.Connection, doc: Document) -> None:
     )
 
 
+def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) -> bool:
+    """Add ``column`` to ``table`` of an older catalogue; True when it was missing."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    if column in have:
+        return False
+    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    return True
+
+
 class Catalog:
     """Access to the SQLite catalogue. Cheap to construct; creates the schema on first use."""
 
@@ -208,28 +252,75 @@ class Catalog:
                 "is writable (setting ANNALYST_DATA_DIR)."
             ) from err
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            fault = self._fault(err)
+            if fault is err:
+                raise
+            raise fault from err
         return conn
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection; a damaged file or a full disk becomes a one-line :class:`StoreUnavailable`
+        (whether it shows when opening or in the caller's statements)."""
+        try:
+            with self._connection() as conn:
+                yield conn
+        except sqlite3.DatabaseError as err:
+            fault = self._fault(err)
+            if fault is err:
+                raise
+            raise fault from err
+
+    def _fault(self, err: sqlite3.DatabaseError) -> Exception:
+        if is_disk_full(err):
+            return DiskFull(str(self.path.parent))
+        text = str(err).lower()
+        if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            return CatalogDamaged(str(self.path), str(err))
+        return err  # a programming error: keep it as it is
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
         try:
             if not self._ready:
                 with self._init_lock:
                     if not self._ready:
-                        conn.executescript(_DDL)
-                        conn.execute(
-                            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                            (str(SCHEMA_VERSION),),
-                        )
-                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+                        self._init_schema(conn)
                         self._ready = True
             yield conn
         finally:
             conn.close()
+
+    @staticmethod
+    def _init_schema(conn: sqlite3.Connection) -> None:
+        conn.executescript(_DDL)
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) < 2:
+            # catalogues written before the indexing table: their unfinished documents' vectors
+            # were never purged; let the next writer do it
+            conn.execute(
+                "INSERT OR IGNORE INTO indexing SELECT doc_id, 0, ? FROM documents "
+                "WHERE status != 'complete'",
+                (now(),),
+            )
+        _add_column(conn, "pages", "ocr", "INTEGER NOT NULL DEFAULT 0")
+        if _add_column(conn, "chunks", "flagged", "INTEGER NOT NULL DEFAULT 0"):
+            flagged = [
+                (cid,) for cid, text in conn.execute("SELECT chunk_id, text FROM chunks")
+                if instruction_like(text)
+            ]  # fmt: skip
+            conn.executemany("UPDATE chunks SET flagged=1 WHERE chunk_id=?", flagged)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -253,26 +344,32 @@ class Catalog:
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
 
     # -- documents ---------------------------------------------------------------------------
+    _SELECT = (
+        "SELECT d.*, i.pid AS attempt_pid FROM documents d LEFT JOIN indexing i USING (doc_id)"
+    )
+
     def documents(self, status: str | None = "complete") -> list[Document]:
-        sql = "SELECT * FROM documents"
-        args: tuple[Any, ...] = ()
-        if status:
-            sql += " WHERE status = ?"
-            args = (status,)
+        """Documents with ``status`` (None: all). One left 'indexing' by a process that is gone
+        reads as 'failed' (interrupted)."""
         with self.connect() as conn:
-            rows = conn.execute(sql + " ORDER BY company, fiscal_year, file_name", args)
-            return [_doc_from_row(r) for r in rows]
+            rows = conn.execute(self._SELECT + " ORDER BY company, fiscal_year, file_name")
+            docs = [_doc_from_row(r) for r in rows]
+        return [d for d in docs if status is None or d.status == status]
 
     def document(self, doc_id: str) -> Document | None:
         with self.connect() as conn:
-            row = conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            row = conn.execute(self._SELECT + " WHERE doc_id = ?", (doc_id,)).fetchone()
         return _doc_from_row(row) if row else None
 
     def find_document(self, prefix: str) -> Document:
-        """A document by id or unique id prefix (as printed by `ingestion list`)."""
+        """A document by id or unique id prefix (as printed by `ingestion list`): at least four
+        hex digits, matched literally (never as a pattern)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < 4 or not re.fullmatch(r"[0-9a-f]+", prefix):
+            raise DocumentNotFound(prefix)
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT * FROM documents WHERE doc_id LIKE ? || '%'", (prefix,)
+                self._SELECT + " WHERE substr(doc_id, 1, ?) = ?", (len(prefix), prefix)
             ).fetchall()
         if len(rows) != 1:
             raise DocumentNotFound(prefix)
@@ -283,25 +380,58 @@ class Catalog:
             rows = conn.execute("SELECT doc_id FROM documents WHERE status='complete'")
             return [r[0] for r in rows]
 
-    def begin_document(self, doc: Document) -> None:
-        """Record that ``doc`` is being indexed (invisible to search until completed)."""
-        doc.status = "indexing"
+    def begin_document(self, doc: Document) -> bool:
+        """Record an indexing attempt of ``doc`` (before any of its vectors is written).
+
+        When a complete version of the document exists it stays as it is, visible, and this
+        returns True: the new build must give its vectors ids of their own. Otherwise ``doc`` is
+        recorded as 'indexing' (invisible to search until completed) and this returns False.
+        """
         doc.updated_at = now()
         doc.added_at = doc.added_at or doc.updated_at
         with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO indexing (doc_id, pid, started_at) VALUES (?, ?, ?)",
+                (doc.doc_id, os.getpid(), doc.updated_at),
+            )
+            row = conn.execute(
+                "SELECT status FROM documents WHERE doc_id=?", (doc.doc_id,)
+            ).fetchone()
+            if row is not None and row[0] == "complete":
+                return True
+            doc.status = "indexing"
             _upsert_document(conn, doc)
+            return False
 
     def fail_document(self, doc_id: str, error: str) -> None:
+        """Mark an unfinished document failed; a complete one (a failed re-index) stays."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE documents SET status='failed', error=?, updated_at=? WHERE doc_id=?",
+                "UPDATE documents SET status='failed', error=?, updated_at=? "
+                "WHERE doc_id=? AND status != 'complete'",
                 (error, now(), doc_id),
             )
+
+    def attempts(self) -> list[str]:
+        """Ids of documents with an indexing attempt that has not been cleaned up."""
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("SELECT doc_id FROM indexing")]
+
+    def end_attempt(self, doc_id: str) -> None:
+        """The attempt's vectors are settled (kept as the visible build, or purged)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM indexing WHERE doc_id=?", (doc_id,))
+
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        """Ids of the chunks of a document's visible build."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))
+            return {r[0] for r in rows}
 
     def complete_document(
         self,
         doc: Document,
-        pages: Sequence[tuple[int, str]],
+        pages: Sequence[tuple[int, str] | tuple[int, str, bool]],
         chunks: Sequence[Chunk],
         chunk_tokens: Sequence[str],
         facts: Sequence[Fact] = (),
@@ -329,14 +459,24 @@ class Catalog:
                     self._delete_rows(conn, old, keep_document=False)
             _upsert_document(conn, doc)
             conn.executemany(
-                "INSERT INTO pages (doc_id, page, text) VALUES (?, ?, ?)",
-                [(doc.doc_id, n, t) for n, t in pages],
+                "INSERT INTO pages (doc_id, page, text, ocr) VALUES (?, ?, ?, ?)",
+                [(doc.doc_id, p[0], p[1], int(bool(p[2:] and p[2]))) for p in pages],
             )
             conn.executemany(
-                "INSERT INTO chunks (chunk_id, doc_id, page, seq, section, heading, language, text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (chunk_id, doc_id, page, seq, section, heading, language, text,"
+                " flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (c.chunk_id, c.doc_id, c.page, c.seq, c.section, c.heading, c.language, c.text)
+                    (
+                        c.chunk_id,
+                        c.doc_id,
+                        c.page,
+                        c.seq,
+                        c.section,
+                        c.heading,
+                        c.language,
+                        c.text,
+                        int(instruction_like(c.text)),
+                    )
                     for c in chunks
                 ],
             )
@@ -488,11 +628,19 @@ class Catalog:
         with self.transaction() as conn:
             conn.execute("DELETE FROM tombstones WHERE doc_id=?", (doc_id,))
 
-    def stale_documents(self) -> list[Document]:
-        """Documents left 'indexing' by a killed run."""
-        return self.documents(status="indexing")
-
     # -- pages and chunks -----------------------------------------------------------------------
+    def ocr_pages(self, doc_id: str) -> set[int]:
+        """Pages of a document whose text was read by OCR (numbers on them may be misread)."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT page FROM pages WHERE doc_id=? AND ocr=1", (doc_id,))
+            return {r[0] for r in rows}
+
+    def flagged_chunks(self) -> list[tuple[str, str, int]]:
+        """(chunk id, doc id, page) of every chunk holding text addressed to an AI assistant."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT chunk_id, doc_id, page FROM chunks WHERE flagged=1")
+            return [(r[0], r[1], r[2]) for r in rows]
+
     def page_text(self, doc_id: str, page: int) -> str | None:
         with self.connect() as conn:
             row = conn.execute(

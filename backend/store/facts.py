@@ -11,8 +11,9 @@ Every result is a :class:`FactHit` (a :class:`~backend.records.Fact` with proven
 as printed (sign applied), its scale, currency and
 the statement it came from, plus provenance (file, 1-based page, row label, the report it was
 read from) and whether that statement column passed its accounting checks. ``item`` arguments
-accept a canonical key (see :func:`canonical_items`), words that name one ("capital
-expenditure", "研发费用"), or any other row label text (searched with LIKE).
+accept a canonical key (see :func:`canonical_items`), words that name exactly one ("capital
+expenditure", "研发费用"), or any other row label, matched whole (normalized, never a part of a
+label: "revenue" never finds "Cost of revenue").
 
 A fiscal year can be printed in two reports (a 2019 report repeats 2018 as its comparative
 column, sometimes restated). :meth:`FactStore.lookup` returns both, the report *of* that year
@@ -30,10 +31,14 @@ from typing import Any
 from backend.domain.companies import company_key, match_strength
 from backend.domain.format import compact
 from backend.domain.items import (
+    ITEMS,
     ITEMS_BY_KEY,
     STATEMENTS,
     canonical_items,
+    is_chinese,
     items_in,
+    match_item,
+    normalize_label,
     scope_in,
 )
 from backend.records import Document, Fact, StatementCheck
@@ -206,7 +211,7 @@ class FactStore:
         """Facts matching every given filter, with provenance.
 
         ``company``: any name form (see :meth:`resolve_company`); ``item``: a canonical key, words
-        naming canonical items, or label text; ``year``: the column's fiscal year; ``scope``:
+        naming exactly one canonical item, or a whole row label (exact items or nothing); ``year``: the column's fiscal year; ``scope``:
         'consolidated', 'parent' or None for both; ``statement``: income | balance | cashflow.
         Results: per item and year, the report of that fiscal year first, then later reports
         (comparative, possibly restated, columns); within a report in statement row order.
@@ -225,11 +230,10 @@ class FactStore:
             if statement not in STATEMENTS:
                 raise ValueError(f"statement must be one of {STATEMENTS}")
             filters.append(("f.statement = ?", [statement]))
-        facts: list[Fact] = []
-        for clause in _item_clauses(item):  # canonical keys first, then row-label text
-            facts = self._facts([*filters, clause] if clause else filters)
-            if facts:
-                break
+        clause, label = _item_filter(item)
+        facts = self._facts([*filters, clause] if clause else filters)
+        if label:
+            facts = [f for f in facts if normalize_label(f.label) == label]
         return self._with_provenance(facts)[:limit]
 
     def _documents_for(self, company: str | None, doc_ids: list[str] | None) -> list[str] | None:
@@ -326,20 +330,33 @@ class FactStore:
         )
 
 
-def _item_clauses(item: str | None) -> list[tuple[str, list[Any]] | None]:
-    """SQL clauses to try in turn for ``item``: its canonical keys (a key, or words naming
-    items), then its words as row-label text; [None] (no item filter) without an item."""
-    if not item:
-        return [None]
-    squeezed = re.sub(r"\s+", "", item)
-    label = (
-        "(f.label LIKE ? OR REPLACE(f.label, ' ', '') LIKE ?)",
-        [f"%{item.strip()}%", f"%{squeezed}%"],
-    )
-    keys = [item] if item in ITEMS_BY_KEY else items_in(item)
+def _item_filter(item: str | None) -> tuple[tuple[str, list[Any]] | None, str]:
+    """The SQL clause for ``item`` and, for row-label text, the normalized label every hit must
+    equal. Exact items or nothing: a canonical key, words that are exactly one item's name (its
+    question phrases or its row-label pattern), else a row label equal to the text after
+    normalization. Never a partial match: "revenue" must not find "Cost of revenue"."""
+    if not item or not item.strip():
+        return None, ""
+    keys = [item] if item in ITEMS_BY_KEY else _exact_items(item)
+    if keys:
+        return (f"f.item IN ({','.join('?' for _ in keys)})", list(keys)), ""
+    label = normalize_label(item)
+    if not label:
+        return ("0", []), ""
+    # a cheap superset in SQL (every equal label contains the query's longest word), the exact
+    # comparison in Python
+    word = label if is_chinese(label) else max(label.split(), key=len)
+    return ("lower(f.label) LIKE ?", [f"%{word}%"]), label
+
+
+def _exact_items(text: str) -> list[str]:
+    """Keys of the one item ``text`` names as a whole (question phrase, key or row label)."""
+    norm = " ".join(text.lower().replace("_", " ").split()).strip(" ?.:：")
+    norm = re.sub(r"^the\s+", "", norm)
+    keys = {i.key for i in ITEMS if norm in (i.key.replace("_", " "), *(p.lower() for p in i.ask))}
     if not keys:
-        return [label]
-    return [(f"f.item IN ({','.join('?' for _ in keys)})", list(keys)), label]
+        keys = {hit[0] for st in STATEMENTS if (hit := match_item(text, st)) is not None}
+    return sorted(keys)
 
 
 def _order(h: FactHit) -> tuple:

@@ -169,6 +169,16 @@ class VectorStore:
         with self._lock:
             self.collection.delete(where={"doc_id": doc_id})
 
+    def ids_of(self, doc_id: str) -> list[str]:
+        """Ids of every vector stored for ``doc_id`` (any build, visible or not)."""
+        with self._lock:
+            return list(self.collection.get(where={"doc_id": doc_id}, include=[])["ids"])
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 5000):
+            with self._lock:
+                self.collection.delete(ids=list(ids[start : start + 5000]))
+
     def count(self) -> int:
         with self._lock:
             return int(self.collection.count())

@@ -113,17 +113,20 @@ def _print_checks(store, args: argparse.Namespace, doc_ids: list[str] | None) ->
 
 def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: ANN001
     """Re-read facts from the stored PDFs without re-embedding (after an extractor update)."""
-    from ingestion.facts import extract_facts
     from ingestion.pipeline import stored_reports
+    from ingestion.sandbox import Limits, extract_facts
 
+    limits = Limits.of(settings)
     failed = 0
-    for doc, path, pages in stored_reports(settings, catalog, wanted):
-        if path is None:
-            print(f"FAILED  {doc.file_name}: the stored file is gone", file=sys.stderr)
+    for found in stored_reports(settings, catalog, wanted):
+        if len(found) == 2:
+            print(f"FAILED  {found[1]}", file=sys.stderr)
             failed += 1
             continue
+        doc, path, pages = found
         facts, checks = extract_facts(
             pages,
+            limits,
             doc_id=doc.doc_id,
             company=doc.company,
             language=doc.language,

@@ -81,15 +81,17 @@ def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: 
     """Re-read tables from the stored PDFs without re-embedding (after a reader update)."""
     from backend.store.tables import row_tokens
     from ingestion.pipeline import stored_reports
-    from ingestion.tables import extract_tables
+    from ingestion.sandbox import Limits, extract_tables
 
     failed = 0
-    for doc, path, pages in stored_reports(settings, catalog, wanted):
-        if path is None:
-            print(f"FAILED  {doc.file_name}: the stored file is gone", file=sys.stderr)
+    limits = Limits.of(settings)
+    for found in stored_reports(settings, catalog, wanted):
+        if len(found) == 2:
+            print(f"FAILED  {found[1]}", file=sys.stderr)
             failed += 1
             continue
-        tables = extract_tables(path, pages, doc.language)
+        doc, path, pages = found
+        tables = extract_tables(pages, limits, language=doc.language, pdf_path=path)
         catalog.replace_tables(doc.doc_id, tables, row_tokens(tables))
         rows = sum(len(t.rows) for t in tables)
         print(f"{doc.doc_id}  {doc.file_name[:48]:48s} tables={len(tables)} rows={rows}")
