@@ -168,3 +168,42 @@ def test_cancel_keeps_a_checkpoint_and_rerun_resumes(env):
     assert res["steps"] == stopped_at + 1
     new_steps = [r for r in events if r["event"] == "step" and r["step"] > stopped_at]
     assert [r["step"] for r in new_steps][-1] == stopped_at + 1
+
+
+def test_a_bundle_trains_elsewhere_and_its_adapter_comes_back(env, monkeypatch):
+    """The GPU-host path, run here on CPU: bundle (base GGUF in pieces) → assemble → run.sh
+    (train, LoRA GGUF) → import → the chat model is the base with the adapter, named so."""
+    import subprocess
+
+    from backend.llm.clients import LLMProvider
+    from training.args import TrainArgs
+    from training.bundle import assemble, import_adapter, make_bundle
+
+    root, data, settings = env
+    bundle = root / "bundle"
+    args = TrainArgs(data=data, base="smollm2-135m", out=bundle, steps=3, rank=4, batch_size=2,
+                     lr=1e-3, warmup_steps=0, device="cpu", threads=1, heldout_items=0)  # fmt: skip
+    manifest = make_bundle(args, SMOL, bundle, piece_mb=30)
+    assert len(manifest["pieces"]) == 4 and (bundle / "run.sh").is_file()
+    (bundle / "pieces" / "part02").write_bytes(b"damaged")
+    with pytest.raises(Exception, match="damaged"):
+        assemble(bundle)
+    make_bundle(args, SMOL, root / "bundle2", piece_mb=30)  # a fresh copy of the pieces
+    (bundle / "pieces" / "part02").write_bytes((root / "bundle2/pieces/part02").read_bytes())
+    assert assemble(bundle).stat().st_size == SMOL.stat().st_size
+    env_vars = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HF_HUB_OFFLINE": "1",
+                "PATH": "/usr/bin:/bin", "ANNALYST_DATA_DIR": str(root / "remote")}  # fmt: skip
+    run_sh = (bundle / "run.sh").read_text().replace("python3 ", f"{sys.executable} ")
+    (bundle / "run.sh").write_text(run_sh)
+    subprocess.run(["sh", str(bundle / "run.sh")], check=True, env=env_vars, timeout=600)
+    lora = bundle / "run" / "lora-f16.gguf"
+    assert lora.read_bytes()[:4] == b"GGUF"
+
+    mv = import_adapter(settings, lora, base="smollm2-135m", name="smol-tuned")
+    reg = ModelRegistry(settings.registry_dir)
+    reg.activate(mv.version, force=True)
+    info = LLMProvider(settings).info()
+    assert info.adapter.endswith("model.gguf") and not info.few_shot
+    assert "LoRA on SmolLM2" in info.label() and mv.version in info.label()
+    llm = LLMProvider(settings).get()
+    assert "".join(llm.stream([{"role": "user", "content": "Hi"}], max_tokens=4))

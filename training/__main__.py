@@ -25,6 +25,11 @@ Usage (data from ``python -m ingestion fewshot``; runs and versions live under t
     python -m training list                  # versions, scores, which is active
     python -m training activate VERSION      # refused unless it scored better (--force overrides)
     python -m training rollback              # back to the previously active model
+
+    # on a GPU machine elsewhere (training/bundle.py, DEVELOPERS.md)
+    python -m training bundle --data data/fewshot --base qwen2.5-coder-1.5b --out bundle ...
+    python -m training assemble bundle && sh bundle/run.sh            # there
+    python -m training import bundle/run/lora-f16.gguf --base qwen2.5-coder-1.5b   # here
 """
 
 from __future__ import annotations
@@ -100,6 +105,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="activate even without a passed evaluation"
     )
     sub.add_parser("rollback", help="re-activate the previously active model")
+    # training on another (GPU) machine: training/bundle.py
+    bu = sub.add_parser(
+        "bundle", help="a folder to train elsewhere: data, base GGUF in pieces, run.sh"
+    )
+    add_dataclass_arguments(bu, TrainArgs)
+    bu.add_argument("--piece-mb", type=int, default=60, help="size of the base GGUF's pieces")
+    asm = sub.add_parser("assemble", help="join and verify a bundle's base GGUF (GPU host)")
+    asm.add_argument("bundle", type=Path)
+    asm.add_argument("--pieces", type=Path, default=None, help="folder holding the pieces")
+    ex = sub.add_parser("export-lora", help="a run's adapter as a llama.cpp LoRA GGUF")
+    ex.add_argument("run_dir", type=Path)
+    ex.add_argument("--base-gguf", type=Path, required=True, help="the GGUF the run trained on")
+    ex.add_argument("--dtype", choices=["f16", "f32"], default="f16")
+    im = sub.add_parser("import", help="register a LoRA GGUF trained elsewhere (not activated)")
+    im.add_argument("lora", type=Path)
+    im.add_argument("--base", required=True, help="bundled preset or GGUF the adapter tunes")
+    im.add_argument("--name", default="", help="version name (default: <base>-lora)")
+    im.add_argument(
+        "--few-shot",
+        action="store_true",
+        help="prompt it with the few-shot examples (off: tuned on the product's prompts)",
+    )
+    pa = sub.add_parser("parity", help="logits of a LoRA GGUF vs its PyTorch model")
+    pa.add_argument("--base", required=True, help="bundled preset or GGUF the adapter tunes")
+    pa.add_argument("--adapter", type=Path, required=True, help="the run's adapter/ folder")
+    pa.add_argument("--lora", type=Path, required=True, help="the LoRA GGUF")
+    pa.add_argument("--data", type=Path, required=True, help="folder with val.jsonl")
+    pa.add_argument("--prompts", type=int, default=8)
     return parser
 
 
@@ -195,6 +228,37 @@ def cmd_registry(ns: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def cmd_bundle(ns: argparse.Namespace, settings: Any) -> int:
+    from backend.llm.bundled import resolve_gguf
+    from training import bundle
+
+    if ns.cmd == "bundle":
+        args = args_from_namespace(TrainArgs, ns)
+        gguf = resolve_gguf(settings.models_dir, args.base)
+        m = bundle.make_bundle(args, gguf, args.out, piece_mb=ns.piece_mb)
+        print(f"bundle {args.out}: {len(m['pieces'])} pieces of {gguf.name}; run.sh")
+    elif ns.cmd == "assemble":
+        print(f"assembled {bundle.assemble(ns.bundle, ns.pieces)}")
+    elif ns.cmd == "export-lora":
+        path = bundle.export_lora(ns.run_dir, ns.base_gguf, ns.dtype)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    else:
+        mv = bundle.import_adapter(
+            settings, ns.lora, base=ns.base, name=ns.name or f"{ns.base}-lora",
+            few_shot=ns.few_shot,
+        )  # fmt: skip
+        print(f"registered {mv.version} (LoRA on {ns.base}); evaluate it, then activate")
+    return 0
+
+
+def cmd_parity(ns: argparse.Namespace, settings: Any) -> int:
+    from training.parity import run_parity
+
+    res = run_parity(settings, ns.base, ns.adapter, ns.lora, ns.data, ns.prompts)
+    print(json.dumps(res, indent=1))
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
@@ -203,6 +267,11 @@ COMMANDS = {
     "list": cmd_registry,
     "activate": cmd_registry,
     "rollback": cmd_registry,
+    "bundle": cmd_bundle,
+    "assemble": cmd_bundle,
+    "export-lora": cmd_bundle,
+    "import": cmd_bundle,
+    "parity": cmd_parity,
 }
 
 

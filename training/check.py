@@ -162,3 +162,56 @@ def agreement(a: list[list[int]], b: list[list[int]]) -> dict[str, float]:
             k += 1
         prefix.append(k / max(1, len(x)))
     return {"identical": round(same / len(a), 4), "prefix": round(sum(prefix) / len(a), 4)}
+
+
+def last_logits_torch(model: Any, prompts: list[list[int]]) -> list[Any]:
+    """The next-token logits after each prompt from a transformers model (fp32, CPU)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for ids in prompts:
+            out.append(model(torch.tensor([ids])).logits[0, -1].float().numpy())
+    return out
+
+
+def last_logits_gguf(
+    gguf: Path, prompts: list[list[int]], lora_path: str | None = None, n_threads: int = 0
+) -> list[Any]:
+    """The next-token logits after each prompt from llama.cpp (with ``lora_path`` applied)."""
+    import numpy as np
+
+    llm = open_llama(
+        gguf,
+        n_ctx=max(64, max(len(p) for p in prompts) + 8),
+        n_threads=n_threads,
+        lora_path=lora_path,
+        logits_all=True,
+    )
+    out = []
+    for ids in prompts:
+        llm.reset()
+        llm.eval(ids)
+        out.append(np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32))
+    return out
+
+
+def logits_parity(a: list[Any], b: list[Any]) -> dict[str, float]:
+    """How close two models' next-token logits are on the same prompts: top-1 agreement, mean
+    overlap of the top 5, mean cosine similarity, and the largest absolute difference."""
+    import numpy as np
+
+    top1, top5, cos, diff = [], [], [], []
+    for x, y in zip(a, b, strict=True):
+        top1.append(int(np.argmax(x)) == int(np.argmax(y)))
+        top5.append(len(set(np.argsort(x)[-5:]) & set(np.argsort(y)[-5:])) / 5)
+        cos.append(float(np.dot(x, y) / (np.linalg.norm(x) * np.linalg.norm(y))))
+        diff.append(float(np.max(np.abs(x - y))))
+    n = len(top1)
+    return {
+        "prompts": n,
+        "top1_agree": round(sum(top1) / n, 4),
+        "top5_overlap": round(sum(top5) / n, 4),
+        "cosine_mean": round(sum(cos) / n, 5),
+        "max_abs_diff": round(max(diff), 4),
+    }

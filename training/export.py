@@ -165,8 +165,10 @@ def write_gguf(state: dict[str, Any], template: Path | TemplateGGUF, out: Path) 
     return out
 
 
-def write_lora_gguf(adapter_dir: Path, template: Path, out: Path) -> Path:
-    """Write a peft LoRA adapter as a llama.cpp adapter GGUF (F32) for the base ``template``."""
+def write_lora_gguf(adapter_dir: Path, template: Path, out: Path, dtype: str = "f32") -> Path:
+    """Write a peft LoRA adapter as a llama.cpp adapter GGUF for the base ``template``, its
+    tensors in ``dtype`` ('f32', or 'f16': half the size — a rank-8 adapter of the 1.5B on every
+    projection is 18 MB — at no measurable cost: the parity check compares both)."""
     from gguf import GGUFValueType, GGUFWriter
     from safetensors.numpy import load_file
 
@@ -201,8 +203,9 @@ def write_lora_gguf(adapter_dir: Path, template: Path, out: Path) -> Path:
                 writer.add_string(name, tmpl.reader.fields[name_field].contents() + " LoRA")
         for base_name in sorted(pairs):
             ab = pairs[base_name]
-            writer.add_tensor(base_name + ".lora_a", ab["a"])
-            writer.add_tensor(base_name + ".lora_b", ab["b"])
+            as_type = np.float16 if dtype == "f16" else np.float32
+            writer.add_tensor(base_name + ".lora_a", ab["a"].astype(as_type))
+            writer.add_tensor(base_name + ".lora_b", ab["b"].astype(as_type))
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()

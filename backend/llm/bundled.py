@@ -85,6 +85,29 @@ BUNDLED: dict[str, BundledModel] = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TunedModel:
+    """A LoRA adapter shipped in this repository, applied by llama.cpp to a bundled base at load
+    time. Its card (base, data, steps, hyperparameters, the gate's figures, the command that
+    reproduces it) sits next to it."""
+
+    name: str
+    title: str
+    version: str
+    base: str  # a BUNDLED name
+    adapter: str  # path relative to the project root
+    sha256: str
+
+    def adapter_path(self) -> Path:
+        from backend.settings import PROJECT_ROOT
+
+        return PROJECT_ROOT / self.adapter
+
+
+#: Adapters trained by the project (training/, issue 14) that passed the gate against their base.
+TUNED: dict[str, TunedModel] = {}
+
+
 def _marker(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".verified")
 

@@ -46,8 +46,16 @@ class ModelInfo:
     #: the answer prompt carries the few-shot examples (a model tuned on the product's prompts
     #: does without them)
     few_shot: bool = True
+    #: a LoRA adapter llama.cpp applies to the model at load time, and the base it tunes
+    adapter: str = ""
+    base: str = ""
 
     def label(self) -> str:
+        """What answers say wrote them: "Annalyst 1.5B v1 (LoRA on Qwen2.5-Coder-1.5B-Instruct
+        Q4_K_M)", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (bundled)"."""
+        if self.adapter:
+            where = ", ".join(x for x in (self.version, f"LoRA on {self.base}") if x)
+            return f"{self.name} ({where})"
         return f"{self.name} ({self.version})" if self.version else self.name
 
 
@@ -143,6 +151,7 @@ class LlamaCppLLM(LLM):
         n_ctx: int,
         n_threads: int,
         cache_bytes: int = 1 << 30,
+        lora_path: Path | None = None,
     ) -> None:
         try:
             from llama_cpp import Llama, LlamaRAMCache
@@ -156,6 +165,7 @@ class LlamaCppLLM(LLM):
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 n_batch=512,
+                lora_path=str(lora_path) if lora_path else None,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:
@@ -269,7 +279,7 @@ class LLMProvider:
         self._settings = settings
         self._lock = threading.Lock()
         self._llm: LLM | None = None
-        self._key: tuple[str, str] | None = None
+        self._key: tuple[str, str, str] | None = None
         #: evaluate exactly settings.chat_model, even when a registry version is active
         self.ignore_registry = False
 
@@ -277,14 +287,28 @@ class LLMProvider:
         s = self._settings
         if s.llm_backend == "openai":
             return None, ModelInfo(s.openai_model, "", "openai", s.openai_base_url)
-        from backend.llm.bundled import BUNDLED, resolve_gguf
+        from backend.llm.bundled import BUNDLED, TUNED, resolve_gguf
         from backend.llm.registry import ModelRegistry
 
         active = None if self.ignore_registry else ModelRegistry(s.registry_dir).active()
+        if active is not None and active.adapter_of:  # a LoRA version: base GGUF + adapter
+            base = resolve_gguf(s.models_dir, active.adapter_of)
+            preset = BUNDLED.get(active.adapter_of)
+            return base, ModelInfo(
+                active.name, active.version, "llama_cpp", str(base), active.few_shot,
+                str(active.gguf_path), preset.title if preset else base.name,
+            )  # fmt: skip
         if active is not None:
             return Path(active.gguf_path), ModelInfo(
-                active.name, active.version, "llama_cpp", str(active.gguf_path)
+                active.name, active.version, "llama_cpp", str(active.gguf_path), active.few_shot
             )
+        tuned = TUNED.get(s.chat_model)
+        if tuned is not None:  # an adapter shipped with Annalyst on a bundled base
+            base = resolve_gguf(s.models_dir, tuned.base)
+            return base, ModelInfo(
+                tuned.title, tuned.version, "llama_cpp", str(base), False,
+                str(tuned.adapter_path()), BUNDLED[tuned.base].title,
+            )  # fmt: skip
         path = resolve_gguf(s.models_dir, s.chat_model)
         preset = BUNDLED.get(s.chat_model)
         name = preset.title if preset else path.name
@@ -295,7 +319,7 @@ class LLMProvider:
 
     def get(self) -> LLM:
         path, info = self._target()
-        key = (str(path), info.version)
+        key = (str(path), info.version, info.adapter)
         with self._lock:
             if self._llm is None or key != self._key:
                 self._llm = None  # free the old weights before loading new ones
@@ -312,6 +336,7 @@ class LLMProvider:
                         n_ctx=self._settings.n_ctx,
                         n_threads=self._settings.threads(),
                         cache_bytes=self._settings.prompt_cache_mb << 20,
+                        lora_path=Path(info.adapter) if info.adapter else None,
                     )
                 self._key = key
             return self._llm

@@ -63,6 +63,11 @@ class ModelVersion:
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     quant: str = ""
     notes: str = ""
+    #: set when model.gguf is a LoRA adapter: the base it applies to (bundled preset or GGUF path)
+    adapter_of: str = ""
+    #: the answer prompt carries few-shot examples (False for a model tuned on the product's
+    #: prompts, which were generated without them)
+    few_shot: bool = True
 
     @property
     def dir(self) -> Path:
@@ -160,6 +165,8 @@ class ModelRegistry:
         quant: str = "",
         notes: str = "",
         move: bool = False,
+        adapter_of: str = "",
+        few_shot: bool = True,
     ) -> ModelVersion:
         """Add a version holding ``model_file`` (as model.gguf) and ``extra_files`` (by name).
 
@@ -198,6 +205,8 @@ class ModelRegistry:
                 files=files,
                 quant=quant,
                 notes=notes,
+                adapter_of=adapter_of,
+                few_shot=few_shot,
             )
             write_json_atomic(tmp / META_FILE, mv.to_json())
             os.replace(tmp, self.versions_dir / version)
