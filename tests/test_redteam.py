@@ -14,8 +14,8 @@ import re
 import pytest
 
 from backend.answering.chat import Filters
-from backend.domain.injection import instruction_like
 from backend.app.services import build_services
+from backend.domain.injection import instruction_like
 from backend.settings import Settings
 from tests.conftest import CORPUS, MODELS
 from tests.pdfmaker import write_pdf
