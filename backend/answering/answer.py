@@ -88,6 +88,8 @@ class Answer:
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    #: why retrieval ran without vectors (keyword search only); "" when it did not
+    degraded: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -10,7 +10,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from backend.system import free_cores
+
+if TYPE_CHECKING:
+    from backend.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +87,107 @@ def index_tokens(text: str) -> str:
     return " ".join(tokens(text))
 
 
-def match_query(text: str, max_terms: int = 24) -> str:
-    """An FTS5 MATCH expression (OR of quoted terms) for a natural-language question."""
+def match_terms(text: str, max_terms: int = 24) -> list[str]:
+    """The quoted FTS5 phrases of a natural-language question (first ``max_terms`` distinct)."""
     seen: list[str] = []
     for tok in tokens(text, drop_stopwords=True):
         if len(tok) == 1 and not _CJK_RUN.fullmatch(tok):
             continue
         if tok not in seen:
             seen.append(tok)
-    terms = ['"' + t.replace('"', "") + '"' for t in seen[:max_terms]]
-    return " OR ".join(terms)
+    return ['"' + t.replace('"', "") + '"' for t in seen[:max_terms]]
+
+
+def match_query(text: str, max_terms: int = 24) -> str:
+    """An FTS5 MATCH expression (OR of quoted terms) for a natural-language question."""
+    return " OR ".join(match_terms(text, max_terms))
+
+
+class KeywordIndex:
+    """BM25 search over the catalogue's FTS5 index, ranked exactly as before, without scoring
+    rows that cannot be returned.
+
+    Profiled (bench/query.py): the plain query scored every row of the whole index holding any of
+    up to 24 terms (most rows, for words such as "total" or "income"), joined each to its
+    document to keep complete ones and read each row's ``doc_id`` to keep the question's reports.
+    Here, a report's rows are one contiguous rowid range (written in one transaction) and FTS5
+    seeks to a rowid range, so a search reads only the rows of the reports asked about; the
+    ranges of neighbouring reports merge into one. A search over many rows splits them into
+    ``threads`` pieces searched at once (SQLite runs them in parallel; 0: the cores free now).
+    BM25's statistics (idf, average length) are the whole index's in every piece, so the scores,
+    and the merged ranking, are the plain query's.
+    """
+
+    #: below this many rows a search is not split over threads
+    SPLIT_ROWS = 20_000
+
+    def __init__(self, catalog: Catalog, threads: int = 1) -> None:
+        self.catalog = catalog
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._ranges: list[tuple[int, int, int, str]] = []  # (first, last, rows, doc) by rowid
+
+    def search(
+        self, terms: Sequence[str], doc_ids: Collection[str], limit: int, generation: int
+    ) -> list[tuple[str, float]]:
+        """Best ``limit`` chunks among ``doc_ids`` for the OR of ``terms`` (quoted FTS5 phrases)
+        → [(chunk_id, score)] best first."""
+        if not terms or not doc_ids or limit < 1:
+            return []
+        with self._lock:
+            if generation != self._generation:
+                self._ranges = sorted(
+                    (first, last, rows, doc)
+                    for doc, first, last, rows in self.catalog.keyword_layout()
+                )
+                self._generation = generation
+            spans = self._spans(set(doc_ids))
+        threads = self.threads or free_cores()
+        if threads > 1 and sum(last - first + 1 for first, last, _ in spans) > self.SPLIT_ROWS:
+            pieces = _split(spans, threads)
+            match = " OR ".join(terms)
+            with ThreadPoolExecutor(len(pieces)) as pool:
+                parts = pool.map(
+                    lambda piece: self.catalog.keyword_search_rows(match, piece, limit), pieces
+                )
+                found = sorted((h for part in parts for h in part), key=lambda rs: -rs[1])
+        else:
+            found = self.catalog.keyword_search_rows(" OR ".join(terms), spans, limit)
+        found = found[:limit]
+        names = self.catalog.keyword_chunk_ids([r for r, _ in found])
+        return [(names[r], s) for r, s in found if r in names]
+
+    def _spans(self, allowed: set[str]) -> list[tuple[int, int, str | None]]:
+        """Rowid ranges holding exactly the rows of ``allowed`` documents: runs of neighbouring
+        allowed documents merge; a document whose rows are not contiguous keeps a doc filter."""
+        spans: list[list[Any]] = []  # [first, last, doc filter or None]
+        open_run = False
+        for first, last, rows, doc in self._ranges:
+            contiguous = last - first + 1 == rows
+            if doc in allowed and contiguous and open_run:
+                spans[-1][1] = last
+            elif doc in allowed:
+                spans.append([first, last, None if contiguous else doc])
+            open_run = doc in allowed and contiguous
+        return [(first, last, doc) for first, last, doc in spans]
+
+
+def _split(
+    spans: list[tuple[int, int, str | None]], pieces: int
+) -> list[list[tuple[int, int, str | None]]]:
+    """``spans`` cut into ``pieces`` lists of about the same number of rowids."""
+    total = sum(last - first + 1 for first, last, _ in spans)
+    size = -(-total // pieces)
+    out: list[list[tuple[int, int, str | None]]] = [[]]
+    room = size
+    for first, last, doc in spans:
+        while first <= last:
+            if room == 0:
+                out.append([])
+                room = size
+            end = min(last, first + room - 1) if doc is None else last
+            out[-1].append((first, end, doc))
+            room = max(0, room - (end - first + 1))
+            first = end + 1
+    return [p for p in out if p]
