@@ -191,7 +191,7 @@ class Retriever:
             if pages:
                 ranked.append(self.catalog.chunks_on_pages(pages)[: self.retrieve_k])
         t2 = time.perf_counter()
-        out = self._fuse(ranked, k, index)
+        out = self.fuse(ranked, k, index)
         if timings is not None:
             timings["keyword_s"] = round(t1 - t0, 4)
             timings["embed_s"] = round(t_embed - t1, 4)
@@ -225,7 +225,7 @@ class Retriever:
         self.faults += 1
         log.warning("vector search failed, keyword search only: %s", err)
 
-    def _fuse(self, ranked: list[list[str]], k: int, index: CompanyIndex) -> list[Passage]:
+    def fuse(self, ranked: list[list[str]], k: int, index: CompanyIndex) -> list[Passage]:
         """Reciprocal rank fusion of the rankings → the best ``k`` passages of visible reports."""
         fused: dict[str, float] = {}
         for ranking in ranked:

@@ -195,10 +195,10 @@ class VectorStore:
 
         Chroma's ``where`` filter costs ~35 ms for one report and ~250 ms for the 78 of the dev
         index (it lists the matching ids in SQLite on every query) against ~2 ms for the HNSW
-        search itself, so: a search within one or two reports ranks their vectors exactly (kept
-        in memory after first use); a wider one asks HNSW for more neighbours than it needs and
-        drops those of other documents, widening the search until it has ``k`` (the filter is
-        the last resort).
+        search itself, so: a search within a few reports ranks their vectors exactly (kept in
+        memory after first use, or preloaded); a wider one asks HNSW for more neighbours than it
+        needs and drops those of other documents, widening the search until it has ``k`` (the
+        filter is the last resort).
         """
         if doc_ids is not None and not doc_ids:
             return []
@@ -209,7 +209,7 @@ class VectorStore:
         allowed = set(doc_ids)
         with self._lock:
             missing = sum(d not in self._vectors for d in allowed)
-            if self._budget > 0 and missing <= self.LOAD_DOCS:
+            if self._budget > 0 and missing <= self.LOAD_DOCS and len(allowed) <= self.EXACT_DOCS:
                 return self._exact(vector, k, allowed)
         if len(allowed) <= self.LOAD_DOCS:
             one = len(allowed) == 1
@@ -220,6 +220,8 @@ class VectorStore:
 
     #: a search within at most this many reports not yet in memory loads their vectors
     LOAD_DOCS = 2
+    #: a search within more reports than this goes to HNSW (a few ms whatever the store's size)
+    EXACT_DOCS = 8
 
     @property
     def _budget(self) -> int:
@@ -283,13 +285,15 @@ class VectorStore:
 
     def _exact(self, vector: np.ndarray, k: int, allowed: set[str]) -> list[tuple[str, float]]:
         """Exact cosine ranking over the vectors of ``allowed`` (under the lock)."""
-        parts = [self._doc_vectors(d) for d in sorted(allowed)]
-        ids = [i for part_ids, _ in parts for i in part_ids]
-        if not ids:
-            return []
-        matrix = np.concatenate([m for _, m in parts if len(m)])
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        sims = matrix @ (query / max(float(np.linalg.norm(query)), 1e-12))
-        top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(ids[i], float(sims[i])) for i in top]
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        best: list[tuple[float, str]] = []
+        for doc_id in sorted(allowed):
+            ids, matrix = self._doc_vectors(doc_id)
+            if not ids:
+                continue
+            sims = matrix @ query
+            top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
+            best += [(float(sims[i]), ids[i]) for i in top]
+        best.sort(key=lambda si: -si[0])
+        return [(cid, sim) for sim, cid in best[:k]]
