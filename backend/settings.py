@@ -128,6 +128,15 @@ class Settings(BaseSettings):
         "took ~35 ms per report and ~250 ms over the 78 reports (bench/query.py). The app loads "
         "the reports' vectors at start-up while they fit. 0 turns the copy off.",
     )
+    keyword_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="RAM for each recently used question term's BM25 scores over the whole "
+        "keyword index (12 bytes per matching chunk). A search over many reports whose terms "
+        "were all seen before adds them up in a few milliseconds instead of running the FTS5 "
+        "query (hundreds of ms on 100k chunks, bench/query.py); new terms are fetched in the "
+        "background at the lowest CPU priority. 0 turns it off.",
+    )
     search_threads: int = Field(
         default=0,
         ge=0,

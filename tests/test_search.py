@@ -70,6 +70,31 @@ def test_keyword_index_ranks_as_the_plain_fts5_query(indexed: Services, threads:
             assert _ids(index.search(terms, [doc], 10, generation)) == _ids(plain_one)
 
 
+def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None:
+    """Over many rows, a search whose terms were all seen adds up their kept scores: the same
+    chunks, order and scores as the plain FTS5 query."""
+    catalog = indexed.catalog
+    docs = catalog.complete_ids()
+    index = KeywordIndex(catalog)
+    index.CACHE_ROWS = 0  # this small index counts as large
+    generation = catalog.generation()
+    for question in QUESTIONS:
+        terms = match_terms(question)
+        assert index.terms.lookup(terms, generation) is None  # not seen yet: fetched meanwhile
+        index.terms.fill(terms, generation)
+        assert index.terms.lookup(terms, generation) is not None
+        plain = catalog.keyword_search(match_query(question), None, 10)
+        got = index.search(terms, docs, 10, generation)
+        assert _ties_sorted(got) == _ties_sorted(plain)
+        assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in plain]
+        for doc in docs:
+            plain_one = catalog.keyword_search(match_query(question), [doc], 10)
+            assert _ties_sorted(index.search(terms, [doc], 10, generation)) == _ties_sorted(
+                plain_one
+            )
+    assert index.terms.lookup(terms, generation + 1) is None  # the catalogue moved: all dropped
+
+
 def test_keyword_index_follows_the_catalogue(indexed: Services, tmp_path: Path) -> None:
     """A removed report disappears from keyword results once the generation moves."""
     data = tmp_path / "data"

@@ -64,6 +64,7 @@ class Retriever:
         retrieve_k: int = 30,
         facts: Any = None,
         search_threads: int = 1,
+        keyword_cache_mb: int = 64,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -73,7 +74,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._index: CompanyIndex | None = None
         self._generation = -1
-        self.keywords = KeywordIndex(catalog, threads=search_threads)
+        self.keywords = KeywordIndex(catalog, threads=search_threads, cache_mb=keyword_cache_mb)
         #: why vector search is off right now ("" when it works); set by a failed hybrid search
         self.degraded = ""
         #: hybrid searches that went on without vectors (an answer compares it before and after)

@@ -72,6 +72,7 @@ class Services:
             retrieve_k=s.retrieve_k,
             facts=self.facts,
             search_threads=s.search_threads,
+            keyword_cache_mb=s.keyword_cache_mb,
         )
 
     @cached_property

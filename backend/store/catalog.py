@@ -459,6 +459,21 @@ class Catalog:
             )
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def term_scores(self, term: str) -> list[tuple[int, float]]:
+        """(rowid, BM25 score) of every row holding ``term`` (one quoted FTS5 phrase): that term's
+        share of the row's BM25 score in any OR query containing it."""
+        with self.connect() as conn:
+            try:
+                return [
+                    (r[0], -float(r[1]))
+                    for r in conn.execute(
+                        "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                        (term,),
+                    )
+                ]
+            except sqlite3.OperationalError:
+                return []
+
     def keyword_search_rows(
         self, match: str, ranges: Sequence[tuple[int, int, str | None]], limit: int
     ) -> list[tuple[int, float]]:
