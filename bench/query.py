@@ -12,9 +12,9 @@ Prints a short table and one JSON line with:
   indexed corpus and on a synthetic store of N chunks (random unit vectors + text sampled from real
   chunks). Timed in the same run: ``plain`` hybrid, the query path before the search was
   profiled (the plain FTS5 query joined to the documents, Chroma's metadata filter over the
-  reports' ids) — the obvious alternative — and vector-only search; ``cold`` is the first pass
-  over the questions before the reports' vectors are in memory (the app loads them at start-up,
-  :meth:`Retriever.warm_up`);
+  reports' ids) — the obvious alternative — and vector-only search; ``cold`` is a first pass
+  over the next N dev questions before the reports' vectors are in memory and before any term's
+  BM25 scores are kept (the app loads the vectors at start-up, :meth:`Retriever.warm_up`);
 * time to first token and decode tok/s of the default chat model on a typical answer prompt, cold
   (empty KV cache) against warm (the fixed system prompt + few-shot prefix reused), next to the
   RAM-bandwidth bound: weight bytes ÷ measured memory bandwidth = the fastest decode possible.
@@ -214,16 +214,23 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def time_store(result: dict, prefix: str, services, questions: list[str], scopes: tuple) -> None:
-    """p50/p95 of each mode into ``result``: cold first pass, then after the app's warm-up."""
+def time_store(
+    result: dict, prefix: str, services, questions: tuple[list[str], list[str]], scopes: tuple
+) -> None:
+    """p50/p95 of each mode into ``result``. ``cold``: the first questions of a session (the
+    questions after the timed ones), before the app's warm-up has loaded the reports' vectors;
+    then, after it and once their terms are kept, each mode over the timed questions (``plain``
+    first: it touches no cache; the hybrid pass then meets the timed questions' new terms)."""
+    earlier = questions[1]
     for scoped in scopes:
         suffix = "" if scoped or len(scopes) == 1 else "_all_docs"
-        result[f"{prefix}_hybrid_cold{suffix}"] = time_search(services, questions, "hybrid", scoped)
+        result[f"{prefix}_hybrid_cold{suffix}"] = time_search(services, earlier, "hybrid", scoped)
     services.retriever.warm_up()
-    for mode in ("hybrid", "plain", "keyword", "vector"):
+    services.retriever.keywords.terms.wait(600)
+    for mode in ("plain", "hybrid", "keyword", "vector"):
         for scoped in scopes:
             suffix = "" if scoped or len(scopes) == 1 else "_all_docs"
-            result[f"{prefix}_{mode}{suffix}"] = time_search(services, questions, mode, scoped)
+            result[f"{prefix}_{mode}{suffix}"] = time_search(services, questions[0], mode, scoped)
 
 
 def print_table(result: dict) -> None:
@@ -244,7 +251,9 @@ def main() -> int:
     settings = Settings(n_threads=threads, embed_threads=threads, search_threads=threads)
     services = build_services(settings)
     dev = [json.loads(x) for x in open(settings.corpus_dir / "dev.jsonl", encoding="utf-8")]
-    questions = [d["question"] for d in dev][: args.questions]
+    asked = [d["question"] for d in dev]
+    n = args.questions
+    questions = (asked[:n], asked[n : 2 * n] or asked[:n])  # timed; asked earlier in the session
     result: dict = {
         "chunks": services.catalog.count_chunks(),
         "documents": len(services.catalog.documents()),

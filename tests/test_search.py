@@ -77,11 +77,12 @@ def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None
     docs = catalog.complete_ids()
     index = KeywordIndex(catalog)
     index.CACHE_ROWS = 0  # this small index counts as large
+    index.terms.SYNC_S = 0  # every new term goes to the background thread
     generation = catalog.generation()
     for question in QUESTIONS:
         terms = match_terms(question)
-        assert index.terms.lookup(terms, generation) is None  # not seen yet: fetched meanwhile
-        index.terms.fill(terms, generation)
+        if index.terms.lookup(terms, generation) is None:  # not all seen: fetched meanwhile
+            index.terms.wait(60)
         assert index.terms.lookup(terms, generation) is not None
         plain = catalog.keyword_search(match_query(question), None, 10)
         got = index.search(terms, docs, 10, generation)

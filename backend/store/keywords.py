@@ -12,6 +12,7 @@ import os
 import queue
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -244,6 +245,9 @@ class TermScores:
     (most words of financial questions recur) add up kept scores in a few milliseconds.
     """
 
+    #: a search fetches terms it lacks for up to this long itself
+    SYNC_S = 0.03
+
     def __init__(self, catalog: Catalog, max_rows: int) -> None:
         self.catalog = catalog
         self.max_rows = max_rows
@@ -258,24 +262,40 @@ class TermScores:
     def lookup(
         self, terms: Sequence[str], generation: int
     ) -> list[tuple[np.ndarray, np.ndarray]] | None:
-        """The kept scores of ``terms`` in their order, or None (the missing ones are fetched in
-        the background)."""
+        """The kept scores of ``terms`` in their order, or None. Terms not kept yet are fetched
+        now for up to ``SYNC_S`` seconds (a rare word costs a few ms); the rest in the
+        background, and this search runs the FTS5 query."""
         with self._lock:
             self._follow(generation)
-            missing = [t for t in terms if t not in self._kept and t not in self._pending]
-            if not missing and all(t in self._kept for t in terms):
+            missing = [t for t in dict.fromkeys(terms) if t not in self._kept]
+        deadline = time.perf_counter() + self.SYNC_S
+        for term in missing:
+            if time.perf_counter() >= deadline:
+                break
+            with self._lock:
+                if term in self._pending:
+                    continue
+                self._pending.add(term)
+            self._fetch(term, generation)
+        with self._lock:
+            if all(t in self._kept for t in terms):
                 for t in terms:
                     self._kept.move_to_end(t)
                 return [self._kept[t] for t in terms]
-            if self.max_rows <= 0:
-                return None
             for t in missing:
-                self._pending.add(t)
-                self._wanted.put((t, generation))
+                if t not in self._kept and t not in self._pending and self.max_rows > 0:
+                    self._pending.add(t)
+                    self._wanted.put((t, generation))
             if self._pending and (self._worker is None or not self._worker.is_alive()):
                 self._worker = threading.Thread(target=self._work, name="bm25-terms", daemon=True)
                 self._worker.start()
         return None
+
+    def wait(self, timeout: float) -> None:
+        """Until the background thread has fetched what it was asked for (benchmarks)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
 
     def fill(self, terms: Sequence[str], generation: int) -> None:
         """Fetch and keep ``terms`` now (what the background thread does)."""
