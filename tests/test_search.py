@@ -77,7 +77,6 @@ def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None
     docs = catalog.complete_ids()
     index = KeywordIndex(catalog)
     index.CACHE_ROWS = 0  # this small index counts as large
-    index.terms.SYNC_S = 0  # every new term goes to the background thread
     generation = catalog.generation()
     for question in QUESTIONS:
         terms = match_terms(question)

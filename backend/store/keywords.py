@@ -12,7 +12,6 @@ import os
 import queue
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -245,9 +244,6 @@ class TermScores:
     (most words of financial questions recur) add up kept scores in a few milliseconds.
     """
 
-    #: a search fetches terms it lacks for up to this long itself
-    SYNC_S = 0.03
-
     def __init__(self, catalog: Catalog, max_rows: int) -> None:
         self.catalog = catalog
         self.max_rows = max_rows
@@ -262,27 +258,16 @@ class TermScores:
     def lookup(
         self, terms: Sequence[str], generation: int
     ) -> list[tuple[np.ndarray, np.ndarray]] | None:
-        """The kept scores of ``terms`` in their order, or None. Terms not kept yet are fetched
-        now for up to ``SYNC_S`` seconds (a rare word costs a few ms); the rest in the
-        background, and this search runs the FTS5 query."""
+        """The kept scores of ``terms`` in their order, or None: the terms not kept yet are
+        fetched in the background and this search runs the FTS5 query. (Fetching a new term
+        here instead can cost more than that query: "total" holds 18k of 100k rows.)"""
         with self._lock:
             self._follow(generation)
-            missing = [t for t in dict.fromkeys(terms) if t not in self._kept]
-        deadline = time.perf_counter() + self.SYNC_S
-        for term in missing:
-            if time.perf_counter() >= deadline:
-                break
-            with self._lock:
-                if term in self._pending:
-                    continue
-                self._pending.add(term)
-            self._fetch(term, generation)
-        with self._lock:
             if all(t in self._kept for t in terms):
                 for t in terms:
                     self._kept.move_to_end(t)
                 return [self._kept[t] for t in terms]
-            for t in missing:
+            for t in dict.fromkeys(terms):
                 if t not in self._kept and t not in self._pending and self.max_rows > 0:
                     self._pending.add(t)
                     self._wanted.put((t, generation))
