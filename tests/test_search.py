@@ -184,6 +184,10 @@ def test_broken_vector_store_degrades_to_keyword_search(
     assert any("Item 5.07" in p.text or "vote" in p.text.lower() for p in passages)
     assert retriever.degraded.startswith("Vector search is unavailable")
     assert timings["vector_failed"] == 1.0
+    faults = retriever.faults
+    again = retriever.search(QUESTIONS[0], k=5)  # within RETRY_S: the store is not tried again
+    assert [p.chunk_id for p in again] == [p.chunk_id for p in passages]
+    assert retriever.faults == faults + 1
     with pytest.raises(Exception):  # noqa: B017 - vector-only search has nothing to fall back on
         retriever.search(QUESTIONS[0], k=5, mode="vector")
 

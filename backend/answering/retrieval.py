@@ -56,6 +56,9 @@ class Passage:
 
 
 class Retriever:
+    #: seconds without trying the vector store again after it failed
+    RETRY_S = 30.0
+
     def __init__(
         self,
         catalog: Catalog,
@@ -79,6 +82,7 @@ class Retriever:
         self.degraded = ""
         #: hybrid searches that went on without vectors (an answer compares it before and after)
         self.faults = 0
+        self._vectors_retry_at = 0.0  # after a failure, vector search is retried from then on
 
     def company_index(self) -> CompanyIndex:
         """Company matcher over complete documents, rebuilt when the catalogue changes."""
@@ -177,7 +181,9 @@ class Retriever:
             ranked.append([cid for cid, _ in hits])
         t1 = time.perf_counter()
         t_embed = t1
-        if mode in ("hybrid", "vector"):
+        if mode == "hybrid" and time.monotonic() < self._vectors_retry_at:
+            self.faults += 1  # failed moments ago: do not wait for it again (a server timing out)
+        elif mode in ("hybrid", "vector"):
             try:
                 vector = self.store.embedder.embed_query(query)
                 t_embed = time.perf_counter()
@@ -224,6 +230,7 @@ class Retriever:
             "damage) or the Chroma server; re-index the reports if the store was lost."
         )
         self.faults += 1
+        self._vectors_retry_at = time.monotonic() + self.RETRY_S
         log.warning("vector search failed, keyword search only: %s", err)
 
     def fuse(self, ranked: list[list[str]], k: int, index: CompanyIndex) -> list[Passage]:
