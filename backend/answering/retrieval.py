@@ -100,6 +100,7 @@ class Retriever:
         index = self.company_index()
         newest = sorted(index.docs.values(), key=lambda d: d.updated_at, reverse=True)
         try:
+            _ = self.store.collection  # open Chroma now, even before any report is indexed
             loaded = self.store.preload([d.doc_id for d in newest if d.chunks])
         except Exception as err:  # noqa: BLE001 - the app still answers from keywords, saying so
             self._degrade(err)
