@@ -37,6 +37,7 @@ _ASK_FIELDS = (
     "value",
     "unit",
     "standalone_question",
+    "degraded",
 )
 
 

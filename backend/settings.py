@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     n_threads: int = Field(
         default=0,
         ge=0,
-        description="llama.cpp threads; 0 means the cores that are free when the model loads.",
+        description="llama.cpp threads for prompt reading and writing; 0 means the cores that are "
+        "free when the model loads (a thread that shares a core with other work slows every "
+        "other thread down: 2 threads with one core busy measured 0.3 tok/s against 29 tok/s "
+        "with 1). On a machine with more cores, set it to the cores the app may use; "
+        "`python bench/query.py --llm-only --threads N` measures a value.",
     )
     n_ctx: int = Field(default=4096, ge=512, description="llama.cpp context window in tokens.")
     prompt_cache_mb: int = Field(
@@ -87,6 +91,16 @@ class Settings(BaseSettings):
         "multilingual-e5-small, 5x slower) or a path to a sentence-transformers model folder.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per embedding batch.")
+    embed_threads: int = Field(
+        default=0,
+        ge=0,
+        description="torch threads for embedding chunks during ingestion; 0 means the cores "
+        "free when each batch starts. Questions are always embedded on one thread (~20 tokens: "
+        "on the project's 2 busy cores 20 ms p50 against 167 ms with 2 threads). Threads on "
+        "busy cores spin and wait: with the 2 cores loaded, 1 thread embedded 37 chunks per "
+        "CPU-second against 18 with 2 (bench/ingest.py --threads); on idle cores more threads "
+        "finish sooner. On a machine with more cores, set it to the cores ingestion may use.",
+    )
     embed_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         default="auto",
         description="Number format of the sentence-transformers embedder on the CPU. 'auto': bf16 "
@@ -95,7 +109,9 @@ class Settings(BaseSettings):
         "than fp32 with vectors at cosine 0.9999 to fp32's; 'int8' (dynamic quantization of the "
         "Linear layers, per-channel weights) 1.4x, cosine 0.976 (per-tensor weights: 0.92); "
         "hit@5 was the same for all three. Vectors of all precisions share one space: changing "
-        "it needs no re-indexing.",
+        "it needs no re-indexing. Other backends, measured on the same chunks in one run "
+        "(bench/embed_backends.py, one thread): bf16 3.05x fp32, ONNX Runtime with int8 weights "
+        "(exported from the bundled model) 1.15x, OpenVINO bf16 2.42x, so torch stays.",
     )
     embed_chunk_context: bool = Field(
         default=False,
@@ -104,6 +120,32 @@ class Settings(BaseSettings):
         "search on 22 dev questions (bench/ingest.py reports) 18/22 without the prefix against "
         "15/22 with it (MRR 0.67 against 0.56); the question planner scopes search to the right "
         "reports instead.",
+    )
+    vector_cache_mb: int = Field(
+        default=256,
+        ge=0,
+        description="RAM for copies of report vectors kept in memory (1.5 kB per chunk with "
+        "MiniLM; the 78 dev reports take 66 MB). A search within one or two reports ranks "
+        "their vectors exactly from this copy in about a millisecond; Chroma's metadata filter "
+        "took ~35 ms per report and ~250 ms over the 78 reports (bench/query.py). The app loads "
+        "the reports' vectors at start-up while they fit. 0 turns the copy off.",
+    )
+    keyword_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="RAM for each recently used question term's BM25 scores over the whole "
+        "keyword index (12 bytes per matching chunk). A search over many reports whose terms "
+        "were all seen before adds them up in a few milliseconds instead of running the FTS5 "
+        "query (hundreds of ms on 100k chunks, bench/query.py); new terms are fetched in the "
+        "background at the lowest CPU priority. 0 turns it off.",
+    )
+    search_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads for one keyword (BM25) search over many reports: the index rows are "
+        "split into this many rowid ranges searched at once (SQLite runs them in parallel); 0 "
+        "means the cores free at each search. Searches within a few reports read only their "
+        "rows and are not split.",
     )
     chroma_mode: Literal["embedded", "http"] = Field(
         default="embedded",

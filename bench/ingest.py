@@ -5,6 +5,7 @@
     python bench/ingest.py --limit 8 --precisions auto,fp32,int8 --cosine
     python bench/ingest.py --limit 4 --select spread --max-pages 200 --precisions auto
     python bench/ingest.py --only PEPSICO_2022_10K.pdf --skip-baseline --precisions auto
+    python bench/ingest.py --limit 8 --precisions auto --threads 0,1,2   # embedding threads
 
 Each system runs in its own process (peak RSS is per process) on a fresh data directory:
 
@@ -86,14 +87,18 @@ def peak_rss_mb() -> float:
 
 
 # -- workers (one process each) ------------------------------------------------------------------
-def worker_ours(corpus: Path, files: list[str], items: list[dict], precision: str) -> dict:
+def worker_ours(
+    corpus: Path, files: list[str], items: list[dict], precision: str, threads: int
+) -> dict:
     import hashlib
 
     from backend.app.services import build_services
     from backend.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-ours-") as tmp:
-        settings = Settings(data_dir=Path(tmp), corpus_dir=corpus, embed_precision=precision)
+        settings = Settings(
+            data_dir=Path(tmp), corpus_dir=corpus, embed_precision=precision, embed_threads=threads
+        )
         services = build_services(settings)
         t0 = time.perf_counter()
         services.embedder.embed_query("warm-up")  # model load, reported apart
@@ -119,7 +124,7 @@ def worker_ours(corpus: Path, files: list[str], items: list[dict], precision: st
             got = {(by_id.get(c.split(":")[0]), int(c.split(":")[1])) for c, _ in found}
             hits += any((item["doc"], p) in got for p in item["pages"])
         return {
-            "system": f"ours-{services.embedder.precision}",
+            "system": f"ours-{services.embedder.precision}-t{threads or 'free'}",
             "docs_ok": len(ok),
             "docs_failed": [r.file for r in results if r.status == "failed"],
             "pages": sum(r.pages for r in ok),
@@ -142,10 +147,11 @@ def worker_baseline(corpus: Path, files: list[str], items: list[dict]) -> dict:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from backend.store.embeddings import make_embedder
+    from backend.system import usable_cores
 
     class SameMiniLM(Embeddings):
-        def __init__(self) -> None:
-            self.model = make_embedder("minilm", precision="fp32")
+        def __init__(self) -> None:  # torch's default: a thread per core
+            self.model = make_embedder("minilm", precision="fp32", threads=usable_cores())
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return self.model.embed_documents(texts).tolist()
@@ -239,11 +245,13 @@ def worker_cosine(corpus: Path, files: list[str]) -> dict:
     return {"cosine_to_fp32": out}
 
 
-def run_worker(args: argparse.Namespace, system: str, files: list[str], items: list[dict]) -> dict:
+def run_worker(
+    args: argparse.Namespace, system: str, files: list[str], items: list[dict], threads: int = 0
+) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
         json.dump({"files": files, "items": items}, spec)
     cmd = [sys.executable, __file__, "--worker", system, "--spec", spec.name,
-           "--corpus", str(args.corpus)]  # fmt: skip
+           "--corpus", str(args.corpus), "--threads", str(threads)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     os.unlink(spec.name)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -269,6 +277,12 @@ def main() -> int:
     parser.add_argument("--max-pages", type=int, default=None, help="skip longer reports")
     parser.add_argument("--only", nargs="+", default=None, help="these reports (path endings)")
     parser.add_argument("--precisions", default="auto,fp32", help="our embedder's precisions")
+    parser.add_argument(
+        "--threads",
+        default="0",
+        help="our embedder's threads (setting embed_threads; 0: the free cores), comma-separated; "
+        "each precision runs with each",
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
         "--cosine", action="store_true", help="also compare bf16/int8 vectors with fp32's"
@@ -287,7 +301,9 @@ def main() -> int:
         elif args.worker == "cosine":
             out = worker_cosine(args.corpus, spec["files"])
         else:
-            out = worker_ours(args.corpus, spec["files"], spec["items"], args.worker)
+            out = worker_ours(
+                args.corpus, spec["files"], spec["items"], args.worker, int(args.threads)
+            )
         print(json.dumps(out))
         return 0
 
@@ -298,8 +314,9 @@ def main() -> int:
           f"on {os.cpu_count()} cores", file=sys.stderr)  # fmt: skip
     runs = []
     for precision in args.precisions.split(","):
-        runs.append(run_worker(args, precision, files, items))
-        print(f"  done: {runs[-1]['system']} {runs[-1]['ingest_s']} s", file=sys.stderr)
+        for threads in args.threads.split(","):
+            runs.append(run_worker(args, precision, files, items, int(threads)))
+            print(f"  done: {runs[-1]['system']} {runs[-1]['ingest_s']} s", file=sys.stderr)
     if not args.skip_baseline:
         runs.append(run_worker(args, "baseline", files, items))
         print(f"  done: baseline {runs[-1]['ingest_s']} s", file=sys.stderr)

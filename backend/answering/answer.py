@@ -79,6 +79,8 @@ class Answer:
     trace: list[dict[str, Any]] = field(default_factory=list)
     #: the parts of a several-part question, each found (item, year, value, page) or not
     parts: list[dict[str, Any]] = field(default_factory=list)
+    #: why retrieval ran without vectors (keyword search only); "" when it did not
+    degraded: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -78,7 +78,13 @@ class Engine:
             answer.timings["first_token_s"] = answer.timings["total_s"]
             yield Final(answer)
             return
-        yield from self.answer(plan, answer, t0)
+        faults = self.retriever.faults
+        for event in self.answer(plan, answer, t0):
+            if isinstance(event, Final) and self.retriever.faults != faults:
+                # vector search failed during this answer: keyword results only, and it says so
+                answer.degraded = self.retriever.degraded or "vector search failed"
+                answer.trace.append({"step": "degraded", "reason": answer.degraded})
+            yield event
 
     def answer(self, plan: QueryPlan, answer: Answer, t0: float) -> Iterator[Event]:
         """Answer a planned question (ends with :class:`Final`)."""

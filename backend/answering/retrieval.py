@@ -20,7 +20,7 @@ from backend.domain.items import items_in, scope_in
 from backend.domain.metrics import find_metric
 from backend.records import Chunk, Document
 from backend.store.catalog import Catalog
-from backend.store.keywords import match_query, tokens
+from backend.store.keywords import KeywordIndex, match_terms, tokens
 from backend.store.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class Passage:
 
 
 class Retriever:
+    #: seconds without trying the vector store again after it failed
+    RETRY_S = 30.0
+
     def __init__(
         self,
         catalog: Catalog,
@@ -63,6 +66,8 @@ class Retriever:
         *,
         retrieve_k: int = 30,
         facts: Any = None,
+        search_threads: int = 1,
+        keyword_cache_mb: int = 64,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -72,6 +77,12 @@ class Retriever:
         self._lock = threading.Lock()
         self._index: CompanyIndex | None = None
         self._generation = -1
+        self.keywords = KeywordIndex(catalog, threads=search_threads, cache_mb=keyword_cache_mb)
+        #: why vector search is off right now ("" when it works); set by a failed hybrid search
+        self.degraded = ""
+        #: hybrid searches that went on without vectors (an answer compares it before and after)
+        self.faults = 0
+        self._vectors_retry_at = 0.0  # after a failure, vector search is retried from then on
 
     def company_index(self) -> CompanyIndex:
         """Company matcher over complete documents, rebuilt when the catalogue changes."""
@@ -82,6 +93,19 @@ class Retriever:
                 self.store.refresh(generation)
                 self._generation = generation
             return self._index
+
+    def warm_up(self) -> None:
+        """Open the stores and load the reports' vectors for report-scoped searches (newest
+        first, while they fit in memory): the app calls it at start-up."""
+        index = self.company_index()
+        newest = sorted(index.docs.values(), key=lambda d: d.updated_at, reverse=True)
+        try:
+            _ = self.store.collection  # open Chroma now, even before any report is indexed
+            loaded = self.store.preload([d.doc_id for d in newest if d.chunks])
+        except Exception as err:  # noqa: BLE001 - the app still answers from keywords, saying so
+            self._degrade(err)
+            return
+        log.info("vectors of %d of %d reports in memory", loaded, len(newest))
 
     def plan(
         self,
@@ -139,7 +163,12 @@ class Retriever:
         mode: Mode = "hybrid",
         timings: dict[str, float] | None = None,
     ) -> list[Passage]:
-        """Best ``k`` passages for ``query`` among ``doc_ids`` (None: every complete document)."""
+        """Best ``k`` passages for ``query`` among ``doc_ids`` (None: every complete document).
+
+        In hybrid mode a vector store that fails (cannot open, corrupt, disk full, server gone)
+        or holds no vectors for the reports leaves the keyword and statement-page rankings:
+        :attr:`degraded` then says why and :attr:`faults` counts it, so that the answer can say so.
+        """
         index = self.company_index()
         visible = set(index.docs)
         ids = [d for d in doc_ids if d in visible] if doc_ids is not None else sorted(visible)
@@ -149,28 +178,64 @@ class Retriever:
         ranked: list[list[str]] = []
         t0 = time.perf_counter()
         if mode in ("hybrid", "keyword"):
-            hits = self.catalog.keyword_search(match_query(query), scoped, self.retrieve_k)
+            hits = self.keywords.search(match_terms(query), ids, self.retrieve_k, self._generation)
             ranked.append([cid for cid, _ in hits])
         t1 = time.perf_counter()
-        if mode in ("hybrid", "vector"):
-            vector = self.store.embedder.embed_query(query)
-            t_embed = time.perf_counter()
+        t_embed = t1
+        if mode == "hybrid" and time.monotonic() < self._vectors_retry_at:
+            self.faults += 1  # failed moments ago: do not wait for it again (a server timing out)
+        elif mode in ("hybrid", "vector"):
             try:
-                hits = self.store.search(vector, self.retrieve_k, ids)
-            except Exception as err:  # noqa: BLE001 - Chroma's errors have no common base
-                # another process wrote between our generation check and the query: the in-memory
-                # index is stale ("Error finding id"); reopen once and retry
-                log.info("vector search failed (%s); reopening the store", err)
-                self.store.reopen()
-                hits = self.store.search(vector, self.retrieve_k, ids)
-            ranked.append([cid for cid, _ in hits])
-        else:
-            t_embed = t1
+                vector = self.store.embedder.embed_query(query)
+                t_embed = time.perf_counter()
+                ranked.append(self._vector_ranking(vector, ids, index))
+                self.degraded = ""
+            except Exception as err:  # any failure of the model or the store: keywords go on
+                if mode == "vector":
+                    raise
+                self._degrade(err)
         if mode == "hybrid" and self.facts is not None and scoped is not None:
             pages = self.fact_pages(query, scoped)
             if pages:
                 ranked.append(self.catalog.chunks_on_pages(pages)[: self.retrieve_k])
         t2 = time.perf_counter()
+        out = self.fuse(ranked, k, index)
+        if timings is not None:
+            timings["keyword_s"] = round(t1 - t0, 4)
+            timings["embed_s"] = round(t_embed - t1, 4)
+            timings["vector_s"] = round(t2 - t_embed, 4)
+            if self.degraded and mode == "hybrid":
+                timings["vector_failed"] = 1.0
+        return out
+
+    def _vector_ranking(self, vector: Any, ids: list[str], index: CompanyIndex) -> list[str]:
+        """Chunk ids nearest to ``vector`` among ``ids``; raises when the store fails or holds no
+        vectors for reports that have chunks."""
+        try:
+            hits = self.store.search(vector, self.retrieve_k, ids)
+        except Exception as err:  # noqa: BLE001 - Chroma's errors have no common base
+            # another process wrote between our generation check and the query: the in-memory
+            # index is stale ("Error finding id"); reopen once and retry
+            log.info("vector search failed (%s); reopening the store", err)
+            self.store.reopen()
+            hits = self.store.search(vector, self.retrieve_k, ids)
+        if not hits and any(index.docs[d].chunks for d in ids):
+            raise VectorsMissing("the vector store holds no vectors for these reports")
+        return [cid for cid, _ in hits]
+
+    def _degrade(self, err: Exception) -> None:
+        """Record that vector search failed: hybrid search goes on with keywords (and pages)."""
+        self.degraded = (
+            f"Vector search is unavailable ({type(err).__name__}: {str(err)[:200]}); these results "
+            "come from keyword search only. Check the data directory's chroma folder (disk space, "
+            "damage) or the Chroma server; re-index the reports if the store was lost."
+        )
+        self.faults += 1
+        self._vectors_retry_at = time.monotonic() + self.RETRY_S
+        log.warning("vector search failed, keyword search only: %s", err)
+
+    def fuse(self, ranked: list[list[str]], k: int, index: CompanyIndex) -> list[Passage]:
+        """Reciprocal rank fusion of the rankings → the best ``k`` passages of visible reports."""
         fused: dict[str, float] = {}
         for ranking in ranked:
             for rank, cid in enumerate(ranking):
@@ -185,11 +250,11 @@ class Retriever:
             out.append(Passage.from_chunk(c, index.docs[c.doc_id], round(score, 5)))
             if len(out) >= k:
                 break
-        if timings is not None:
-            timings["keyword_s"] = round(t1 - t0, 4)
-            timings["embed_s"] = round(t_embed - t1, 4)
-            timings["vector_s"] = round(t2 - t_embed, 4)
         return out
+
+
+class VectorsMissing(RuntimeError):
+    """The vector store answered but holds no vectors for reports that have chunks."""
 
 
 # --- relevance gate -------------------------------------------------------------------------------

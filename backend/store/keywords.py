@@ -8,9 +8,22 @@ as 归属于上市公司股东的净利润 also yields 净利润, 股东, …). 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.system import free_cores
+
+if TYPE_CHECKING:
+    from backend.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +92,236 @@ def index_tokens(text: str) -> str:
     return " ".join(tokens(text))
 
 
-def match_query(text: str, max_terms: int = 24) -> str:
-    """An FTS5 MATCH expression (OR of quoted terms) for a natural-language question."""
+def match_terms(text: str, max_terms: int = 24) -> list[str]:
+    """The quoted FTS5 phrases of a natural-language question (first ``max_terms`` distinct)."""
     seen: list[str] = []
     for tok in tokens(text, drop_stopwords=True):
         if len(tok) == 1 and not _CJK_RUN.fullmatch(tok):
             continue
         if tok not in seen:
             seen.append(tok)
-    terms = ['"' + t.replace('"', "") + '"' for t in seen[:max_terms]]
-    return " OR ".join(terms)
+    return ['"' + t.replace('"', "") + '"' for t in seen[:max_terms]]
+
+
+def match_query(text: str, max_terms: int = 24) -> str:
+    """An FTS5 MATCH expression (OR of quoted terms) for a natural-language question."""
+    return " OR ".join(match_terms(text, max_terms))
+
+
+class KeywordIndex:
+    """BM25 search over the catalogue's FTS5 index, ranked exactly as before, without scoring
+    rows that cannot be returned.
+
+    Profiled (bench/query.py): the plain query scored every row of the whole index holding any of
+    up to 24 terms (most rows, for words such as "total" or "income"), joined each to its
+    document to keep complete ones and read each row's ``doc_id`` to keep the question's reports.
+    Here, a report's rows are one contiguous rowid range (written in one transaction) and FTS5
+    seeks to a rowid range, so a search reads only the rows of the reports asked about; the
+    ranges of neighbouring reports merge into one. A search over many rows splits them into
+    ``threads`` pieces searched at once (SQLite runs them in parallel; 0: the cores free now).
+    BM25's statistics (idf, average length) are the whole index's in every piece, so the scores,
+    and the merged ranking, are the plain query's.
+
+    A search over more than ``CACHE_ROWS`` rows whose terms have all been seen before adds up
+    their kept scores instead (:class:`TermScores`): BM25 of ``"a" OR "b"`` is the sum of the
+    single-term scores, so this too is the plain query's ranking.
+    """
+
+    #: below this many rows a search is not split over threads
+    SPLIT_ROWS = 20_000
+    #: searches over more rows than this use (and fill) the per-term scores
+    CACHE_ROWS = 20_000
+
+    def __init__(self, catalog: Catalog, threads: int = 1, cache_mb: int = 64) -> None:
+        self.catalog = catalog
+        self.threads = threads
+        self.terms = TermScores(catalog, max_rows=cache_mb * 1_000_000 // 12)
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._ranges: list[tuple[int, int, int, str]] = []  # (first, last, rows, doc) by rowid
+
+    def search(
+        self, terms: Sequence[str], doc_ids: Collection[str], limit: int, generation: int
+    ) -> list[tuple[str, float]]:
+        """Best ``limit`` chunks among ``doc_ids`` for the OR of ``terms`` (quoted FTS5 phrases)
+        → [(chunk_id, score)] best first."""
+        if not terms or not doc_ids or limit < 1:
+            return []
+        with self._lock:
+            if generation != self._generation:
+                self._ranges = sorted(
+                    (first, last, rows, doc)
+                    for doc, first, last, rows in self.catalog.keyword_layout()
+                )
+                self._generation = generation
+            spans = self._spans(set(doc_ids))
+        rows = sum(last - first + 1 for first, last, _ in spans)
+        found = None
+        if rows > self.CACHE_ROWS and all(doc is None for _, _, doc in spans):
+            scores = self.terms.lookup(terms, generation)  # None: not all seen (fetched meanwhile)
+            if scores is not None:
+                found = _add_up(scores, spans, limit)
+        if found is None:
+            found = self._search_fts(" OR ".join(terms), spans, rows, limit)
+        found = found[:limit]
+        names = self.catalog.keyword_chunk_ids([r for r, _ in found])
+        return [(names[r], s) for r, s in found if r in names]
+
+    def _search_fts(
+        self, match: str, spans: list[tuple[int, int, str | None]], rows: int, limit: int
+    ) -> list[tuple[int, float]]:
+        """FTS5's own ranking within ``spans``, split over threads when they hold many rows."""
+        threads = self.threads or free_cores()
+        if threads <= 1 or rows <= self.SPLIT_ROWS:
+            return self.catalog.keyword_search_rows(match, spans, limit)
+        pieces = _split(spans, threads)
+        with ThreadPoolExecutor(len(pieces)) as pool:
+            parts = pool.map(
+                lambda piece: self.catalog.keyword_search_rows(match, piece, limit), pieces
+            )
+            return sorted((h for part in parts for h in part), key=lambda rs: -rs[1])
+
+    def _spans(self, allowed: set[str]) -> list[tuple[int, int, str | None]]:
+        """Rowid ranges holding exactly the rows of ``allowed`` documents: runs of neighbouring
+        allowed documents merge; a document whose rows are not contiguous keeps a doc filter."""
+        spans: list[list[Any]] = []  # [first, last, doc filter or None]
+        open_run = False
+        for first, last, rows, doc in self._ranges:
+            contiguous = last - first + 1 == rows
+            if doc in allowed and contiguous and open_run:
+                spans[-1][1] = last
+            elif doc in allowed:
+                spans.append([first, last, None if contiguous else doc])
+            open_run = doc in allowed and contiguous
+        return [(first, last, doc) for first, last, doc in spans]
+
+
+def _split(
+    spans: list[tuple[int, int, str | None]], pieces: int
+) -> list[list[tuple[int, int, str | None]]]:
+    """``spans`` cut into ``pieces`` lists of about the same number of rowids."""
+    total = sum(last - first + 1 for first, last, _ in spans)
+    size = -(-total // pieces)
+    out: list[list[tuple[int, int, str | None]]] = [[]]
+    room = size
+    for first, last, doc in spans:
+        while first <= last:
+            if room == 0:
+                out.append([])
+                room = size
+            end = min(last, first + room - 1) if doc is None else last
+            out[-1].append((first, end, doc))
+            room = max(0, room - (end - first + 1))
+            first = end + 1
+    return [p for p in out if p]
+
+
+def _add_up(
+    scores: list[tuple[np.ndarray, np.ndarray]], spans: list[tuple[int, int, Any]], limit: int
+) -> list[tuple[int, float]]:
+    """Top ``limit`` rows of the summed per-term scores within ``spans`` (in the terms' order, as
+    FTS5 adds them) → [(rowid, score)] best first."""
+    size = max([int(r.max()) + 1 for r, _ in scores if len(r)] + [last + 1 for _, last, _ in spans])
+    total = np.zeros(size, dtype=np.float64)
+    for rowids, values in scores:
+        total[rowids] += values
+    inside = np.zeros(size, dtype=bool)
+    for first, last, _ in spans:
+        inside[first : last + 1] = True
+    candidates = np.flatnonzero((total > 0) & inside)
+    if len(candidates) > limit:
+        candidates = candidates[np.argpartition(-total[candidates], limit - 1)[:limit]]
+    order = np.lexsort((candidates, -total[candidates]))
+    return [(int(r), float(total[r])) for r in candidates[order]]
+
+
+class TermScores:
+    """Each term's BM25 scores over the whole keyword index, kept in memory (LRU, ``max_rows``
+    (rowid, score) pairs; dropped when the catalogue's generation moves).
+
+    A term not yet kept is fetched by a background thread at the lowest CPU priority, so the
+    question that first uses it pays the plain FTS5 query and later questions sharing its terms
+    (most words of financial questions recur) add up kept scores in a few milliseconds.
+    """
+
+    def __init__(self, catalog: Catalog, max_rows: int) -> None:
+        self.catalog = catalog
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._rows = 0
+        self._generation: int | None = None
+        self._wanted: queue.Queue[tuple[str, int]] = queue.Queue()
+        self._pending: set[str] = set()
+        self._worker: threading.Thread | None = None
+
+    def lookup(
+        self, terms: Sequence[str], generation: int
+    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """The kept scores of ``terms`` in their order, or None: the terms not kept yet are
+        fetched in the background and this search runs the FTS5 query. (Fetching a new term
+        here instead can cost more than that query: "total" holds 18k of 100k rows.)"""
+        with self._lock:
+            self._follow(generation)
+            if all(t in self._kept for t in terms):
+                for t in terms:
+                    self._kept.move_to_end(t)
+                return [self._kept[t] for t in terms]
+            for t in dict.fromkeys(terms):
+                if t not in self._kept and t not in self._pending and self.max_rows > 0:
+                    self._pending.add(t)
+                    self._wanted.put((t, generation))
+            if self._pending and (self._worker is None or not self._worker.is_alive()):
+                self._worker = threading.Thread(target=self._work, name="bm25-terms", daemon=True)
+                self._worker.start()
+        return None
+
+    def wait(self, timeout: float) -> None:
+        """Until the background thread has fetched what it was asked for (benchmarks)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def fill(self, terms: Sequence[str], generation: int) -> None:
+        """Fetch and keep ``terms`` now (what the background thread does)."""
+        for term in terms:
+            self._fetch(term, generation)
+
+    def _follow(self, generation: int) -> None:
+        if generation != self._generation:
+            self._kept.clear()
+            self._rows = 0
+            self._generation = generation
+
+    def _fetch(self, term: str, generation: int) -> None:
+        pairs = self.catalog.term_scores(term)
+        rowids = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+        values = np.fromiter((s for _, s in pairs), dtype=np.float64, count=len(pairs))
+        with self._lock:
+            self._pending.discard(term)
+            if self._generation is None:
+                self._follow(generation)
+            if generation != self._generation or len(pairs) > self.max_rows:
+                return  # the index changed meanwhile, or the term alone is too big to keep
+            self._kept[term] = (rowids, values)
+            self._rows += len(pairs)
+            while self._rows > self.max_rows:
+                _, (old, _) = self._kept.popitem(last=False)
+                self._rows -= len(old)
+
+    def _work(self) -> None:
+        try:  # this thread only (Linux): never slow down a question being answered
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        while True:
+            try:
+                term, generation = self._wanted.get(timeout=1.0)
+            except queue.Empty:
+                return
+            try:
+                self._fetch(term, generation)
+            except Exception as err:  # noqa: BLE001 - a term not kept is fetched again later
+                log.info("keeping BM25 scores of %s failed: %s", term, err)
+                with self._lock:
+                    self._pending.discard(term)

@@ -1,0 +1,205 @@
+"""Hybrid retrieval's fast paths against the plain queries they replace, and degrading to keyword
+search when the vector store is broken — on a real index (real PDFs, MiniLM, Chroma in tmp).
+
+The plain FTS5 query (``Catalog.keyword_search``) and Chroma's own metadata filter are the
+references: the fast paths must return the same chunks in the same order.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend.app.services import Services, build_services
+from backend.settings import Settings
+from backend.store.keywords import KeywordIndex, match_query, match_terms
+from tests.conftest import AMCOR_8K, CORPUS, FOOTLOCKER_8K, MODELS, REPORTS
+
+pytestmark = pytest.mark.usefixtures("corpus")
+
+QUESTIONS = [
+    "How did Foot Locker shareholders vote on the proposals?",
+    "Who was elected to the board of directors?",
+    "What did Amcor announce about its dividend and share repurchase?",
+    "total revenue net income cash flow",
+    "independent registered public accounting firm ratification",
+]
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(data_dir=data_dir, models_path=MODELS, corpus_dir=CORPUS, **overrides)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Services:
+    data = tmp_path_factory.mktemp("search") / "data"
+    services = build_services(make_settings(data, chat_model="smollm2-135m"))
+    files = [FOOTLOCKER_8K, AMCOR_8K, REPORTS / "financebench/AMCOR_2023Q4_EARNINGS.pdf"]
+    results = services.ingestor.add([f for f in files if f.exists()])
+    assert all(r.status == "indexed" for r in results), [r.error for r in results]
+    return services
+
+
+def _ids(hits: list[tuple[str, float]]) -> list[str]:
+    return [cid for cid, _ in hits]
+
+
+def _ties_sorted(hits: list[tuple[str, float]]) -> list[tuple[float, str]]:
+    return sorted((-round(s, 5), cid) for cid, s in hits)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_keyword_index_ranks_as_the_plain_fts5_query(indexed: Services, threads: int) -> None:
+    catalog = indexed.catalog
+    docs = catalog.complete_ids()
+    index = KeywordIndex(catalog, threads=threads)
+    index.SPLIT_ROWS = 0  # split even this small index over the threads
+    generation = catalog.generation()
+    for question in QUESTIONS:
+        terms = match_terms(question)
+        plain_all = catalog.keyword_search(match_query(question), None, 10)
+        assert plain_all, question
+        got = index.search(terms, docs, 10, generation)
+        assert _ids(got) == _ids(plain_all), question
+        assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in plain_all]
+        for doc in docs:
+            plain_one = catalog.keyword_search(match_query(question), [doc], 10)
+            assert _ids(index.search(terms, [doc], 10, generation)) == _ids(plain_one)
+
+
+def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None:
+    """Over many rows, a search whose terms were all seen adds up their kept scores: the same
+    chunks, order and scores as the plain FTS5 query."""
+    catalog = indexed.catalog
+    docs = catalog.complete_ids()
+    index = KeywordIndex(catalog)
+    index.CACHE_ROWS = 0  # this small index counts as large
+    generation = catalog.generation()
+    for question in QUESTIONS:
+        terms = match_terms(question)
+        if index.terms.lookup(terms, generation) is None:  # not all seen: fetched meanwhile
+            index.terms.wait(60)
+        assert index.terms.lookup(terms, generation) is not None
+        plain = catalog.keyword_search(match_query(question), None, 10)
+        got = index.search(terms, docs, 10, generation)
+        assert _ties_sorted(got) == _ties_sorted(plain)
+        assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in plain]
+        for doc in docs:
+            plain_one = catalog.keyword_search(match_query(question), [doc], 10)
+            assert _ties_sorted(index.search(terms, [doc], 10, generation)) == _ties_sorted(
+                plain_one
+            )
+    assert index.terms.lookup(terms, generation + 1) is None  # the catalogue moved: all dropped
+
+
+def test_keyword_index_follows_the_catalogue(indexed: Services, tmp_path: Path) -> None:
+    """A removed report disappears from keyword results once the generation moves."""
+    data = tmp_path / "data"
+    indexed.store.reopen()  # flush before copying the store
+    shutil.copytree(indexed.settings.data_dir, data)
+    services = build_services(make_settings(data))
+    foot = next(d for d in services.catalog.documents() if "Foot Locker" in d.company)
+    retriever = services.retriever
+    before = retriever.search(QUESTIONS[0], k=5, mode="keyword")
+    assert any(p.doc_id == foot.doc_id for p in before)
+    services.catalog.remove_document(foot.doc_id)
+    after = retriever.search(QUESTIONS[0], k=5, mode="keyword")
+    assert after and all(p.doc_id != foot.doc_id for p in after)
+
+
+def test_vector_copy_ranks_as_chromas_filter(indexed: Services) -> None:
+    store, embedder = indexed.store, indexed.embedder
+    for doc in indexed.catalog.complete_ids():
+        for question in QUESTIONS:
+            vector = embedder.embed_query(question)
+            chroma = store.collection.query(
+                query_embeddings=[vector],
+                n_results=8,
+                where={"doc_id": doc},
+                include=["distances"],
+            )
+            got = store.search(vector, 8, [doc])  # exact, from the in-memory copy
+            theirs = list(
+                zip(chroma["ids"][0], [1 - d for d in chroma["distances"][0]], strict=True)
+            )
+            assert _ties_sorted(got) == _ties_sorted(theirs)  # (identical chunks tie)
+
+
+def test_vectors_of_an_incomplete_document_are_never_returned(
+    indexed: Services, tmp_path: Path
+) -> None:
+    """A killed ingestion leaves vectors of a document the catalogue does not list as complete:
+    unscoped search (HNSW, then dropping other documents' neighbours) must skip them even when
+    they are all the nearest ones."""
+    data = tmp_path / "data"
+    indexed.store.reopen()
+    shutil.copytree(indexed.settings.data_dir, data)
+    services = build_services(make_settings(data))
+    store = services.store
+    ghost = store.collection.get(
+        where={"doc_id": services.catalog.complete_ids()[0]}, include=["embeddings"]
+    )
+    n = len(ghost["ids"])
+    vectors = np.asarray(ghost["embeddings"], dtype=np.float32)
+    store.add([f"ghost:1:{i}" for i in range(n)], vectors, [{"doc_id": "ghost"}] * n)
+    visible = services.catalog.complete_ids()
+    for vector in vectors[:3]:
+        hits = store.search(vector, 10, visible)
+        assert len(hits) == 10 and not any(cid.startswith("ghost") for cid in _ids(hits))
+        assert (
+            _ids(hits)
+            == store.collection.query(
+                query_embeddings=[vector], n_results=10, where={"doc_id": {"$in": visible}}
+            )["ids"][0]
+        )
+    passages = services.retriever.search(QUESTIONS[0], k=10)
+    assert passages and all(p.doc_id in visible for p in passages)
+
+
+def _broken_copy(indexed: Services, tmp_path: Path, how: str) -> Services:
+    data = tmp_path / "data"
+    indexed.store.reopen()
+    shutil.copytree(indexed.settings.data_dir, data)
+    chroma = data / "chroma"
+    if how == "corrupt":
+        (chroma / "chroma.sqlite3").write_bytes(b"this is not a database " * 4096)
+    else:
+        shutil.rmtree(chroma)
+    return build_services(make_settings(data, chat_model="smollm2-135m"))
+
+
+@pytest.mark.parametrize("how", ["corrupt", "removed"])
+def test_broken_vector_store_degrades_to_keyword_search(
+    indexed: Services, tmp_path: Path, how: str
+) -> None:
+    services = _broken_copy(indexed, tmp_path, how)
+    retriever = services.retriever
+    retriever.warm_up()  # the app's start-up does not fail either
+    timings: dict[str, float] = {}
+    passages = retriever.search(QUESTIONS[0], k=5, timings=timings)
+    assert passages, "keyword results must still come back"
+    assert any("Item 5.07" in p.text or "vote" in p.text.lower() for p in passages)
+    assert retriever.degraded.startswith("Vector search is unavailable")
+    assert timings["vector_failed"] == 1.0
+    faults = retriever.faults
+    again = retriever.search(QUESTIONS[0], k=5)  # within RETRY_S: the store is not tried again
+    assert [p.chunk_id for p in again] == [p.chunk_id for p in passages]
+    assert retriever.faults == faults + 1
+    with pytest.raises(Exception):  # noqa: B017 - vector-only search has nothing to fall back on
+        retriever.search(QUESTIONS[0], k=5, mode="vector")
+
+
+def test_degraded_search_reaches_the_answer(indexed: Services, tmp_path: Path) -> None:
+    """The answer's record says that retrieval ran on keywords only (a field and a trace step);
+    a question about nothing in the reports is refused without the model."""
+    services = _broken_copy(indexed, tmp_path, "corrupt")
+    answer = services.chat.ask("What does the report say about polar bears in Svalbard?")
+    assert answer.refused
+    assert answer.degraded.startswith("Vector search is unavailable")
+    assert {"step": "degraded", "reason": answer.degraded} in answer.trace
+    healthy = indexed.chat.ask("What does the report say about polar bears in Svalbard?")
+    assert healthy.refused
+    assert healthy.degraded == "" and all(s.get("step") != "degraded" for s in healthy.trace)
