@@ -190,11 +190,14 @@ def _run_child(
             start_new_session=True,  # Ctrl-C in a terminal reaches the parent only
         )
         status, peak_mb, error, finished = None, 0.0, None, False
+        own_peak = None
         try:
             _send(proc, request)
             for msg in _messages(proc, limits, file, started):
                 if "error" in msg:
                     error = msg["error"]
+                elif "peak_mb" in msg:
+                    own_peak = float(msg["peak_mb"])
                 elif "log" in msg:
                     level, name, text = msg["log"]
                     logging.getLogger(str(name)).log(int(level), "%s", text)
@@ -203,6 +206,9 @@ def _run_child(
             finished = True
         finally:  # on a timeout, an error or Ctrl-C in the parent the child is killed at once
             status, peak_mb = _reap(proc, grace_s=10.0 if finished else 0.0)
+            # wait4's ru_maxrss also counts the parent's memory the child had before exec (a
+            # server holding a model shows GBs): the child's own high-water mark when it sent one
+            peak_mb = own_peak if own_peak is not None else peak_mb
             if run is not None:
                 run.peak_mb = max(run.peak_mb, peak_mb)
                 run.seconds += time.monotonic() - started
@@ -424,7 +430,20 @@ def child_main() -> int:
         emit({"error": {"kind": "memory"}})
     except Exception as err:  # noqa: BLE001 - reported to the parent as one line
         emit({"error": {"kind": "internal", "detail": f"{type(err).__name__}: {err}"}})
+    emit({"peak_mb": _own_peak_mb()})
     return 0
+
+
+def _own_peak_mb() -> float:
+    """This process's peak resident memory since it started the sandbox program (VmHWM)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -84,6 +84,9 @@ class Options:
     exclude: tuple[str, ...] = HELDOUT_REPORTS
     #: evidence budget of the prompts (the product's ``evidence_tokens``)
     evidence_tokens: int = 600
+    #: most refusal items may be of the kept items (the rest are dropped, seeded): answers are
+    #: filtered harder than refusals, and a set of half refusals teaches refusing
+    max_refusal_share: float = 0.3
 
 
 def budgets(per_doc: int, use_llm: bool) -> dict[str, int]:
@@ -262,7 +265,9 @@ def generate_dataset(
     candidates: list[Candidate] = []
     if opts.include_seeds:
         for s in seeds:
-            candidates.extend(seed_candidates(s, tool_text, top_k))
+            files = " ".join(str(src.get("file", "")) for src in s["sources"])
+            if not any(x in files for x in opts.exclude):  # seeds of held-out reports stay out
+                candidates.extend(seed_candidates(s, tool_text, top_k))
     tick(1, "seeds")
     narrative = _narrative_generator(services, seeds, tool_text, opts, plan)
 
@@ -299,6 +304,8 @@ def generate_dataset(
         opts,
         on_recheck=lambda: tick(1, "second pass (model)"),
     )
+    kept, capped = cap_refusals(kept, opts.max_refusal_share, opts.seed)
+    gen_stats["balance"]["refusals dropped (max_refusal_share)"] = capped
     val_docs, train, val = _split(docs, kept, opts)
     card = _card(
         docs, val_docs, candidates, kept, filter_report, gen_stats, eval_note, opts, plan, seeds,
@@ -322,6 +329,18 @@ def generate_dataset(
     if progress:
         progress(tick.total, tick.total, "done")
     return {**run, "card": card}
+
+
+def cap_refusals(kept: list[Candidate], share: float, seed: int) -> tuple[list[Candidate], int]:
+    """At most ``share`` of the items are refusals (a seeded choice of which refusals stay);
+    returns the items and how many refusals were dropped."""
+    refusals = [c for c in kept if c.type == "refusal"]
+    others = len(kept) - len(refusals)
+    room = int(share * others / (1 - share)) if share < 1 else len(refusals)
+    if len(refusals) <= room:
+        return kept, 0
+    keep = {id(c) for c in random.Random(seed).sample(refusals, room)}
+    return [c for c in kept if c.type != "refusal" or id(c) in keep], len(refusals) - room
 
 
 def _compare_pairs(docs: list[Document]) -> list[tuple[str, str]]:
