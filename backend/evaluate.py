@@ -73,10 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
         default="doc",
         help="doc: the question's report selected (default); all: shared store",
     )
+    parser.add_argument(
+        "--reports",
+        default="",
+        help="only questions on these reports (comma-separated parts of their paths); "
+        "'heldout' = the 12 reports kept out of the training data",
+    )
+    parser.add_argument(
+        "--with-na", action="store_true", help="with --reports: also every N/A question"
+    )
     parser.add_argument("--model", help="chat model for this run (preset name or GGUF path)")
     parser.add_argument("--summary", type=Path, help="also write the summary JSON here")
     parser.add_argument("--data-dir", type=Path, help="data directory")
     return parser
+
+
+def _reports(spec: str) -> tuple[str, ...]:
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if "heldout" in parts:
+        from ingestion.fewshot.generate import HELDOUT_REPORTS
+
+        parts = [p for p in parts if p != "heldout"] + list(HELDOUT_REPORTS)
+    return tuple(parts)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -103,6 +121,8 @@ def evaluate(args: argparse.Namespace) -> int:
         mode="retrieval" if args.retrieval_only else args.mode,
         ingest=args.ingest,
         scope=args.scope,
+        reports=_reports(args.reports),
+        with_na=args.with_na,
     )
     print_table(summary)
     line = {
@@ -110,6 +130,8 @@ def evaluate(args: argparse.Namespace) -> int:
         "scope": args.scope,
         "sample": args.sample,
         "seed": args.seed,
+        "reports": args.reports,
+        "with_na": args.with_na,
         "model": args.model or settings.chat_model,
         "summary": summary,
     }

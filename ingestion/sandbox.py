@@ -17,7 +17,8 @@ The parent turns every way the child can end into one :class:`~backend.errors.Pd
 ``PdfError`` the child raised (same kind and message), a ``MemoryError`` or an abort (PDFium's
 out-of-memory exit) → :class:`~backend.errors.PdfBomb` ("expands past N MB"), no progress in time
 or ``SIGXCPU`` → :class:`~backend.errors.PdfTimeout`, any other crash → ``CorruptPdf``. The child's
-peak memory (``ru_maxrss`` from ``wait4``) is logged and kept in :attr:`ChildRun.peak_mb`.
+peak memory (its worker's ``ru_maxrss``, see :func:`child_main`) is logged and kept in
+:attr:`ChildRun.peak_mb`.
 """
 
 from __future__ import annotations
@@ -125,11 +126,13 @@ def extract_facts(
         "path": str(Path(pdf_path).absolute()),
     }
     try:
+        facts: list[Fact] = []
+        checks: list[StatementCheck] = []
         for msg in _run_child("facts", args, limits, Path(pdf_path).name, run):
-            if "facts" in msg:
+            if "facts" in msg:  # read to the end: the child's last line is its peak memory
                 facts = [Fact(**f) for f in msg["facts"]]
                 checks = [StatementCheck(**c) for c in msg["checks"]]
-                return facts, checks
+        return facts, checks
     except PdfError as err:
         log.warning("facts were not extracted: %s", err)
     return [], []
@@ -146,9 +149,11 @@ def extract_tables(
         "path": str(Path(pdf_path).absolute()),
     }
     try:
+        tables: list[Table] = []
         for msg in _run_child("tables", args, limits, Path(pdf_path).name, run):
-            if "tables" in msg:
-                return [table_from_dict(t) for t in msg["tables"]]
+            if "tables" in msg:  # read to the end, as for the facts
+                tables = [table_from_dict(t) for t in msg["tables"]]
+        return tables
     except PdfError as err:
         log.warning("tables were not extracted: %s", err)
     return []
@@ -168,10 +173,13 @@ def render_page(
     """PNG of a 1-based page with ``terms`` boxed (see :mod:`ingestion.render`), rendered by a
     child process; and how many boxes were drawn."""
     args = {"path": str(Path(path).absolute()), "page": page, "terms": list(terms), "scale": scale}
+    found: tuple[bytes, int] | None = None
     for msg in _run_child("render", args, limits, Path(path).name, None):
         if "png" in msg:
-            return base64.b64decode(msg["png"]), int(msg["boxes"])
-    raise CorruptPdf(Path(path).name, "the PDF reader returned no image")
+            found = base64.b64decode(msg["png"]), int(msg["boxes"])
+    if found is None:
+        raise CorruptPdf(Path(path).name, "the PDF reader returned no image")
+    return found
 
 
 def _run_child(
@@ -206,8 +214,8 @@ def _run_child(
             finished = True
         finally:  # on a timeout, an error or Ctrl-C in the parent the child is killed at once
             status, peak_mb = _reap(proc, grace_s=10.0 if finished else 0.0)
-            # wait4's ru_maxrss also counts the parent's memory the child had before exec (a
-            # server holding a model shows GBs): the child's own high-water mark when it sent one
+            # the parent's wait4 also counts the memory it had itself before the exec (a server
+            # holding a model shows GBs): the child's report of its worker, when it sent one
             peak_mb = own_peak if own_peak is not None else peak_mb
             if run is not None:
                 run.peak_mb = max(run.peak_mb, peak_mb)
@@ -411,13 +419,35 @@ def _die_with_parent() -> None:
 
 
 def child_main() -> int:
-    """Entry of ``python -m ingestion.sandbox``: one request on stdin, JSON lines on stdout."""
+    """Entry of ``python -m ingestion.sandbox``: one request on stdin, JSON lines on stdout.
+
+    The limits are set here, then the work runs in a forked worker; this process only waits for
+    it and reports its peak memory (``wait4``'s ``ru_maxrss`` of the worker, which counts this
+    small process's pages but not the parent's: the kernel carries a process's high-water mark
+    across ``exec``, so the parent's own ``wait4`` would count a server holding a model). A worker
+    that dies (PDFium's abort, ``SIGXCPU``) ends this process with the same signal, after the
+    peak is sent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
-    emit = _Emitter(os.fdopen(os.dup(1), "wb"))
+    out = os.dup(1)
     os.dup2(2, 1)  # stray prints of libraries go to stderr, not into the protocol
     request = json.loads(sys.stdin.buffer.read())
     _limit_self(request["limits"])
+    pid = os.fork()
+    if pid == 0:
+        _die_with_parent()
+        os._exit(_work(request, _Emitter(os.fdopen(out, "wb"))))
+    _, status, usage = os.wait4(pid, 0)
+    _Emitter(os.fdopen(out, "wb"))({"peak_mb": usage.ru_maxrss / 1024})
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _work(request: dict[str, Any], emit: _Emitter) -> int:
+    """The worker: run the task, send its messages; every error becomes one message."""
     root = logging.getLogger()
     root.handlers[:] = [_LogToParent(emit)]
     root.setLevel(logging.INFO)
@@ -430,20 +460,7 @@ def child_main() -> int:
         emit({"error": {"kind": "memory"}})
     except Exception as err:  # noqa: BLE001 - reported to the parent as one line
         emit({"error": {"kind": "internal", "detail": f"{type(err).__name__}: {err}"}})
-    emit({"peak_mb": _own_peak_mb()})
     return 0
-
-
-def _own_peak_mb() -> float:
-    """This process's peak resident memory since it started the sandbox program (VmHWM)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

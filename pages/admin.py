@@ -7,6 +7,7 @@ import streamlit as st
 from backend.app.admin import password_configured
 from backend.errors import AnnalystError
 from pages import admin_parts as parts
+from pages import admin_training
 from pages import widgets as w
 
 services, t = w.context()
@@ -45,7 +46,7 @@ with data_tab:
 
 with train_tab:
     try:
-        parts.training_form(admin, t)
+        admin_training.training_form(admin, t)
     except AnnalystError as err:
         st.error(str(err))
     running = admin.procs.is_running("training")

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from backend.errors import AnnalystError
-from backend.llm.bundled import BUNDLED
 from pages.i18n import Translator
 
 
@@ -32,6 +31,9 @@ def fewshot_panel(admin: Any, t: Translator, was_running: bool = False) -> None:
     view = admin.fewshot()
     st_ = view.status
     if st_.running:
+        if st.button(t("fewshot_cancel"), icon="⏹️", key="fewshot_cancel"):
+            admin.cancel_fewshot()
+            st.rerun(scope="app")
         p = view.progress
         if p.get("total"):
             st.progress(
@@ -61,28 +63,6 @@ def fewshot_panel(admin: Any, t: Translator, was_running: bool = False) -> None:
             if item.get("provenance"):
                 st.json(item["provenance"], expanded=False)
     _finished_rerun(was_running, st_.running)
-
-
-def training_form(admin: Any, t: Translator) -> None:
-    defaults = admin.default_training_args()
-    running = admin.procs.is_running("training")
-    bases = list(dict.fromkeys([defaults["base"], *BUNDLED]))
-    with st.form("train"):
-        c1, c2, c3 = st.columns([2, 1, 1])
-        base = c1.selectbox(t("base_model"), bases, accept_new_options=True)
-        steps = c2.number_input(t("steps"), 1, 100_000, int(defaults["steps"]))
-        rank = c3.selectbox(
-            t("lora_rank"),
-            [4, 8, 16, 32, 64],
-            index=[4, 8, 16, 32, 64].index(int(defaults["rank"]))
-            if int(defaults["rank"]) in (4, 8, 16, 32, 64)
-            else 2,
-        )
-        data = st.text_input(t("train_data"), defaults["data"], help=t("train_data_help"))
-        go = st.form_submit_button(t("train_start"), icon="🏋️", disabled=running, type="primary")
-    if go:
-        admin.start_training(base=base, steps=int(steps), rank=int(rank), data=data)
-        st.rerun()
 
 
 def _eta(seconds: float | None) -> str:

@@ -316,6 +316,57 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Folder with train.jsonl, val.jsonl and card.json (from the Training data tab).",
         "包含 train.jsonl、val.jsonl 和 card.json 的目录（见“训练数据”页）。",
     ),
+    "batch_size": ("Batch", "批大小"),
+    "device": ("Device", "设备"),
+    "device_help_gpu": (
+        "auto uses the GPU found here (bf16 LoRA; QLoRA from 7B).",
+        "auto 使用本机的 GPU（bf16 LoRA；7B 起用 QLoRA）。",
+    ),
+    "device_help_cpu": (
+        "No GPU here: a CPU run of the 1.5B takes days. Use a small base (smollm2-135m) for a "
+        "trial, or train on a GPU machine (below).",
+        "本机没有 GPU：在 CPU 上训练 1.5B 需要数天。可先用小模型（smollm2-135m）试跑，或在 GPU 机器上训练（见下）。",
+    ),
+    "estimate": (
+        "Estimated training time: {time} ({tokens} tokens a step at {tok_s} tokens/s; "
+        "speed from {source}). Loading, export and checks add a few minutes.",
+        "预计训练时间：{time}（每步 {tokens} 个词元，{tok_s} 词元/秒；速度来自 {source}）。"
+        "加载、导出和检查另需几分钟。",
+    ),
+    "estimate_no_data": (
+        "No training data at that path yet: generate it on the Training data tab.",
+        "该路径下还没有训练数据：请先在“训练数据”页生成。",
+    ),
+    "estimate_unknown": (
+        "No measured speed for this base and device yet: the first run's progress shows it.",
+        "此模型与设备尚无实测速度：首次运行的进度会显示。",
+    ),
+    "estimate_slow": (
+        "That is too long for this machine: train on a GPU machine instead.",
+        "在本机耗时过长：请改在 GPU 机器上训练。",
+    ),
+    "gpu_elsewhere": ("Train on a GPU machine", "在 GPU 机器上训练"),
+    "gpu_elsewhere_help": (
+        "1. Export a bundle (the data, the base model in pieces, run.sh). 2. Copy it to a GPU "
+        "host with this repository and run the two commands shown. 3. Upload the adapter "
+        "(run/lora-f16.gguf) below, evaluate it on the Models tab, then activate it.",
+        "1. 导出训练包（数据、分片的基础模型、run.sh）。2. 复制到装有本项目的 GPU 主机并运行下方两条命令。"
+        "3. 在下方上传适配器（run/lora-f16.gguf），在“模型”页评估后启用。",
+    ),
+    "bundle_start": ("Export training bundle", "导出训练包"),
+    "bundle_running": ("Writing the bundle…", "正在写入训练包…"),
+    "bundle_done": (
+        "Bundle written to {out}. On the GPU host:",
+        "训练包已写入 {out}。在 GPU 主机上运行：",
+    ),
+    "adapter_upload": ("LoRA adapter (GGUF) trained elsewhere", "在别处训练的 LoRA 适配器（GGUF）"),
+    "adapter_name": ("Version name", "版本名称"),
+    "adapter_import": ("Import adapter", "导入适配器"),
+    "adapter_imported": (
+        "Registered {version} (not active): evaluate it on the Models tab, then activate.",
+        "已登记 {version}（未启用）：请在“模型”页评估后启用。",
+    ),
+    "fewshot_cancel": ("Stop", "停止"),
     "train_start": ("Start training", "开始训练"),
     "no_runs": ("No training run yet.", "还没有训练任务。"),
     "run_title": ("Run {run}: {state}", "任务 {run}：{state}"),

@@ -292,6 +292,9 @@ def test_admin_unlock_table_activate_and_rollback(app, tmp_path):
     version = registry.register(
         name="smollm2-ft", base="smollm2-135m", model_file=SMOLLM, scores=_gate_scores(0.25, 0.3)
     ).version
+    (data / "fewshot").mkdir(parents=True)
+    sample = PROJECT_ROOT / "tests" / "data" / "training_sample.jsonl"
+    (data / "fewshot" / "train.jsonl").write_text(sample.read_text().splitlines()[0] + "\n")
     at = app(data, ADMIN_PASSWORD="open sesame").run()
     at.switch_page("pages/admin.py").run()
     at.text_input[0].input("wrong")
@@ -311,7 +314,12 @@ def test_admin_unlock_table_activate_and_rollback(app, tmp_path):
         "Feedback",
     ]
     assert any(b.label.startswith("Generate training data") for b in at.form_submit_button)
-    assert any(b.label == "Start training" for b in at.form_submit_button)
+    assert any(b.label == "Start training" for b in at.button)
+    device = next(s for s in at.selectbox if s.label == "Device")
+    assert device.options == ["auto", "cpu", "cuda"]
+    estimate = " ".join(texts(at.caption) + texts(at.warning))
+    assert "Estimated training time" in estimate and "tokens/s" in estimate, estimate
+    assert any(e.label == "Train on a GPU machine" for e in at.expander)
     table = at.dataframe[0].value
     assert list(table["Version"]) == ["base", version]
     assert list(table["Active"]) == ["✅", ""]

@@ -177,6 +177,11 @@ class AdminService:
         ]
         return self.procs.start("fewshot", cmd, run_dir, {"out": str(out)})
 
+    def cancel_fewshot(self) -> None:
+        """Stop a running data generation (the data written by the last finished run stays)."""
+        if not self.procs.stop("fewshot"):
+            raise TrainingError("No training-data generation is running.")
+
     def fewshot(self, sample_size: int = 5) -> FewshotView:
         status = self.procs.status("fewshot")
         out = Path(status.meta.get("out", self.fewshot_dir))
@@ -227,6 +232,55 @@ class AdminService:
         return self.procs.start(
             "training", cmd, run_dir, {"base": base, "steps": steps, "rank": rank}
         )
+
+    def gpu_available(self) -> bool:
+        """An NVIDIA driver is loaded here (checked without importing torch)."""
+        return Path("/proc/driver/nvidia/version").exists()
+
+    def training_estimate(
+        self, *, base: str, device: str, steps: int, batch_size: int, data: str | Path
+    ) -> Any:
+        """:class:`training.estimate.Estimate` of the run's training steps on ``device``."""
+        from training.estimate import estimate
+
+        if device == "auto":
+            device = "cuda" if self.gpu_available() else "cpu"
+        return estimate(
+            base=base,
+            device=device,
+            steps=int(steps),
+            batch_size=int(batch_size),
+            data=Path(data or self.fewshot_dir),
+            runs_dir=self.settings.data_dir / "training" / "runs",
+        )
+
+    # -- training on another machine (bundle out, adapter in) -------------------------------
+    def start_bundle(
+        self, *, base: str, steps: int, rank: int, batch_size: int, data: str | Path | None = None
+    ) -> ProcStatus:
+        """Write a bundle for a GPU host (data, the base GGUF in pieces, run.sh) in the
+        background, under ``<data>/training/bundles/<stamp>``."""
+        from training.args import TrainArgs
+
+        out = self.settings.data_dir / "training" / "bundles" / _stamp()
+        args = TrainArgs(
+            data=Path(data or self.fewshot_dir),
+            base=base,
+            out=out,
+            steps=int(steps),
+            rank=int(rank),
+            batch_size=int(batch_size),
+            device="cuda",
+            quant="none",
+        )
+        cmd = [sys.executable, "-m", "training", "bundle", *args.to_argv()]
+        return self.procs.start("bundle", cmd, out.with_suffix(".job"), {"out": str(out)})
+
+    def import_adapter(self, lora: Path, *, base: str, name: str) -> Any:
+        """Register a LoRA GGUF trained elsewhere (not activated: evaluate it, then activate)."""
+        from training.bundle import import_adapter
+
+        return import_adapter(self.settings, Path(lora), base=base, name=name or f"{base}-lora")
 
     def training(self) -> TrainingView:
         status = self.procs.status("training")

@@ -60,6 +60,20 @@ def stratified_sample(items: list[dict[str, Any]], n: int, seed: int = 0) -> lis
     return [items[i] for i in chosen]
 
 
+def select_reports(
+    items: list[dict[str, Any]], reports: tuple[str, ...], with_na: bool = False
+) -> list[dict[str, Any]]:
+    """The questions on the given reports (substrings of their paths), N/A ones too when asked."""
+    if not reports:
+        return items
+    return [
+        item
+        for item in items
+        if any(r in d for d in item_docs(item) for r in reports)
+        or (with_na and str(item.get("answer", "")).strip().upper() == "N/A")
+    ]
+
+
 def item_docs(item: dict[str, Any]) -> list[str]:
     docs = [item["doc"]] if item.get("doc") else []
     for d in item.get("docs") or []:
@@ -262,10 +276,14 @@ def run_evaluation(
     ingest: bool = False,
     scope: str = "doc",
     progress: bool = True,
+    reports: tuple[str, ...] = (),
+    with_na: bool = False,
 ) -> dict[str, Any]:
     """Answer every question of ``qa_path`` (in each of the comma-separated ``mode``s), write
-    predictions to ``out_path`` and return the summary."""
-    items = load_items(qa_path)
+    predictions to ``out_path`` and return the summary. ``reports``: only questions on a report
+    whose path contains one of these strings (and, ``with_na``, every question whose gold answer
+    is N/A)."""
+    items = select_reports(load_items(qa_path), reports, with_na)
     if sample:
         items = stratified_sample(items, sample, seed)
     items = items[: limit or None]
