@@ -68,7 +68,7 @@ def training_form(admin: Any, t: Translator) -> None:
     running = admin.procs.is_running("training")
     bases = list(dict.fromkeys([defaults["base"], *BUNDLED]))
     with st.form("train"):
-        c1, c2, c3 = st.columns([2, 1, 1])
+        c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
         base = c1.selectbox(t("base_model"), bases, accept_new_options=True)
         steps = c2.number_input(t("steps"), 1, 100_000, int(defaults["steps"]))
         rank = c3.selectbox(
@@ -78,10 +78,13 @@ def training_form(admin: Any, t: Translator) -> None:
             if int(defaults["rank"]) in (4, 8, 16, 32, 64)
             else 2,
         )
+        nproc = c4.number_input(t("train_nproc"), 1, 64, 1, help=t("train_nproc_help"))
         data = st.text_input(t("train_data"), defaults["data"], help=t("train_data_help"))
         go = st.form_submit_button(t("train_start"), icon="🏋️", disabled=running, type="primary")
     if go:
-        admin.start_training(base=base, steps=int(steps), rank=int(rank), data=data)
+        admin.start_training(
+            base=base, steps=int(steps), rank=int(rank), data=data, nproc=int(nproc)
+        )
         st.rerun()
 
 
