@@ -68,8 +68,8 @@ class Settings(BaseSettings):
         default="json_schema",
         description="How structured output (the agent's tool calls) is asked of the "
         "OpenAI-compatible server. 'json_schema': the standard "
-        '{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}} (OpenAI\'s form) that vLLM, '
-        "Ollama and llama.cpp's llama-server enforce. 'llama_cpp': "
+        '{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}} '
+        "(OpenAI's form) that vLLM, Ollama and llama.cpp's llama-server enforce. 'llama_cpp': "
         '{"type": "json_object", "schema": ...}, the only form llama-cpp-python\'s own server '
         "(`python -m llama_cpp.server`, `python -m backend serve-model`) enforces.",
     )
