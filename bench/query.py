@@ -86,23 +86,31 @@ def time_search(services, questions: list[str], mode: str, doc_scoped: bool) -> 
 def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, float]:
     """A store of n chunks: random unit vectors + text sampled from the real index (an earlier
     store of n chunks in the same data dir is reused)."""
+    real = services_real.catalog.chunks_by_id(
+        [f"{d.doc_id}:{p}:0" for d in services_real.catalog.documents() for p in range(1, 40)]
+    )
+    words = " ".join(c.text for c in real.values()).split() or ["revenue", "income", "assets"]
+    return fill_synthetic(settings, n, services_real.embedder, words)
+
+
+def fill_synthetic(
+    settings: Settings, n: int, embedder, words: list[str], per_doc: int = 2000
+) -> tuple[object, float]:
+    """A store of n chunks in ``settings.data_dir``: "reports" of ``per_doc`` chunks of 120
+    words drawn from ``words``, random unit vectors (an earlier store of n chunks is reused)."""
     from backend.app.services import Services
     from backend.records import Chunk, Document
     from backend.store.catalog import Catalog
     from backend.store.keywords import index_tokens
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, catalog=Catalog(settings.catalog_path))
-    services.__dict__["embedder"] = services_real.embedder  # same model, no second load
+    services.__dict__["embedder"] = embedder  # same model, no second load
     if services.catalog.count_chunks() == n:
         return services, 0.0
-    real = services_real.catalog.chunks_by_id(
-        [f"{d.doc_id}:{p}:0" for d in services_real.catalog.documents() for p in range(1, 40)]
-    )
-    words = " ".join(c.text for c in real.values()).split() or ["revenue", "income", "assets"]
     rng = random.Random(0)
     dim = services.embedder.dim
     t0 = time.perf_counter()
-    per_doc = 2000
     for d in range(0, n, per_doc):
         doc = Document(
             doc_id=f"syn{d:08d}",

@@ -44,7 +44,7 @@ def training_form(admin: Any, t: Translator) -> None:
     defaults = admin.default_training_args()
     running = admin.procs.is_running("training")
     bases = list(dict.fromkeys([defaults["base"], *BUNDLED]))
-    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
+    c1, c2, c3, c4, c5, c6 = st.columns([2, 1, 1, 1, 1, 1])
     base = c1.selectbox(t("base_model"), bases, accept_new_options=True, key="tr_base")
     steps = c2.number_input(t("steps"), 1, 100_000, int(defaults["steps"]), key="tr_steps")
     rank = c3.selectbox(t("lora_rank"), [4, 8, 16, 32, 64], index=2, key="tr_rank")
@@ -57,6 +57,7 @@ def training_form(admin: Any, t: Translator) -> None:
         key="tr_device",
         help=t("device_help_gpu" if gpu else "device_help_cpu"),
     )
+    nproc = c6.number_input(t("train_nproc"), 1, 64, 1, help=t("train_nproc_help"), key="tr_np")
     data = st.text_input(
         t("train_data"), defaults["data"], help=t("train_data_help"), key="tr_data"
     )
@@ -64,7 +65,9 @@ def training_form(admin: Any, t: Translator) -> None:
     _estimate_line(admin, t, values)
     if st.button(t("train_start"), icon="🏋️", disabled=running, type="primary"):
         extra = {"batch_size": int(batch), "device": device}
-        admin.start_training(base=base, steps=int(steps), rank=int(rank), data=data, extra=extra)
+        admin.start_training(
+            base=base, steps=int(steps), rank=int(rank), data=data, nproc=int(nproc), extra=extra
+        )
         st.rerun()
     with st.expander(t("gpu_elsewhere")):
         _bundle_section(

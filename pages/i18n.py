@@ -311,6 +311,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "base_model": ("Base model", "基础模型"),
     "steps": ("Steps", "步数"),
     "lora_rank": ("LoRA rank", "LoRA 秩"),
+    "train_nproc": ("Processes", "进程数"),
+    "train_nproc_help": (
+        "Training processes, data parallel: one per GPU (NCCL), or several on the CPU (gloo). "
+        "Each trains on its share of the items.",
+        "数据并行的训练进程数：每块 GPU 一个（NCCL），或在 CPU 上多个（gloo）。每个进程训练一部分数据。",
+    ),
     "train_data": ("Training data folder", "训练数据目录"),
     "train_data_help": (
         "Folder with train.jsonl, val.jsonl and card.json (from the Training data tab).",

@@ -153,7 +153,7 @@ def openai_server(small):
 
 
 def test_openai_compatible_server(openai_server):
-    llm = OpenAICompatLLM(openai_server, "smol", "not-needed")
+    llm = OpenAICompatLLM(openai_server, "smol", "not-needed", response_format="llama_cpp")
     text = complete(llm, [{"role": "user", "content": "Say hello."}], max_tokens=12)
     assert text.strip()
     # the server builds its grammar with the stock converter, which lets raw control characters

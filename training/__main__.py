@@ -10,9 +10,11 @@ Usage (data from ``python -m ingestion fewshot``; runs and versions live under t
     python -m training run --data data/fewshot --base qwen2.5-coder-1.5b --out runs/r2 \\
         --device cuda --steps 1000 --batch-size 8 --lora-gguf
 
-    # several GPUs, data parallel, same code
-    torchrun --nproc-per-node 4 -m training run --data data/fewshot --base qwen2.5-0.5b \\
-        --out runs/r3 --device cuda
+    # several processes, data parallel, same code: 4 GPUs (NCCL), or 2 CPU processes (gloo)
+    python -m training run --nproc 4 --data data/fewshot --base qwen2.5-0.5b --out runs/r3 \\
+        --device cuda
+    torchrun --nproc-per-node 2 -m training run --data data/fewshot --base smollm2-135m \\
+        --out runs/r3 --device cpu
     accelerate launch -m training run --data data/fewshot --base qwen2.5-0.5b --out runs/r3
 
     # a Hugging Face folder as base (the GGUF supplies tokenizer, chat template and metadata)
@@ -42,6 +44,7 @@ if __name__ == "__main__":  # run as a program, not imported: before the slower 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -174,9 +177,15 @@ def format_versions(reg: Any) -> str:
 
 
 def cmd_run(ns: argparse.Namespace, settings: Any) -> int:
+    from training.train import distributed_argv, is_distributed
     from training.train import main as train_main
 
-    result = train_main(args_from_namespace(TrainArgs, ns), settings)
+    args = args_from_namespace(TrainArgs, ns)
+    if args.nproc > 1 and not is_distributed():
+        argv = distributed_argv(args)
+        print("launching: " + " ".join(argv[1:]), file=sys.stderr, flush=True)
+        os.execv(argv[0], argv)  # torchrun becomes this process: a cancel (SIGTERM) reaches it
+    result = train_main(args, settings)
     return 2 if result.get("cancelled") else 0
 
 

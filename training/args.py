@@ -82,7 +82,16 @@ class TrainArgs:
         "Continue from the last checkpoint in --out if there is one.", default=True
     )
     max_items: int = _help("Use at most N training items (0: all).", default=0)
-    threads: int = _help("CPU threads for torch (0: torch's default).", default=0)
+    threads: int = _help(
+        "CPU threads for torch per process (0: the free cores, shared among --nproc processes).",
+        default=0,
+    )
+    nproc: int = _help(
+        "Training processes, data parallel (each trains on its shard of the items; rank 0 "
+        "exports and registers): re-launches itself under torch.distributed.run. On CPU they "
+        "talk over gloo; with --device cuda use one per GPU (NCCL).",
+        default=1,
+    )
     export: bool = _help("After training: merge, write GGUF, quantize, check.", default=True)
     quant_type: str = _help(
         f"GGUF quantization, one of {', '.join(QUANT_TYPES)}.", default="Q4_K_M"
@@ -126,6 +135,7 @@ class TrainArgs:
             ("grad_accum", 1),
             ("save_every", 1),
             ("max_len", 32),
+            ("nproc", 1),
         ):
             if getattr(self, name) < low:
                 problems.append(f"--{name.replace('_', '-')} must be at least {low}")

@@ -1,9 +1,12 @@
 """Fine-tune a base model with (Q)LoRA, then export, quantize, check and register it.
 
 ``main(args)`` is the whole run; ``python -m training run`` calls it. The training loop is the
-Hugging Face ``Trainer``, so the same code runs on one CPU, one GPU or several GPUs (data parallel)
-when started with ``torchrun --nproc-per-node N -m training run ...`` or ``accelerate launch -m
-training run ...``; only rank 0 writes progress, exports and registers.
+Hugging Face ``Trainer``, so the same code runs on one CPU, one GPU or several processes (data
+parallel: each rank trains on its shard of the items, gradients are averaged) when started with
+``python -m training run --nproc N`` (it re-launches itself under ``torch.distributed.run``),
+``torchrun --nproc-per-node N -m training run ...`` or ``accelerate launch -m training run ...``.
+The processes talk over NCCL on GPUs and gloo on the CPU. Only rank 0 writes progress, exports and
+registers; every rank writes ``<out>/ranks/rank-N.json`` (the items it trained on, its steps).
 
 What runs where:
 
@@ -80,6 +83,53 @@ def is_main_process() -> bool:
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_distributed() -> bool:
+    """Started by torchrun / accelerate (one of several ranks)?"""
+    return "LOCAL_RANK" in os.environ
+
+
+def distributed_argv(args: TrainArgs) -> list[str]:
+    """The command that runs ``args`` in ``args.nproc`` processes on this machine. The ranks'
+    own arguments leave out ``--nproc`` (torchrun's parser would take it for its
+    ``--nproc-per-node``; a rank knows the world size from its environment)."""
+    import dataclasses
+    import sys
+
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc-per-node", str(args.nproc), "-m", "training", "run",
+        *dataclasses.replace(args, nproc=1).to_argv(),
+    ]  # fmt: skip
+
+
+class ShardLog:
+    """Wraps the collator to note which training items this rank was given (the data loader
+    hands each rank its shard; items are the list's own objects, so identity finds them)."""
+
+    def __init__(self, collate: Any, items: list[Any]) -> None:
+        self._collate = collate
+        self._index = {id(item): i for i, item in enumerate(items)}
+        self.items: list[int] = []
+        self.batches = 0
+
+    def __call__(self, batch: list[Any]) -> Any:
+        self.items += [self._index.get(id(b), -1) for b in batch]
+        self.batches += 1
+        return self._collate(batch)
+
+    def write(self, out: Path, **extra: Any) -> None:
+        """``<out>/ranks/rank-N.json``: this rank's items, batches and ``extra``."""
+        import json
+
+        rank = int(os.environ.get("RANK", "0"))
+        folder = out / "ranks"
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"rank": rank, "world_size": world_size(), "pid": os.getpid(),
+                  "batches": self.batches, "items": self.items, **extra}  # fmt: skip
+        (folder / f"rank-{rank}.json").write_text(json.dumps(record))
+        log.info("rank %d of %d trained on items %s", rank, world_size(), sorted(set(self.items)))
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -184,13 +234,11 @@ def build_model(args: TrainArgs, p: Plan, base: Any) -> Any:
 
 
 def build_trainer(
-    args: TrainArgs, p: Plan, model: Any, train_set: list[Any], pad_id: int, callback: Any
+    args: TrainArgs, p: Plan, model: Any, train_set: list[Any], collate: Any, callback: Any
 ) -> Any:
     """A Hugging Face ``Trainer`` for the run (checkpoints under ``<out>/checkpoints``)."""
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
-
-    from training.data import Collator
 
     optim = "adamw_torch"
     if p.quant == "4bit":
@@ -220,12 +268,13 @@ def build_trainer(
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         ddp_find_unused_parameters=False if world_size() > 1 else None,
+        ddp_backend=("nccl" if p.device == "cuda" else "gloo") if world_size() > 1 else None,
     )
     trainer = Trainer(
         model=model,
         args=targs,
         train_dataset=train_set,
-        data_collator=Collator(pad_id),
+        data_collator=collate,
         callbacks=[callback],
     )
     trainer.remove_callback(PrinterCallback)  # our JSON lines are the stdout protocol
@@ -237,13 +286,15 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
     import torch
     from transformers.trainer_utils import get_last_checkpoint
 
+    from training.data import Collator
     from training.model import resolve_base
 
     p = plan(args)
     if args.threads or p.device == "cpu":
         # On a busy CPU a thread sharing a core with other work stalls every step (2 threads on
-        # 2 busy cores measured 11 tok/s against 136 with 1 thread): use the free cores only.
-        torch.set_num_threads(args.threads or free_cores())
+        # 2 busy cores measured 11 tok/s against 136 with 1 thread): use the free cores only,
+        # shared among the processes of a distributed run.
+        torch.set_num_threads(args.threads or max(1, free_cores() // world_size()))
     base = resolve_base(args.base, settings.models_dir, cache_dir(settings), args.template_gguf)
     tok, ds, train_set, too_long = build_dataset(args, base)
     model = build_model(args, p, base)
@@ -266,7 +317,8 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
             max_steps=args.steps,
         )
     callback = _make_callback(plog, args.out)
-    trainer = build_trainer(args, p, model, train_set, tok.pad_token_id, callback)
+    shard = ShardLog(Collator(tok.pad_token_id), train_set)
+    trainer = build_trainer(args, p, model, train_set, shard, callback)
     ckpt_dir = args.out / "checkpoints"
     resume = get_last_checkpoint(str(ckpt_dir)) if args.resume and ckpt_dir.is_dir() else None
     if resume and plog is not None:
@@ -290,10 +342,19 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         summary["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     if not callback.cancelled:
         trainer.save_model(str(args.out / "adapter"))  # rank 0 writes
+    shard.write(args.out, steps=trainer.state.global_step, device=p.device,
+                backend=_backend_name(), n_train=len(train_set))  # fmt: skip
     trainer.accelerator.wait_for_everyone()
     summary["dataset"] = ds
     summary["base"] = base
     return summary
+
+
+def _backend_name() -> str:
+    """The process group's backend ('gloo', 'nccl'), or '' for a single process."""
+    import torch.distributed as dist
+
+    return str(dist.get_backend()) if dist.is_available() and dist.is_initialized() else ""
 
 
 def export_run(

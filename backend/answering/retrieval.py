@@ -18,6 +18,7 @@ from typing import Any, Literal
 from backend.answering.plan import CompanyIndex, QueryPlan, narrow_question, plan_query, years_in
 from backend.domain.items import items_in, scope_in
 from backend.domain.metrics import find_metric
+from backend.errors import AnnalystError
 from backend.records import Chunk, Document
 from backend.store.catalog import Catalog
 from backend.store.keywords import KeywordIndex, match_terms, tokens
@@ -225,11 +226,17 @@ class Retriever:
 
     def _degrade(self, err: Exception) -> None:
         """Record that vector search failed: hybrid search goes on with keywords (and pages)."""
-        self.degraded = (
-            f"Vector search is unavailable ({type(err).__name__}: {str(err)[:200]}); these results "
-            "come from keyword search only. Check the data directory's chroma folder (disk space, "
-            "damage) or the Chroma server; re-index the reports if the store was lost."
-        )
+        if isinstance(err, AnnalystError):  # a known fault: its message says what to do
+            self.degraded = (
+                f"Vector search is unavailable: {err} These results come from keyword search only."
+            )
+        else:
+            self.degraded = (
+                f"Vector search is unavailable ({type(err).__name__}: {str(err)[:200]}); these "
+                "results come from keyword search only. Check the data directory's chroma folder "
+                "(disk space, damage) or the Chroma server; re-index the reports if the store was "
+                "lost."
+            )
         self.faults += 1
         self._vectors_retry_at = time.monotonic() + self.RETRY_S
         log.warning("vector search failed, keyword search only: %s", err)

@@ -213,9 +213,11 @@ class AdminService:
         steps: int,
         rank: int,
         data: str | Path | None = None,
+        nproc: int = 1,
         extra: dict[str, Any] | None = None,
     ) -> ProcStatus:
-        """Validate the arguments (TrainArgs), then launch `python -m training run`."""
+        """Validate the arguments (TrainArgs), then launch `python -m training run` (which runs
+        ``nproc`` data-parallel processes under torch.distributed.run when ``nproc`` > 1)."""
         from training.args import TrainArgs
 
         run_dir = self.settings.data_dir / "training" / "runs" / _stamp()
@@ -225,12 +227,13 @@ class AdminService:
             "out": run_dir,
             "steps": int(steps),
             "rank": int(rank),
+            "nproc": int(nproc),
             **(extra or {}),
         }
         args = TrainArgs(**values)  # raises TrainingError with every problem listed
         cmd = [sys.executable, "-m", "training", "run", *args.to_argv()]
         return self.procs.start(
-            "training", cmd, run_dir, {"base": base, "steps": steps, "rank": rank}
+            "training", cmd, run_dir, {"base": base, "steps": steps, "rank": rank, "nproc": nproc}
         )
 
     def gpu_available(self) -> bool:

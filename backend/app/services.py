@@ -49,7 +49,11 @@ class Services:
 
         s = self.settings
         return make_embedder(
-            s.embedder, s.embed_batch_size, threads=s.embed_threads, precision=s.embed_precision
+            s.embedder,
+            s.embed_batch_size,
+            threads=s.embed_threads,
+            precision=s.embed_precision,
+            settings=s,
         )
 
     @cached_property

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -217,10 +218,31 @@ class LlamaCppLLM(LLM):
                     yield text
 
 
+def response_format(schema: dict[str, Any], form: str = "json_schema") -> dict[str, Any]:
+    """The ``response_format`` that asks an OpenAI-compatible server for JSON of ``schema``.
+
+    'json_schema': the standard form (OpenAI, vLLM, Ollama, llama.cpp's llama-server);
+    'llama_cpp': ``{"type": "json_object", "schema": ...}``, the one form llama-cpp-python's own
+    server turns into a grammar (0.3.x: its request model knows only "text" and "json_object";
+    a json_schema request is accepted and answered without any constraint, tests/test_scale.py).
+    """
+    if form == "llama_cpp":
+        return {"type": "json_object", "schema": schema}
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "annalyst_output"))[:64]
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
 class OpenAICompatLLM(LLM):
     """Any server speaking the OpenAI chat-completions API (llama.cpp server, vLLM, Ollama)."""
 
-    def __init__(self, base_url: str, model: str, api_key: str, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str,
+        timeout: float = 300.0,
+        response_format: str = "json_schema",
+    ) -> None:
         import httpx
 
         self._client = httpx.Client(
@@ -229,6 +251,7 @@ class OpenAICompatLLM(LLM):
             timeout=timeout,
         )
         self._model = model
+        self._form = response_format
         self.info = ModelInfo(name=model, version="", backend="openai", path=base_url)
 
     def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
@@ -244,17 +267,12 @@ class OpenAICompatLLM(LLM):
         if gen.stop:
             body["stop"] = gen.stop
         if gen.json_schema is not None:
-            # llama.cpp's server and llama-cpp-python's server read "schema" in json_object mode;
-            # vLLM and OpenAI read the json_schema form. Send the one both families accept.
-            body["response_format"] = {"type": "json_object", "schema": gen.json_schema}
+            body["response_format"] = response_format(gen.json_schema, self._form)
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
                     resp.read()
-                    raise LLMUnavailable(
-                        f"The model server answered {resp.status_code}: {resp.text[:300]}. Check "
-                        "ANNALYST_OPENAI_BASE_URL and ANNALYST_OPENAI_MODEL."
-                    )
+                    raise LLMUnavailable(self._refusal(resp.status_code, resp.text, body))
                 for line in resp.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -270,6 +288,21 @@ class OpenAICompatLLM(LLM):
                 f"Cannot reach the model server at {self._client.base_url} ({err}). Start it or "
                 "switch ANNALYST_LLM_BACKEND back to llama_cpp."
             ) from err
+
+    def _refusal(self, status: int, text: str, body: dict[str, Any]) -> str:
+        """What an error answer means and what to do about it."""
+        fmt = body.get("response_format", {}).get("type")
+        # llama-cpp-python 0.3's server answers 500 to a request its model does not validate
+        if status in (400, 422, 500) and fmt == "json_schema" and "response_format" in text:
+            return (
+                f"The model server at {self._client.base_url} refused the standard json_schema "
+                f"response_format ({status}: {text[:200]}). For llama-cpp-python's server set "
+                "ANNALYST_OPENAI_RESPONSE_FORMAT=llama_cpp."
+            )
+        return (
+            f"The model server answered {status}: {text[:300]}. Check ANNALYST_OPENAI_BASE_URL "
+            "and ANNALYST_OPENAI_MODEL."
+        )
 
 
 class LLMProvider:
@@ -287,32 +320,7 @@ class LLMProvider:
         s = self._settings
         if s.llm_backend == "openai":
             return None, ModelInfo(s.openai_model, "", "openai", s.openai_base_url)
-        from backend.llm.bundled import BUNDLED, TUNED, resolve_gguf
-        from backend.llm.registry import ModelRegistry
-
-        active = None if self.ignore_registry else ModelRegistry(s.registry_dir).active()
-        if active is not None and active.adapter_of:  # a LoRA version: base GGUF + adapter
-            base = resolve_gguf(s.models_dir, active.adapter_of)
-            preset = BUNDLED.get(active.adapter_of)
-            return base, ModelInfo(
-                active.name, active.version, "llama_cpp", str(base), active.few_shot,
-                str(active.gguf_path), preset.title if preset else base.name,
-            )  # fmt: skip
-        if active is not None:
-            return Path(active.gguf_path), ModelInfo(
-                active.name, active.version, "llama_cpp", str(active.gguf_path), active.few_shot
-            )
-        tuned = TUNED.get(s.chat_model)
-        if tuned is not None:  # an adapter shipped with Annalyst on a bundled base
-            base = resolve_gguf(s.models_dir, tuned.base)
-            return base, ModelInfo(
-                tuned.title, tuned.version, "llama_cpp", str(base), False,
-                str(tuned.adapter_path()), BUNDLED[tuned.base].title,
-            )  # fmt: skip
-        path = resolve_gguf(s.models_dir, s.chat_model)
-        preset = BUNDLED.get(s.chat_model)
-        name = preset.title if preset else path.name
-        return path, ModelInfo(name, "bundled" if preset else "", "llama_cpp", str(path))
+        return local_target(s, ignore_registry=self.ignore_registry)
 
     def info(self) -> ModelInfo:
         return self._target()[1]
@@ -326,7 +334,10 @@ class LLMProvider:
                 if path is None:
                     s = self._settings
                     self._llm = OpenAICompatLLM(
-                        s.openai_base_url, s.openai_model, s.openai_api_key.get_secret_value()
+                        s.openai_base_url,
+                        s.openai_model,
+                        s.openai_api_key.get_secret_value(),
+                        response_format=s.openai_response_format,
                     )
                 else:
                     log.info("loading %s from %s", info.label(), path)
@@ -340,3 +351,36 @@ class LLMProvider:
                     )
                 self._key = key
             return self._llm
+
+
+def local_target(settings: Settings, *, ignore_registry: bool = False) -> tuple[Path, ModelInfo]:
+    """The GGUF (and LoRA adapter, ``info.adapter``) that answers: the registry's active version,
+    else a shipped adapter preset, else ``settings.chat_model``. ``python -m backend
+    serve-model`` serves the same one over HTTP."""
+    from backend.llm.bundled import BUNDLED, TUNED, resolve_gguf
+    from backend.llm.registry import ModelRegistry
+
+    s = settings
+    active = None if ignore_registry else ModelRegistry(s.registry_dir).active()
+    if active is not None and active.adapter_of:  # a LoRA version: base GGUF + adapter
+        base = resolve_gguf(s.models_dir, active.adapter_of)
+        preset = BUNDLED.get(active.adapter_of)
+        return base, ModelInfo(
+            active.name, active.version, "llama_cpp", str(base), active.few_shot,
+            str(active.gguf_path), preset.title if preset else base.name,
+        )  # fmt: skip
+    if active is not None:
+        return Path(active.gguf_path), ModelInfo(
+            active.name, active.version, "llama_cpp", str(active.gguf_path), active.few_shot
+        )
+    tuned = TUNED.get(s.chat_model)
+    if tuned is not None:  # an adapter shipped with Annalyst on a bundled base
+        base = resolve_gguf(s.models_dir, tuned.base)
+        return base, ModelInfo(
+            tuned.title, tuned.version, "llama_cpp", str(base), False,
+            str(tuned.adapter_path()), BUNDLED[tuned.base].title,
+        )  # fmt: skip
+    path = resolve_gguf(s.models_dir, s.chat_model)
+    preset = BUNDLED.get(s.chat_model)
+    name = preset.title if preset else path.name
+    return path, ModelInfo(name, "bundled" if preset else "", "llama_cpp", str(path))

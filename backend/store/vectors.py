@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.errors import StoreUnavailable
+from backend.errors import ChromaServerDown, StoreUnavailable
 from backend.settings import Settings
 from backend.store.embeddings import Embedder
 
@@ -77,6 +77,46 @@ class _ChromaEmbeddingFunction:
         return ["cosine"]
 
 
+def _connection_error(err: BaseException) -> BaseException | None:
+    """The network fault behind ``err`` (refused, reset, timed out), or None."""
+    import httpx
+
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, (httpx.TransportError, ConnectionError, TimeoutError)):
+            return seen
+        text = str(seen).lower()
+        if "could not connect" in text or "connection refused" in text:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class _ServerCollection:
+    """A Chroma collection on a server: a call that cannot reach the server raises
+    :class:`ChromaServerDown` (one line with the remedy) instead of an HTTP library's error."""
+
+    def __init__(self, collection: Any, store: VectorStore) -> None:
+        self._collection = collection
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Exception as err:
+                self._store._raise_if_down(err)
+                raise
+
+        return call
+
+
 class VectorStore:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self._settings = settings
@@ -114,16 +154,30 @@ class VectorStore:
                 embedding_function=_ChromaEmbeddingFunction(self.embedder),
                 metadata={"hnsw:space": "cosine", "embedder": self.embedder.name},
             )
+            if self._settings.chroma_mode == "http":
+                self._collection = _ServerCollection(self._collection, self)
         except Exception as err:
-            where = (
-                f"http://{self._settings.chroma_host}:{self._settings.chroma_port}"
-                if self._settings.chroma_mode == "http"
-                else str(self._settings.chroma_dir)
-            )
+            self._client = self._collection = None
+            self._raise_if_down(err)
+            where = self.url if self._settings.chroma_mode == "http" else self._settings.chroma_dir
             raise StoreUnavailable(
                 f"Cannot open the Chroma store at {where} ({err}). For http mode start it with "
                 "`chroma run --path DIR`; for embedded mode check the data directory."
             ) from err
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._settings.chroma_host}:{self._settings.chroma_port}"
+
+    def _raise_if_down(self, err: Exception) -> None:
+        """In http mode, a fault that means the server is unreachable becomes
+        :class:`ChromaServerDown`; the next operation connects again."""
+        if self._settings.chroma_mode != "http" or isinstance(err, ChromaServerDown):
+            return
+        cause = _connection_error(err)
+        if cause is not None:
+            self._client = self._collection = None
+            raise ChromaServerDown(self.url, f"{type(cause).__name__}: {cause}"[:160]) from err
 
     @property
     def collection(self) -> Any:
