@@ -317,6 +317,7 @@ def test_admin_unlock_table_activate_and_rollback(app, tmp_path):
     assert any(b.label == "Start training" for b in at.button)
     device = next(s for s in at.selectbox if s.label == "Device")
     assert device.options == ["auto", "cpu", "cuda"]
+    assert any(n.label == "Processes" for n in at.number_input)
     estimate = " ".join(texts(at.caption) + texts(at.warning))
     assert "Estimated training time" in estimate and "tokens/s" in estimate, estimate
     assert any(e.label == "Train on a GPU machine" for e in at.expander)

@@ -92,3 +92,43 @@ def test_remove_refuses_the_active_version(tmp_path):
         reg.remove(a.version)
     reg.remove(b.version)
     assert [v.version for v in reg.versions()] == [a.version]
+
+
+def test_a_named_version_is_served_without_activation_and_the_gate_weighs_speed(tmp_path):
+    """``chat_model = "version:<V>"`` (what the gate evaluates) resolves a LoRA version to its
+    base GGUF + adapter, active or not; the verdict wants accuracy >= base, N/A refused >= 90 %
+    and a sooner first token."""
+    from backend.llm.clients import local_target
+    from backend.settings import Settings
+    from tests.conftest import MODELS
+    from training.gate import verdict
+
+    settings = Settings(data_dir=tmp_path / "data", models_path=MODELS)
+    reg = ModelRegistry(settings.registry_dir)
+    mv = reg.register(
+        name="tuned",
+        base="qwen2.5-coder-1.5b",
+        model_file=_gguf(tmp_path / "lora.gguf", b"adapter"),
+        adapter_of="qwen2.5-coder-1.5b",
+        few_shot=False,
+        quant="lora",
+    )
+    assert reg.active() is None
+    path, info = local_target(settings.model_copy(update={"chat_model": f"version:{mv.version}"}))
+    assert path.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    assert info.adapter == str(mv.gguf_path) and info.few_shot is False
+    with pytest.raises(UnknownModelVersion):
+        local_target(settings.model_copy(update={"chat_model": "version:nope"}))
+
+    def result(acc: tuple[float, float], ft: tuple[float, float], na: float) -> dict:
+        def one(a: float, f: float, n: float) -> dict:
+            s = {"accuracy": a, "model_first_token_median_s": f, "refusal_accuracy_na": n}
+            return {"evaluate": {"dev": {"summary": {"agent": s}}}}
+
+        return {"candidate": one(acc[0], ft[0], na), "baseline": one(acc[1], ft[1], 1.0)}
+
+    assert verdict(result((0.40, 0.40), (4.0, 9.0), 0.9), "agent", "base")["better"]
+    assert not verdict(result((0.39, 0.40), (4.0, 9.0), 1.0), "agent", "base")["better"]
+    assert not verdict(result((0.45, 0.40), (9.5, 9.0), 1.0), "agent", "base")["better"]
+    slow_na = verdict(result((0.45, 0.40), (4.0, 9.0), 0.8), "agent", "base")
+    assert not slow_na["better"] and "N/A refused 0.8" in slow_na["reason"]

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--mode", default="agent", choices=["agent", "rag", "retrieval"])
     ev.add_argument(
+        "--reports",
+        default="",
+        help="only questions on these reports ('heldout': the 12 kept out of training data)",
+    )
+    ev.add_argument("--with-na", action="store_true", help="with --reports: also N/A questions")
+    ev.add_argument(
         "--heldout-items",
         type=int,
         default=32,
@@ -217,6 +223,8 @@ def cmd_evaluate(ns: argparse.Namespace, settings: Any) -> int:
         heldout_items=ns.heldout_items,
         ingest=ns.ingest,
         run_agent_eval=not ns.no_agent,
+        extra=(["--reports", ns.reports] if ns.reports else [])
+        + (["--with-na"] if ns.with_na else []),
     )
     print(json.dumps(res["gate"], indent=1, default=str))
     return 0

@@ -26,22 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import TrainingError
+from backend.llm.clients import VERSION_PREFIX, local_target
 from backend.llm.registry import ModelRegistry, ModelVersion
 from backend.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
 
-def baseline_gguf(settings: Settings, registry: ModelRegistry) -> tuple[str, Path]:
-    """(label, GGUF) of the model the chat uses now."""
-    from backend.llm.bundled import resolve_gguf
-
+def baseline_model(settings: Settings, registry: ModelRegistry) -> tuple[str, str]:
+    """(label, ``--model`` spec) of the model the chat uses now: the active registry version,
+    else ``settings.chat_model`` (a preset, a shipped adapter or a GGUF path)."""
     active = registry.active()
     if active is not None:
-        return f"version {active.version}", active.gguf_path
-    return f"configured {settings.chat_model}", resolve_gguf(
-        settings.models_dir, settings.chat_model
-    )
+        return f"version {active.version}", f"{VERSION_PREFIX}{active.version}"
+    return f"configured {settings.chat_model}", settings.chat_model
 
 
 def val_items(mv: ModelVersion) -> list[dict[str, Any]]:
@@ -113,17 +111,19 @@ def val_to_qa(items: list[dict[str, Any]], corpus_dir: Path, out: Path) -> Path 
 def run_evaluate_cli(
     settings: Settings,
     qa: Path,
-    model: Path,
+    model: str,
     workdir: Path,
     *,
     limit: int | None,
     mode: str,
     ingest: bool,
     sample: int | None = None,
+    extra: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``python -m backend.evaluate`` for one model and QA file; returns its summary line."""
+    """``python -m backend.evaluate`` for one model (a ``--model`` spec) and QA file; returns its
+    summary line."""
     workdir.mkdir(parents=True, exist_ok=True)
-    tag = f"{qa.stem}-{model.parent.name if model.name == 'model.gguf' else model.stem}"
+    tag = f"{qa.stem}-{re.sub(r'[^A-Za-z0-9._-]+', '-', Path(model).stem)}"
     summary_path = workdir / f"{tag}.summary.json"
     cmd = [
         sys.executable,
@@ -134,7 +134,7 @@ def run_evaluate_cli(
         "--out",
         str(workdir / f"{tag}.pred.jsonl"),
         "--model",
-        str(model),
+        model,
         "--mode",
         mode,
         "--summary",
@@ -148,6 +148,7 @@ def run_evaluate_cli(
         cmd += ["--sample", str(sample)]
     if ingest:
         cmd += ["--ingest"]
+    cmd += extra or []
     env = {
         **os.environ,
         "ANNALYST_DATA_DIR": str(settings.data_dir),
@@ -160,8 +161,7 @@ def run_evaluate_cli(
     if proc.returncode != 0 or not summary_path.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise TrainingError(
-            f"`python -m backend.evaluate` failed for {model.name} on {qa.name}: "
-            + " | ".join(tail)
+            f"`python -m backend.evaluate` failed for {model} on {qa.name}: " + " | ".join(tail)
         )
     line = json.loads(summary_path.read_text(encoding="utf-8"))
     return {"summary": line.get("summary", {}), "seconds": round(time.monotonic() - t0, 1)}
@@ -198,8 +198,19 @@ def qa_files_for(
     return files
 
 
+#: Share of N/A questions a candidate must refuse (issue 14's gate).
+MIN_NA_REFUSAL = 0.9
+
+
+def _summary_of(result: dict[str, Any], role: str, name: str, mode: str) -> dict[str, Any]:
+    return result.get(role, {}).get("evaluate", {}).get(name, {}).get("summary", {}).get(mode, {})
+
+
 def verdict(result: dict[str, Any], mode: str, base_label: str) -> dict[str, Any]:
-    """Better only when the candidate's primary metric is strictly higher than the baseline's."""
+    """Better when the candidate is at least as accurate as the baseline on the primary metric,
+    refuses ≥ 90 % of the N/A questions (where there are any) and starts its model-written
+    answers sooner (median first token, where both wrote some); without timings it must be
+    strictly more accurate."""
     metric, cand = _primary(
         result.get("candidate", {}).get("evaluate", {}),
         mode,
@@ -210,13 +221,27 @@ def verdict(result: dict[str, Any], mode: str, base_label: str) -> dict[str, Any
         mode,
         result.get("baseline", {}).get("heldout"),
     )
+    name = metric.split(" ")[0]
+    c, b = _summary_of(result, "candidate", name, mode), _summary_of(result, "baseline", name, mode)
+    na = c.get("refusal_accuracy_na")
+    ft_c, ft_b = c.get("model_first_token_median_s"), b.get("model_first_token_median_s")
+    checks: list[str] = []
+    ok = cand is not None and base is not None
+    if ok and ft_c is not None and ft_b is not None:
+        ok = cand >= base and ft_c < ft_b
+        checks.append(f"first token {ft_c} s vs {ft_b} s")
+    elif ok:
+        ok = cand > base
+    if na is not None:
+        ok = ok and na >= MIN_NA_REFUSAL
+        checks.append(f"N/A refused {na}")
     return {
-        "better": cand is not None and base is not None and cand > base,
+        "better": bool(ok),
         "metric": metric,
         "candidate": cand,
         "baseline": base,
         "baseline_model": base_label,
-        "reason": f"{metric}: {cand} vs {base} ({base_label})",
+        "reason": "; ".join([f"{metric}: {cand} vs {base} ({base_label})", *checks]),
     }
 
 
@@ -231,42 +256,46 @@ def evaluate_version(
     heldout_items: int = 32,
     ingest: bool = False,
     run_agent_eval: bool = True,
+    extra: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Score ``version`` and the current chat model; store both and the verdict with the version."""
-    from training.check import heldout_scores
+    """Score ``version`` and the current chat model; store both and the verdict with the version.
+    ``extra``: more ``python -m backend.evaluate`` flags (e.g. ``--reports heldout --with-na``)."""
 
     registry = ModelRegistry(settings.registry_dir)
     mv = registry.get(version)
-    base_label, base_path = baseline_gguf(settings, registry)
-    if base_path.resolve() == mv.gguf_path.resolve():
+    base_label, base_spec = baseline_model(settings, registry)
+    cand_spec = f"{VERSION_PREFIX}{mv.version}"
+    if base_spec == cand_spec:
         raise TrainingError(f"Version {version} is the active model already; nothing to compare.")
     workdir = mv.dir / "eval"
-    models = {"candidate": mv.gguf_path, "baseline": base_path}
+    models = {"candidate": cand_spec, "baseline": base_spec}
     result: dict[str, Any] = {
         "baseline_model": base_label,
-        "baseline_gguf": str(base_path),
+        "baseline_spec": base_spec,
         "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "mode": mode,
         "limit": limit,
         "sample": sample,
+        "extra": extra or [],
     }
     val = val_items(mv)
     if heldout_items and val:
-        for role, path in models.items():
-            result.setdefault(role, {})["heldout"] = heldout_scores(path, val[:heldout_items])
+        for role, spec in models.items():
+            result.setdefault(role, {})["heldout"] = _heldout(settings, spec, val[:heldout_items])
     if run_agent_eval:
         files = qa_files_for(settings, val, qa_files, workdir)
         for name, qa in files.items():
-            for role, path in models.items():
+            for role, spec in models.items():
                 result.setdefault(role, {}).setdefault("evaluate", {})[name] = run_evaluate_cli(
                     settings,
                     qa,
-                    path,
+                    spec,
                     workdir / role,
                     limit=limit,
                     sample=sample,
                     mode=mode,
                     ingest=ingest,
+                    extra=extra,
                 )
     result["gate"] = verdict(result, mode, base_label)
     flat: dict[str, Any] = {"eval": result, "gate": result["gate"]}
@@ -276,3 +305,14 @@ def evaluate_version(
             flat[name] = summary
     registry.set_scores(version, flat)
     return result
+
+
+def _heldout(settings: Settings, spec: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Held-out items answered directly by the model's GGUF (a LoRA version: not checked here —
+    llama.cpp applies its adapter in the agent evaluation)."""
+    from training.check import heldout_scores
+
+    path, info = local_target(settings.model_copy(update={"chat_model": spec}))
+    if info.adapter:
+        return {"skipped": "LoRA version: scored by the agent evaluation"}
+    return heldout_scores(path, items)

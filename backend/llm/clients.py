@@ -353,26 +353,25 @@ class LLMProvider:
             return self._llm
 
 
+#: ``chat_model = "version:<VERSION>"`` names a registry version, active or not (the gate).
+VERSION_PREFIX = "version:"
+
+
 def local_target(settings: Settings, *, ignore_registry: bool = False) -> tuple[Path, ModelInfo]:
-    """The GGUF (and LoRA adapter, ``info.adapter``) that answers: the registry's active version,
-    else a shipped adapter preset, else ``settings.chat_model``. ``python -m backend
-    serve-model`` serves the same one over HTTP."""
+    """The GGUF (and LoRA adapter, ``info.adapter``) that answers: a registry version named by
+    ``chat_model = "version:<VERSION>"``, else the registry's active version, else a shipped
+    adapter preset, else ``settings.chat_model``. ``python -m backend serve-model`` serves the
+    same one over HTTP."""
     from backend.llm.bundled import BUNDLED, TUNED, resolve_gguf
     from backend.llm.registry import ModelRegistry
 
     s = settings
+    if s.chat_model.startswith(VERSION_PREFIX):
+        named = ModelRegistry(s.registry_dir).get(s.chat_model[len(VERSION_PREFIX) :])
+        return version_target(s, named)
     active = None if ignore_registry else ModelRegistry(s.registry_dir).active()
-    if active is not None and active.adapter_of:  # a LoRA version: base GGUF + adapter
-        base = resolve_gguf(s.models_dir, active.adapter_of)
-        preset = BUNDLED.get(active.adapter_of)
-        return base, ModelInfo(
-            active.name, active.version, "llama_cpp", str(base), active.few_shot,
-            str(active.gguf_path), preset.title if preset else base.name,
-        )  # fmt: skip
     if active is not None:
-        return Path(active.gguf_path), ModelInfo(
-            active.name, active.version, "llama_cpp", str(active.gguf_path), active.few_shot
-        )
+        return version_target(s, active)
     tuned = TUNED.get(s.chat_model)
     if tuned is not None:  # an adapter shipped with Annalyst on a bundled base
         base = resolve_gguf(s.models_dir, tuned.base)
@@ -384,3 +383,19 @@ def local_target(settings: Settings, *, ignore_registry: bool = False) -> tuple[
     preset = BUNDLED.get(s.chat_model)
     name = preset.title if preset else path.name
     return path, ModelInfo(name, "bundled" if preset else "", "llama_cpp", str(path))
+
+
+def version_target(settings: Settings, mv: Any) -> tuple[Path, ModelInfo]:
+    """The GGUF and :class:`ModelInfo` of a registry version (a LoRA version: base + adapter)."""
+    from backend.llm.bundled import BUNDLED, resolve_gguf
+
+    if mv.adapter_of:
+        base = resolve_gguf(settings.models_dir, mv.adapter_of)
+        preset = BUNDLED.get(mv.adapter_of)
+        return base, ModelInfo(
+            mv.name, mv.version, "llama_cpp", str(base), mv.few_shot,
+            str(mv.gguf_path), preset.title if preset else base.name,
+        )  # fmt: skip
+    return Path(mv.gguf_path), ModelInfo(
+        mv.name, mv.version, "llama_cpp", str(mv.gguf_path), mv.few_shot
+    )
