@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _reports(spec: str) -> tuple[str, ...]:
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if "heldout" in parts:
-        from ingestion.fewshot.generate import HELDOUT_REPORTS
+        from backend.evaluation.heldout import HELDOUT_REPORTS
 
         parts = [p for p in parts if p != "heldout"] + list(HELDOUT_REPORTS)
     return tuple(parts)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import AnnalystError
+from backend.evaluation.heldout import HELDOUT_REPORTS
 from backend.records import Document
 from backend.system import write_text_atomic
 from ingestion.fewshot import filters as F
@@ -34,22 +35,6 @@ from ingestion.fewshot.split import choose_val_docs, split_of
 from ingestion.fewshot.templates import FactTemplates, comparisons
 
 log = logging.getLogger(__name__)
-
-#: The reports kept out of training data: the project evaluates on them (issue 14).
-HELDOUT_REPORTS = (
-    "lifeway-foods-inc_2019",
-    "viavi-solutions-inc_2019",
-    "ABMD_2012",
-    "ADI_2009",
-    "3M_2018_10K",
-    "BOEING_2018_10K",
-    "AMAZON_2019_10K",
-    "COSTCO_2021_10K",
-    "31a60b930e0f",
-    "91ba1d46cdde",
-    "__200570__",  # 常柴 2019 年报
-    "__000059__",  # 华锦股份 2019 年报
-)
 
 #: progress(done, total, label)
 Progress = Callable[[int, int, str], None]
