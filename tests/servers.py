@@ -58,3 +58,19 @@ def running(
         log.close()
         text = log_path.read_text(errors="replace")
         assert not clean_log or "Traceback" not in text, text[-3000:]
+
+
+#: A tool-call schema and a question that needs it (structured-output tests).
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "tool": {"enum": ["calculate", "search_reports"]},
+        "args": {
+            "type": "object",
+            "properties": {"expression": {"type": "string", "maxLength": 40}},
+            "required": ["expression"],
+        },
+    },
+    "required": ["tool", "args"],
+}
+ASK = [{"role": "user", "content": "Compute 2 + 3 with the calculate tool. Reply in JSON."}]

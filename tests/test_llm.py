@@ -18,20 +18,7 @@ from backend.llm.bundled import bundled_path
 from backend.llm.clients import LLMProvider, OpenAICompatLLM, complete
 from backend.llm.registry import ModelRegistry
 from tests.conftest import require
-
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "tool": {"enum": ["calculate", "search_reports"]},
-        "args": {
-            "type": "object",
-            "properties": {"expression": {"type": "string", "maxLength": 40}},
-            "required": ["expression"],
-        },
-    },
-    "required": ["tool", "args"],
-}
-ASK = [{"role": "user", "content": "Compute 2 + 3 with the calculate tool. Reply in JSON."}]
+from tests.servers import ASK, SCHEMA
 
 
 @pytest.fixture

@@ -23,23 +23,10 @@ from backend.llm.registry import ModelRegistry
 from backend.llm.serve import model_server
 from backend.settings import PROJECT_ROOT, Settings
 from tests.conftest import AMCOR_8K, CORPUS, FOOTLOCKER_8K, MODELS, require
-from tests.servers import free_port, running
+from tests.servers import ASK, SCHEMA, free_port, running
 
 SMOL = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
 QWEN_05 = MODELS / "qwen2.5-0.5b-instruct-q4_k_m.gguf"
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "tool": {"enum": ["calculate", "search_reports"]},
-        "args": {
-            "type": "object",
-            "properties": {"expression": {"type": "string", "maxLength": 40}},
-            "required": ["expression"],
-        },
-    },
-    "required": ["tool", "args"],
-}
-ASK = [{"role": "user", "content": "Compute 2 + 3 with the calculate tool. Reply in JSON."}]
 
 
 def child_env(**extra: object) -> dict[str, str]:

@@ -34,6 +34,9 @@ MEASURED: dict[tuple[str, str], float] = {
     ("cuda", "qwen2.5-coder-1.5b"): 9015.0,
 }
 
+#: Entries of :data:`MEASURED` that are projections, not measurements, and from what.
+PROJECTED = {("cpu", "qwen2.5-coder-1.5b"): "the 0.5B's CPU speed scaled by parameters"}
+
 #: What a useful run needs (bench/RESULTS.md: ~300 steps before held-out answers change).
 USEFUL_STEPS = 300
 
@@ -105,7 +108,7 @@ def estimate(
     tokens_per_step = batch_size * grad_accum * mean_item_tokens(data)
     found = measured_here(runs_dir, base, device)
     if found is None and (device, base) in MEASURED:
-        found = MEASURED[(device, base)], "bench/RESULTS.md"
+        found = MEASURED[(device, base)], PROJECTED.get((device, base), "bench/RESULTS.md")
     if found is None or tokens_per_step <= 0:
         return Estimate(0.0, 0.0, tokens_per_step, "unknown", steps)
     tok_s, source = found
