@@ -78,19 +78,60 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _running_threads_of(pid: str) -> int:
+    """Threads of process ``pid`` that are running or runnable now (state R in /proc)."""
+    n = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
+            n += 1
+    return n
+
+
+def busy_elsewhere(samples: int = 5, gap_s: float = 0.002) -> float | None:
+    """Threads of *other* processes running now: the kernel's runnable count (/proc/loadavg)
+    minus this process's running threads, averaged over a few samples; None without /proc."""
+    import time
+
+    seen = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                running = int(f.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        seen.append(max(0, running - _running_threads_of("self")))
+        if i + 1 < samples:
+            time.sleep(gap_s)
+    return sum(seen) / len(seen)
+
+
 def free_cores() -> int:
-    """Cores this process may use that are not already busy (at least 1).
+    """Cores this process may use that other processes are not busy on (at least 1).
 
     llama.cpp decode collapses when a thread shares a core with other work (2 threads with one core
-    busy measured 0.3 tok/s against 29 tok/s with 1 thread), so count the cores that are idle now:
-    usable cores minus the 1-minute load average, rounded down, never below 1.
+    busy measured 0.3 tok/s against 29 tok/s with 1 thread), so count the cores other processes
+    use now. This process's own work does not count: the 1-minute load average used before
+    included it, so a process that had just embedded or searched gave its model 1 thread of 2
+    (measured: 40 prompt tokens/s instead of ~85 in an evaluation run). Without /proc: usable
+    cores minus the 1-minute load average.
     """
     usable = usable_cores()
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = 0.0
-    return max(1, min(usable, int(usable - load + 0.5)))
+    others = busy_elsewhere()
+    if others is None:
+        try:
+            others = os.getloadavg()[0]
+        except OSError:  # pragma: no cover
+            others = 0.0
+    return max(1, min(usable, int(usable - others + 0.5)))
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 from backend.domain.companies import company_key
 from backend.errors import AnnalystError, DiskFull, PdfError, StoreUnavailable, is_disk_full
-from backend.records import Chunk, Document
+from backend.records import Chunk, Document, Fact, StatementCheck
 from backend.settings import Settings
 from backend.store.catalog import INTERRUPTED, Catalog
 from backend.store.keywords import index_tokens
@@ -375,54 +375,22 @@ class Ingestor:
         clock = _Clock(result.timings)
         limits = Limits.of(self.settings)
         child = ChildRun()
-        raw_pages = read_pages_in_child(
-            path,
-            limits,
-            max_pages=self.settings.max_pages,
-            progress=lambda n: report("parse", n, 0) if n % 25 == 0 else None,
-            run=child,
-        )
-        report("parse", len(raw_pages), len(raw_pages))
-        doc.pages = len(raw_pages)
-        doc.pages_with_text = sum(1 for p in raw_pages if len(p.text.strip()) >= MIN_PAGE_CHARS)
-        result.ocr_pages = child.pages_by_ocr
+        raw_pages = self._parse(path, doc, report, result, limits, child)
         by_ocr = {p.number for p in raw_pages if p.ocr}
         clock.lap("parse")
 
-        language = detect_language(raw_pages)
-        meta = detect(raw_pages, Path(doc.file_name), language)  # the name as given, not the copy
-        doc.language = language
-        if not doc.meta_edited:
-            doc.company, doc.fiscal_year = meta.company, meta.fiscal_year
-            doc.report_type, doc.aliases = meta.report_type, meta.aliases
-        doc.ticker = meta.ticker
+        language = self._detect_meta(doc, raw_pages)
         replaced = self._same_source(doc, result)
         pages = clean_pages(raw_pages, language)
         clock.lap("clean")
-        chunks = chunk_pages(pages, doc.doc_id, language=language, target=self.settings.chunk_chars)
-        if build:
-            tag = f"~r{self.catalog.generation()}"
-            for c in chunks:
-                c.chunk_id += tag
-        report("chunk", len(chunks), len(chunks))
+        chunks = self._chunk(doc, pages, language, report, build=build)
         clock.lap("chunk")
 
         texts = [c.index_text(doc) for c in chunks]  # keyword index: with label and section
         self._embed(doc, chunks, texts, report)
         clock.lap("embed")
 
-        report("facts", 0, 1)
-        facts, checks = extract_facts_in_child(
-            raw_pages,
-            limits,
-            doc_id=doc.doc_id,
-            company=doc.company,
-            language=language,
-            fiscal_year=doc.fiscal_year,
-            pdf_path=path,
-            run=child,
-        )
-        report("facts", 1, 1)
+        facts, checks = self._facts(path, doc, raw_pages, language, report, limits, child)
         clock.lap("facts")
         # OCR'd pages are left out: a misread number would pass as a printed one
         tables = extract_tables_in_child(
@@ -448,6 +416,77 @@ class Ingestor:
         self._purge_tombstones()  # the replaced documents' vectors
         clock.lap("write")
         report("done", 1, 1)
+
+    def _parse(
+        self,
+        path: Path,
+        doc: Document,
+        report: Progress,
+        result: IngestResult,
+        limits: Limits,
+        child: ChildRun,
+    ) -> list[Page]:
+        """Read the PDF's pages in a child process; record page counts on ``doc`` and ``result``."""
+        raw_pages = read_pages_in_child(
+            path,
+            limits,
+            max_pages=self.settings.max_pages,
+            progress=lambda n: report("parse", n, 0) if n % 25 == 0 else None,
+            run=child,
+        )
+        report("parse", len(raw_pages), len(raw_pages))
+        doc.pages = len(raw_pages)
+        doc.pages_with_text = sum(1 for p in raw_pages if len(p.text.strip()) >= MIN_PAGE_CHARS)
+        result.ocr_pages = child.pages_by_ocr
+        return raw_pages
+
+    def _detect_meta(self, doc: Document, raw_pages: list[Page]) -> str:
+        """Set ``doc``'s language and detected metadata (unless edited by hand); the language."""
+        language = detect_language(raw_pages)
+        meta = detect(raw_pages, Path(doc.file_name), language)  # the name as given, not the copy
+        doc.language = language
+        if not doc.meta_edited:
+            doc.company, doc.fiscal_year = meta.company, meta.fiscal_year
+            doc.report_type, doc.aliases = meta.report_type, meta.aliases
+        doc.ticker = meta.ticker
+        return language
+
+    def _chunk(
+        self, doc: Document, pages: list[Page], language: str, report: Progress, *, build: bool
+    ) -> list[Chunk]:
+        """The cleaned pages' chunks; with ``build``, ids tagged with the new generation."""
+        chunks = chunk_pages(pages, doc.doc_id, language=language, target=self.settings.chunk_chars)
+        if build:
+            tag = f"~r{self.catalog.generation()}"
+            for c in chunks:
+                c.chunk_id += tag
+        report("chunk", len(chunks), len(chunks))
+        return chunks
+
+    def _facts(
+        self,
+        path: Path,
+        doc: Document,
+        raw_pages: list[Page],
+        language: str,
+        report: Progress,
+        limits: Limits,
+        child: ChildRun,
+    ) -> tuple[list[Fact], list[StatementCheck]]:
+        """Extract the statements' facts and checks in a child process."""
+        report("facts", 0, 1)
+        facts, checks = extract_facts_in_child(
+            raw_pages,
+            limits,
+            doc_id=doc.doc_id,
+            company=doc.company,
+            language=language,
+            fiscal_year=doc.fiscal_year,
+            pdf_path=path,
+            run=child,
+        )
+        report("facts", 1, 1)
+        return facts, checks
 
     def _embed(
         self, doc: Document, chunks: list[Chunk], texts: list[str], report: Progress

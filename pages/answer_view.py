@@ -88,6 +88,8 @@ def show_answer(services: Any, t: Translator, conv_id: str, turn: Any) -> None:
     st.caption(" · ".join(p for p in [model or "", f"{seconds:.1f} s" if seconds else ""] if p))
     if answer.unverified_numbers:
         st.warning(t("unverified", numbers=", ".join(answer.unverified_numbers)))
+    if answer.degraded:
+        st.warning(t("degraded", reason=plain(answer.degraded)))
     for j, cite in enumerate(answer.citations):
         with st.expander(f"📄 {labels.get(cite.tag, cite.tag)}", key=f"{key}_c{j}"):
             citation(services, t, answer.answer, cite)

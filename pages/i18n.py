@@ -99,6 +99,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Check these numbers: they were not found on the cited pages: {numbers}",
         "请核对以下数字：在引用页面中未找到：{numbers}",
     ),
+    "degraded": (
+        "Searched with keywords only, so passages may be missing: {reason}",
+        "仅使用关键词检索，可能遗漏相关段落：{reason}",
+    ),
     "highlighted": ("Highlighted: {terms}", "已高亮：{terms}"),
     "image_missing_pdf": (
         "The original PDF is no longer at its stored location; the page text "

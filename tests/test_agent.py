@@ -15,6 +15,7 @@ import pytest
 
 from backend.answering.agent import Agent
 from backend.answering.chat import Filters, Turn
+from backend.answering.tools import QUERY_CHARS, search_query
 from backend.app.services import build_services
 from backend.domain.calculator import calculate
 from backend.settings import Settings
@@ -145,6 +146,36 @@ def test_nothing_relevant_is_refused(svc):
     a = ask(svc, "What did Weis Markets disclose about its spaceship factories on Mars?")
     assert a.refused and not a.citations
     assert any(t.get("step") == "refuse" for t in a.trace)
+
+
+def test_a_long_question_is_searched_within_the_tool_contract(svc):
+    """A question longer than a search query may be (FinanceBench appends how to answer) is
+    searched by its leading sentences: the agent's own search is well-formed and finds the page
+    (it used to fail validation, leaving the question without sources)."""
+    question = (
+        "In what year was Weis Markets founded? Please answer using only the information in the "
+        "annual report, cite the page where it is stated, and do not rely on any outside "
+        "knowledge about the company, its founders or its history."
+    )
+    assert len(question) > QUERY_CHARS
+    a = ask(svc, question)
+    search = next(c for c in tools_of(a) if c["tool"] == "search_reports")
+    assert search["well_formed"] and not search["error"], search
+    assert search["args"]["query"] == "In what year was Weis Markets founded?"
+    assert search["result"] and all(r["file"].startswith("weis") for r in search["result"])
+
+
+def test_search_query_keeps_leading_sentences_within_the_limit():
+    assert search_query("  What was  revenue? ") == "What was revenue?"
+    long = "What is FY2018 DPO for Walmart? " + "Use the balance sheet and the P&L. " * 8
+    assert search_query(long) == "What is FY2018 DPO for Walmart? " + " ".join(
+        ["Use the balance sheet and the P&L."] * 4
+    )
+    one = "revenue 2.5 " * 30  # no sentence end ("2.5" is none): cut at a word boundary
+    cut = search_query(one)
+    assert len(cut) <= QUERY_CHARS and one.startswith(cut + " ") and cut.endswith("revenue")
+    zh = "华锦股份2019年的营业收入是多少？" + "请仅根据年报回答并注明页码。" * 20
+    assert search_query(zh, 40).startswith("华锦股份2019年的营业收入是多少？")
 
 
 def test_prompt_injection_in_a_report_changes_no_tool(svc):

@@ -4,6 +4,7 @@ Settings reach the app through ANNALYST_* variables, as in production."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -153,6 +154,21 @@ def test_chat_error_says_what_to_do_never_a_stack_trace(app, indexed_dir, tmp_pa
     assert _turns(at) == []
 
 
+def test_chat_says_when_search_ran_on_keywords_only(app, indexed_dir, tmp_path):
+    """A broken vector store: the chat still answers from keyword search, and says so under the
+    answer (the reason is the store's error, shown as text)."""
+    data = tmp_path / "data"
+    shutil.copytree(indexed_dir, data)
+    (data / "chroma" / "chroma.sqlite3").write_bytes(b"this is not a database " * 4096)
+    at = app(data).run()
+    no_errors(at)
+    at.chat_input[0].set_value("What does the report say about polar bears in Svalbard?").run()
+    assert not at.exception
+    [warning] = at.chat_message[1].warning
+    assert warning.value.startswith("Searched with keywords only, so passages may be missing:")
+    assert "Vector search is unavailable" in warning.value
+
+
 def test_bad_setting_is_named_not_a_stack_trace(app):
     at = app(CHAT_MODE="chatty").run()
     assert not at.exception
@@ -259,6 +275,54 @@ def test_reports_upload_listed_duplicate_edit_delete(app):
     no_errors(at)
     assert services.catalog.documents(status=None) == []
     assert any("was deleted" in c for c in texts(at.caption))
+
+
+def test_reports_write_actions_need_the_password(app, indexed_dir):
+    """With ANNALYST_ADMIN_PASSWORD set, reports can be browsed, but an upload, a metadata edit,
+    a re-index or a delete does nothing until the password is given. The widgets are disabled and
+    a crafted client ignores that: ``forced`` clears the flag before each action, so that it is
+    the server that is tested (Streamlit drops a disabled widget's value; each callback checks
+    the session again)."""
+    at = app(indexed_dir, ADMIN_PASSWORD="correct horse battery").run()
+    at.switch_page("pages/reports.py").run()
+    no_errors(at)
+    services = at.session_state["services"]
+    before = [(d.doc_id, d.company, d.fiscal_year) for d in services.catalog.documents()]
+    assert any("need the admin password" in i for i in texts(at.info))
+    [doc] = at.expander  # browsing stays open
+    assert doc.label.startswith("Foot Locker")
+    assert at.file_uploader[0].proto.disabled
+
+    def forced(widget):
+        widget.proto.disabled = False
+        return widget
+
+    def click(label: str, submit: bool = False) -> None:
+        buttons = at.form_submit_button if submit else at.button
+        forced(next(b for b in buttons if b.label == label)).click().run()
+        no_errors(at)
+        assert not at.success, texts(at.success)  # neither "queued" nor "Saved."
+
+    forced(at.file_uploader[0]).set_value(("x.pdf", FOOTLOCKER_8K.read_bytes(), "application/pdf"))
+    click("Upload and index", submit=True)
+    forced(at.expander[0].text_input[0]).input("Someone Else")
+    click("Save company / year", submit=True)
+    click("Re-index")
+    forced(next(c for c in at.checkbox if c.label == "Confirm delete")).check().run()
+    click("Delete")
+    assert services.jobs.jobs() == []
+    assert [(d.doc_id, d.company, d.fiscal_year) for d in services.catalog.documents()] == before
+
+    next(i for i in at.text_input if i.label == "Admin password").input("wrong")
+    next(b for b in at.form_submit_button if b.label == "Unlock").click().run()
+    assert "Wrong password." in texts(at.error)
+    time.sleep(1.2)  # the server's throttle: the next attempt after a wrong one waits a second
+    next(i for i in at.text_input if i.label == "Admin password").input("correct horse battery")
+    next(b for b in at.form_submit_button if b.label == "Unlock").click().run()
+    no_errors(at)
+    assert not at.file_uploader[0].proto.disabled
+    assert not any("need the admin password" in i for i in texts(at.info))
+    assert not next(b for b in at.button if b.label == "Re-index").proto.disabled
 
 
 # --- admin ------------------------------------------------------------------------------------

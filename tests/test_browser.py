@@ -127,7 +127,9 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
     expect(page.get_by_role("button", name=f"Remove {netflix_extract.name}")).to_be_visible()
     page.get_by_role("button", name="Upload and index").click()
     expect(page.get_by_text(re.compile(r"queued — progress below")).first).to_be_visible()
-    done = page.get_by_text(re.compile(r"Indexed: 4 pages, \d+ passages, [1-9]\d* facts"))
+    done = page.get_by_text(
+        re.compile(r"Indexed: 4 pages, \d+ passages, [1-9]\d* facts.*detected Netflix")
+    )
     expect(done).to_be_visible(timeout=300_000)
     footlocker = page.get_by_text(re.compile(r"Indexed: 4 pages.*detected Foot Locker"))
     expect(footlocker).to_be_visible(timeout=300_000)

@@ -326,6 +326,51 @@ def test_model_written_items_are_grounded_or_dropped(generated: dict[str, Any]) 
                 assert not _numbers_on(c.output, page)
 
 
+def _live_route(services: Any, question: str) -> str:
+    """The route the live agent takes, followed until it is decided and stopped before any model
+    call: 'facts' or 'refused' end with the answer, 'model' goes on past the facts route."""
+    from backend.answering.events import Final, Status
+
+    events = services.chat.stream(question)
+    try:
+        for event in events:
+            if isinstance(event, Final):
+                return {"facts": "facts", "refused": "refused"}.get(event.answer.route, "model")
+            if isinstance(event, Status) and event.stage in ("tables", "search"):
+                return "model"
+    finally:
+        events.close()
+    raise AssertionError(f"no route decided for {question!r}")
+
+
+def test_item_routes_are_the_live_agents_routes(generated: dict[str, Any]) -> None:
+    """What an item records as the app's route is what the live agent does with its question
+    (one rule, not a copy that can drift): the facts route answers without the model with the
+    same text, a company or year the reports lack is refused at once, the rest goes on."""
+    services = generated["services"]
+    items = [it for it in _generated(generated) if it["provenance"].get("app", {}).get("route")]
+    company = next(d.company for d in services.catalog.documents() if d.language == "en")
+    asked = [(it["provenance"]["question"], it["provenance"]["app"]) for it in items[:40]] + [
+        (q, {"route": ""}) for q in (
+            f"What was {company}'s total revenue in FY2009?",  # a year no report covers
+            "What was Initech's net income in FY2019?",  # a company not indexed
+        )
+    ]  # fmt: skip
+    from ingestion.fewshot.appview import AppView
+
+    view = AppView(services.retriever, services.facts, top_k=services.settings.top_k)
+    routes = []
+    for question, recorded in asked:
+        app = view.facts_route(question)
+        assert not recorded["route"] or recorded["route"] == app["route"], question
+        live = _live_route(services, question)
+        assert app["route"] == live, (question, app, live)
+        if live == "facts":
+            assert services.chat.ask(question).answer == app["answer"], question
+        routes.append(live)
+    assert {"facts", "refused", "model"} <= set(routes), routes
+
+
 def test_planner_tools_match_the_agent_grammar() -> None:
     """The planner replies we train on are exactly what the agent's grammar allows."""
     from backend.answering.prompts import PLANNER_TOOLS, plan_schema

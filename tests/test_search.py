@@ -8,6 +8,7 @@ references: the fast paths must return the same chunks in the same order.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,19 @@ QUESTIONS = [
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(data_dir=data_dir, models_path=MODELS, corpus_dir=CORPUS, **overrides)
+
+
+def copy_data_dir(indexed: Services, data: Path) -> None:
+    """A consistent copy of a live data dir: the catalogue through SQLite's backup API (its WAL
+    and shm files come and go while other connections open and close), the rest as files."""
+    indexed.store.reopen()  # flush Chroma before copying its files
+    src = indexed.settings.data_dir
+    shutil.copytree(src, data, ignore=shutil.ignore_patterns("*.sqlite-wal", "*.sqlite-shm"))
+    for db in src.glob("*.sqlite"):
+        with sqlite3.connect(db) as source, sqlite3.connect(data / db.name) as target:
+            source.backup(target)
+        source.close()
+        target.close()
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +112,7 @@ def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None
 def test_keyword_index_follows_the_catalogue(indexed: Services, tmp_path: Path) -> None:
     """A removed report disappears from keyword results once the generation moves."""
     data = tmp_path / "data"
-    indexed.store.reopen()  # flush before copying the store
-    shutil.copytree(indexed.settings.data_dir, data)
+    copy_data_dir(indexed, data)
     services = build_services(make_settings(data))
     foot = next(d for d in services.catalog.documents() if "Foot Locker" in d.company)
     retriever = services.retriever
@@ -135,8 +148,7 @@ def test_vectors_of_an_incomplete_document_are_never_returned(
     unscoped search (HNSW, then dropping other documents' neighbours) must skip them even when
     they are all the nearest ones."""
     data = tmp_path / "data"
-    indexed.store.reopen()
-    shutil.copytree(indexed.settings.data_dir, data)
+    copy_data_dir(indexed, data)
     services = build_services(make_settings(data))
     store = services.store
     ghost = store.collection.get(
@@ -161,8 +173,7 @@ def test_vectors_of_an_incomplete_document_are_never_returned(
 
 def _broken_copy(indexed: Services, tmp_path: Path, how: str) -> Services:
     data = tmp_path / "data"
-    indexed.store.reopen()
-    shutil.copytree(indexed.settings.data_dir, data)
+    copy_data_dir(indexed, data)
     chroma = data / "chroma"
     if how == "corrupt":
         (chroma / "chroma.sqlite3").write_bytes(b"this is not a database " * 4096)

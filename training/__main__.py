@@ -65,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("run_dir", type=Path)
     ca = sub.add_parser("cancel", help="ask a running training to stop (keeps a checkpoint)")
     ca.add_argument("run_dir", type=Path)
+    _add_evaluate_parser(sub)
+    sub.add_parser("list", help="registered versions with scores")
+    ac = sub.add_parser("activate", help="make a version the chat model")
+    ac.add_argument("version")
+    ac.add_argument(
+        "--force", action="store_true", help="activate even without a passed evaluation"
+    )
+    sub.add_parser("rollback", help="re-activate the previously active model")
+    # training on another (GPU) machine: training/bundle.py
+    _add_bundle_parsers(sub)
+    _add_import_parser(sub)
+    _add_parity_parser(sub)
+    return parser
+
+
+def _add_evaluate_parser(sub: Any) -> None:
+    """The ``evaluate`` subcommand and its options."""
     ev = sub.add_parser(
         "evaluate", help="evaluate a version against the active model and store the scores"
     )
@@ -107,14 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the held-out check (skip `python -m backend.evaluate`)",
     )
-    sub.add_parser("list", help="registered versions with scores")
-    ac = sub.add_parser("activate", help="make a version the chat model")
-    ac.add_argument("version")
-    ac.add_argument(
-        "--force", action="store_true", help="activate even without a passed evaluation"
-    )
-    sub.add_parser("rollback", help="re-activate the previously active model")
-    # training on another (GPU) machine: training/bundle.py
+
+
+def _add_bundle_parsers(sub: Any) -> None:
+    """The ``bundle``, ``assemble`` and ``export-lora`` subcommands (training elsewhere)."""
     bu = sub.add_parser(
         "bundle", help="a folder to train elsewhere: data, base GGUF in pieces, run.sh"
     )
@@ -127,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("run_dir", type=Path)
     ex.add_argument("--base-gguf", type=Path, required=True, help="the GGUF the run trained on")
     ex.add_argument("--dtype", choices=["f16", "f32"], default="f16")
+
+
+def _add_import_parser(sub: Any) -> None:
+    """The ``import`` subcommand: register a LoRA GGUF trained elsewhere."""
     im = sub.add_parser("import", help="register a LoRA GGUF trained elsewhere (not activated)")
     im.add_argument("lora", type=Path)
     im.add_argument("--base", required=True, help="bundled preset or GGUF the adapter tunes")
@@ -136,13 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prompt it with the few-shot examples (off: tuned on the product's prompts)",
     )
+
+
+def _add_parity_parser(sub: Any) -> None:
+    """The ``parity`` subcommand: a LoRA GGUF's logits against its PyTorch model."""
     pa = sub.add_parser("parity", help="logits of a LoRA GGUF vs its PyTorch model")
     pa.add_argument("--base", required=True, help="bundled preset or GGUF the adapter tunes")
     pa.add_argument("--adapter", type=Path, required=True, help="the run's adapter/ folder")
     pa.add_argument("--lora", type=Path, required=True, help="the LoRA GGUF")
     pa.add_argument("--data", type=Path, required=True, help="folder with val.jsonl")
     pa.add_argument("--prompts", type=int, default=8)
-    return parser
 
 
 def _verdict(gate: dict[str, Any] | None) -> str:

@@ -27,8 +27,10 @@ def prompts_from(data: Path, tokenizer: Any, n: int) -> list[list[int]]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines()[:n]:
         messages = json.loads(line)["messages"][:-1]
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        out.append(list(ids["input_ids"] if isinstance(ids, dict) else ids))
+        enc = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True
+        )
+        out.append(list(enc["input_ids"]))
     return out
 
 

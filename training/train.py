@@ -137,11 +137,35 @@ def cache_dir(settings: Settings) -> Path:
 
 
 # --- progress + cancellation ---------------------------------------------------------------------
+MAX_NONFINITE_IN_A_ROW = 5
+
+
+def drop_nonfinite_grads(model: Any) -> bool:
+    """Clear every gradient when any is NaN/inf (the optimizer then skips the step); True if so.
+
+    One bad batch in pure bf16 gave a finite loss but NaN gradients (H200, 1.5B, step 89); the
+    clipped update then wrote NaN into every adapter weight and the rest of the run trained a dead
+    model with loss 0.0. Skipping that update keeps the weights as they were.
+    """
+    import torch
+
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return False
+    total = torch.stack([g.detach().float().sum() for g in grads]).sum()
+    if bool(torch.isfinite(total)):
+        return False
+    for p in model.parameters():
+        p.grad = None
+    return True
+
+
 def _make_callback(plog: ProgressLog | None, run_dir: Path) -> Any:
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
-        """Step/loss/tokens-per-second/ETA lines; stops (after a checkpoint) when asked to."""
+        """Step/loss/tokens-per-second/ETA lines; stops (after a checkpoint) when asked to;
+        skips updates with non-finite gradients and fails the run after several in a row."""
 
         def __init__(self) -> None:
             self.t0 = time.monotonic()
@@ -149,6 +173,23 @@ def _make_callback(plog: ProgressLog | None, run_dir: Path) -> Any:
             self.tok0 = 0
             self.cancelled = False
             self.losses: list[float] = []
+            self.skipped = 0
+            self.in_a_row = 0
+
+        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if not drop_nonfinite_grads(kw["model"]):
+                self.in_a_row = 0
+                return
+            self.skipped += 1
+            self.in_a_row += 1
+            if plog is not None:
+                plog.emit("skipped_step", step=state.global_step + 1, reason="non-finite gradients")
+            if self.in_a_row >= MAX_NONFINITE_IN_A_ROW:
+                raise TrainingError(
+                    f"Gradients were NaN/inf for {self.in_a_row} steps in a row (up to step "
+                    f"{state.global_step + 1}); the weights were left as before those steps. "
+                    "Lower --lr or use --precision fp32, then run again."
+                )
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.t0 = time.monotonic()
@@ -334,6 +375,7 @@ def train(args: TrainArgs, settings: Settings, plog: ProgressLog | None) -> dict
         "tokens": int(trainer.state.num_input_tokens_seen),
         "seconds": round(time.monotonic() - t0, 1),
         "cancelled": callback.cancelled,
+        "skipped_steps": callback.skipped,
         "base_gguf": str(base.gguf),
         "hf_dir": str(base.hf_dir),
         "n_train": len(train_set),

@@ -44,7 +44,7 @@ from backend.answering.prompts import rag_messages
 from backend.answering.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
 from backend.answering.route import analyse, takes_facts_route
 from backend.answering.table_route import TableRoute
-from backend.answering.tools import Toolbox, ToolScope
+from backend.answering.tools import Toolbox, ToolScope, search_query
 from backend.llm.clients import estimate_tokens
 
 
@@ -97,7 +97,7 @@ class Agent(Engine):
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
         yield Status("search")
-        toolbox.call("search_reports", {"query": plan.question})
+        toolbox.call("search_reports", {"query": search_query(plan.question)})
         if self._refuse_irrelevant(plan, answer, toolbox):
             answer.route = "refused"
             yield from self._done(answer, toolbox, t0)

@@ -26,6 +26,17 @@ def clean_question(question: str) -> str:
     return text
 
 
+def refusal_reason(plan: QueryPlan) -> str:
+    """Why a planned question is refused before any search ("" when it is not): the company
+    asked about is not indexed, or no indexed report covers any year it asks about. The few-shot
+    generator applies the same rule (ingestion.fewshot.appview)."""
+    if plan.unknown_company:
+        return "the company is not indexed"
+    if plan.years and len(plan.uncovered) == len(plan.years):
+        return f"no indexed report covers {', '.join(map(str, plan.uncovered))}"
+    return ""
+
+
 class Engine:
     """An answer stream for one question; ``mode`` names the engine in answers and predictions."""
 
@@ -62,12 +73,7 @@ class Engine:
                 "documents": plan.doc_ids,
             }
         )
-        reason = ""
-        if plan.unknown_company:
-            reason = "the company is not indexed"
-        elif plan.years and len(plan.uncovered) == len(plan.years):
-            reason = f"no indexed report covers {', '.join(map(str, plan.uncovered))}"
-        if reason:
+        if reason := refusal_reason(plan):
             answer.answer, answer.refused, answer.route = (
                 refusal_text(plan.language),
                 True,

@@ -174,19 +174,45 @@ def select(
     taken until the budget is spent — a table line with the header line above it (its years and
     unit) — and each source keeps its chosen lines in their printed order."""
     q_terms = question_terms(question, names)
+    sources = _row_sources(rows, docs)
+    sources.extend(passages)
+    units = [[u for u in _units(p.text) if not instruction_like(u)] for p in sources]
+    unit_terms = [[_terms(u) & q_terms for u in us] for us in units]
+    heads = [(p.heading or "") for p in sources]
+    candidates = _score_units(units, unit_terms, heads, q_terms, years)
+    # table rows are short and dense in words: at most three, and only close to the best line
+    best = max((c[0] for c in candidates), default=0.0)
+    candidates = [c for c in candidates if c[1] >= len(rows) or (c[1] < 3 and c[0] >= 0.6 * best)]
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    chosen = _choose(candidates, units, unit_terms, heads, budget, max_sources)
+    return [
+        replace(sources[s_i], text="\n".join(units[s_i][j] for j in sorted(chosen[s_i])))
+        for s_i in sorted(chosen)
+    ]
+
+
+def _row_sources(rows: Sequence[RowHit], docs: Mapping[str, Any] | None) -> list[Passage]:
+    """Table rows as one-line sources, each with its document's company and year."""
     sources: list[Passage] = []
     for row in rows:
         doc = (docs or {}).get(row.doc_id)
         sources.append(
             row_passage(row, getattr(doc, "company", ""), getattr(doc, "fiscal_year", None))
         )
-    sources.extend(passages)
-    units = [[u for u in _units(p.text) if not instruction_like(u)] for p in sources]
-    unit_terms = [[_terms(u) & q_terms for u in us] for us in units]
+    return sources
+
+
+def _score_units(
+    units: list[list[str]],
+    unit_terms: list[list[set[str]]],
+    heads: list[str],
+    q_terms: set[str],
+    years: Sequence[int],
+) -> list[tuple[float, int, int]]:
+    """``(score, source index, unit index)`` of every unit that matches the question."""
     n_units = sum(len(us) for us in units) or 1
     df = {t: sum(1 for ts in unit_terms for u in ts if t in u) for t in q_terms}
     weight = {t: math.log(1 + n_units / (1 + df[t])) for t in q_terms if df[t]}
-    heads = [(p.heading or "") for p in sources]
     candidates: list[tuple[float, int, int]] = []
     for s_i, (us, ts) in enumerate(zip(units, unit_terms, strict=True)):
         head_terms = _terms(heads[s_i]) & q_terms
@@ -202,10 +228,30 @@ def select(
                 score += 0.6 * max(above, default=0.0) if score else 0.0
             if score:
                 candidates.append((score / (1 + 0.08 * s_i), s_i, u_i))
-    # table rows are short and dense in words: at most three, and only close to the best line
-    best = max((c[0] for c in candidates), default=0.0)
-    candidates = [c for c in candidates if c[1] >= len(rows) or (c[1] < 3 and c[0] >= 0.6 * best)]
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return candidates
+
+
+def _header_above(us: list[str], ts: list[set[str]], u_i: int) -> int | None:
+    """The header or caption line (within 11 lines) above a table line of numbers, if any."""
+    return next(
+        (
+            j
+            for j in range(u_i - 1, max(-1, u_i - 12), -1)
+            if _is_header(us[j]) or (not _tabular(us[j]) and ts[j])
+        ),
+        None,
+    )
+
+
+def _choose(
+    candidates: list[tuple[float, int, int]],
+    units: list[list[str]],
+    unit_terms: list[list[set[str]]],
+    heads: list[str],
+    budget: int,
+    max_sources: int,
+) -> dict[int, set[int]]:
+    """The units taken, best first, within the token budget and ``max_sources`` sources."""
     chosen: dict[int, set[int]] = {}
     used = 0
     for _, s_i, u_i in candidates:
@@ -213,15 +259,7 @@ def select(
             continue
         pick = {u_i}
         if parse_numbers(units[s_i][u_i]) and not _is_header(units[s_i][u_i]):
-            head = next(
-                (
-                    j
-                    for j in range(u_i - 1, max(-1, u_i - 12), -1)
-                    if _is_header(units[s_i][j])
-                    or (not _tabular(units[s_i][j]) and unit_terms[s_i][j])
-                ),
-                None,
-            )
+            head = _header_above(units[s_i], unit_terms[s_i], u_i)
             if head is not None:
                 pick.add(head)
         new = pick - chosen.get(s_i, set())
@@ -231,10 +269,7 @@ def select(
             continue
         chosen.setdefault(s_i, set()).update(new)
         used += cost
-    return [
-        replace(sources[s_i], text="\n".join(units[s_i][j] for j in sorted(chosen[s_i])))
-        for s_i in sorted(chosen)
-    ]
+    return chosen
 
 
 def same_number(stated: Number, printed: Number) -> bool:

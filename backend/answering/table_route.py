@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
 from backend.answering.route import Route, asks_decimals
-from backend.answering.tools import Toolbox
+from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
 from backend.records import Cell
 from backend.store.keywords import tokens
@@ -93,7 +93,7 @@ class TableRoute:
         if not q_terms:
             return False
         query = " ".join(w for w in dict.fromkeys(tokens(plan.question)) if _norm(w) in q_terms)
-        self.toolbox.call("find_rows", {"query": query[:200]})
+        self.toolbox.call("find_rows", {"query": search_query(query)})
         row = self._row(plan.question, q_terms)
         if row is None:
             return False

@@ -28,6 +28,30 @@ log = logging.getLogger(__name__)
 
 Scope = Literal["consolidated", "parent"]
 
+#: The longest query a search tool accepts (the model's planned searches are held to it).
+QUERY_CHARS = 200
+_SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|(?<=[。？！；])\s*")  # "2.5" is not an end
+
+
+def search_query(question: str, limit: int = QUERY_CHARS) -> str:
+    """A question as a search query within ``limit`` characters: whole when it fits, else its
+    leading sentences that fit (long questions append how to answer — "Round your answer to two
+    decimal places", "Please base your judgments on …" — after what to look for), else its first
+    ``limit`` characters cut at a word boundary."""
+    text = " ".join(question.split())
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in filter(None, _SENTENCE_END.split(text)):
+        longer = f"{kept} {sentence}".strip()
+        if len(longer) > limit:
+            break
+        kept = longer
+    if kept:
+        return kept
+    cut = text[:limit]
+    return cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut
+
 
 @dataclass
 class ToolScope:
@@ -113,7 +137,7 @@ class Toolbox:
     # -- the tools (docstrings are the descriptions the model sees) -----------------------------
     def search_reports(
         self,
-        query: Annotated[str, Field(max_length=200)],
+        query: Annotated[str, Field(max_length=QUERY_CHARS)],
         company: str | None = None,
         year: int | None = None,
     ) -> list[dict[str, Any]]:
@@ -160,7 +184,7 @@ class Toolbox:
 
     def find_rows(
         self,
-        query: Annotated[str, Field(max_length=200)],
+        query: Annotated[str, Field(max_length=QUERY_CHARS)],
         company: str | None = None,
         year: int | None = None,
     ) -> list[dict[str, Any]]:

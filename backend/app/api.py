@@ -28,7 +28,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
@@ -38,7 +38,7 @@ from backend.answering.answer import Answer
 from backend.answering.chat import Filters, Turn
 from backend.answering.events import Final
 from backend.app.auth import is_loopback
-from backend.app.display import citation_labels, strip_links, trace_steps
+from backend.app.display import api_text, citation_labels, trace_steps
 from backend.errors import AnnalystError, UnsafeServe
 
 MODELS = {"annalyst": "agent", "annalyst-rag": "rag"}
@@ -78,11 +78,34 @@ def _annalyst_field(answer: Answer, services: Any) -> dict[str, Any]:
     }
 
 
+_REPORT_FIELDS = (
+    "doc_id",
+    "file_name",
+    "company",
+    "fiscal_year",
+    "report_type",
+    "language",
+    "pages",
+    "facts",
+    "status",
+    "error",
+)
+
+
 def create_app(services: Any) -> FastAPI:
     """The FastAPI application over one :class:`backend.app.services.Services`."""
     settings = services.settings
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     app = FastAPI(title="Annalyst", version="1", docs_url=None, redoc_url=None)
+    auth = _make_auth(token)
+    _add_error_handlers(app)
+    _add_chat_routes(app, services, auth)
+    _add_report_routes(app, services, auth)
+    return app
+
+
+def _make_auth(token: str) -> Callable[[Request], None]:
+    """The access check every endpoint depends on: bearer token, or local callers only."""
 
     def auth(request: Request) -> None:
         if token:
@@ -101,6 +124,12 @@ def create_app(services: Any) -> FastAPI:
                 403, "Without ANNALYST_API_TOKEN only local programs may call the API."
             )
 
+    return auth
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Answer Annalyst and HTTP errors in OpenAI's ``{"error": {...}}`` shape."""
+
     @app.exception_handler(AnnalystError)
     def annalyst_error(request: Request, err: AnnalystError) -> JSONResponse:
         return JSONResponse({"error": {"message": str(err), "type": "annalyst_error"}}, 400)
@@ -110,6 +139,10 @@ def create_app(services: Any) -> FastAPI:
         body = {"error": {"message": err.detail, "type": "http_error"}}
         return JSONResponse(body, err.status_code, headers=err.headers)
 
+
+def _add_chat_routes(app: FastAPI, services: Any, auth: Callable[[Request], None]) -> None:
+    """``GET /v1/models`` and ``POST /v1/chat/completions``."""
+
     @app.get("/v1/models", dependencies=[Depends(auth)])
     def models() -> dict[str, Any]:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "annalyst"} for m in MODELS]
@@ -117,16 +150,7 @@ def create_app(services: Any) -> FastAPI:
 
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)], response_model=None)
     def completions(body: dict[str, Any]) -> Any:
-        model = str(body.get("model") or "annalyst")
-        if model not in MODELS:
-            raise HTTPException(404, f"Unknown model {model!r}: use one of {', '.join(MODELS)}.")
-        asked = [
-            _text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"
-        ]
-        if not asked or not asked[-1].strip():
-            raise HTTPException(400, "The last message must be a user message with a question.")
-        f = body.get("annalyst_filters") or {}
-        filters = Filters(list(f.get("doc_ids") or []), str(f.get("company") or ""), f.get("year"))
+        model, asked, filters = _parse_completion(body)
         events = services.chat.stream(
             asked[-1], history=_history(services, asked[:-1]), filters=filters, mode=MODELS[model]
         )
@@ -138,19 +162,42 @@ def create_app(services: Any) -> FastAPI:
         if body.get("stream"):
             return StreamingResponse(_sse(events, meta, services), media_type="text/event-stream")
         answer = next(e.answer for e in events if isinstance(e, Final))
-        return {
-            **meta,
-            "object": "chat.completion",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": strip_links(answer.answer)},
-                }
-            ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "annalyst": _annalyst_field(answer, services),
-        }
+        return _completion(meta, answer, services)
+
+
+def _parse_completion(body: dict[str, Any]) -> tuple[str, list[str], Filters]:
+    """A chat completion request's model, user messages and filters (HTTP 404/400 if invalid)."""
+    model = str(body.get("model") or "annalyst")
+    if model not in MODELS:
+        raise HTTPException(404, f"Unknown model {model!r}: use one of {', '.join(MODELS)}.")
+    asked = [_text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"]
+    if not asked or not asked[-1].strip():
+        raise HTTPException(400, "The last message must be a user message with a question.")
+    f = body.get("annalyst_filters") or {}
+    filters = Filters(list(f.get("doc_ids") or []), str(f.get("company") or ""), f.get("year"))
+    return model, asked, filters
+
+
+def _completion(meta: dict[str, Any], answer: Answer, services: Any) -> dict[str, Any]:
+    """The non-streamed ``chat.completion`` response for an answer."""
+    return {
+        **meta,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": api_text(answer.answer)},
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "annalyst": _annalyst_field(answer, services),
+    }
+
+
+def _add_report_routes(app: FastAPI, services: Any, auth: Callable[[Request], None]) -> None:
+    """``POST /v1/reports``, ``GET /v1/reports`` and ``GET /v1/jobs/{job_id}``."""
+    settings = services.settings
 
     @app.post("/v1/reports", dependencies=[Depends(auth)])
     def upload(file: list[UploadFile] = File(...)) -> dict[str, Any]:  # noqa: B008
@@ -168,21 +215,7 @@ def create_app(services: Any) -> FastAPI:
     @app.get("/v1/reports", dependencies=[Depends(auth)])
     def reports() -> dict[str, Any]:
         docs = [
-            {
-                k: d.to_dict()[k]
-                for k in (
-                    "doc_id",
-                    "file_name",
-                    "company",
-                    "fiscal_year",
-                    "report_type",
-                    "language",
-                    "pages",
-                    "facts",
-                    "status",
-                    "error",
-                )
-            }
+            {k: d.to_dict()[k] for k in _REPORT_FIELDS}
             for d in services.catalog.documents(status=None)
         ]
         return {"object": "list", "data": docs, "jobs": [_job(j) for j in services.jobs.jobs()]}
@@ -193,8 +226,6 @@ def create_app(services: Any) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"No job {job_id}.")
         return _job(found)
-
-    return app
 
 
 def _job(j: Any) -> dict[str, Any]:
@@ -245,7 +276,7 @@ def _sse(events: Iterator[Any], meta: dict[str, Any], services: Any) -> Iterator
         yield "data: [DONE]\n\n"
         return
     assert answer is not None
-    text = strip_links(answer.answer)
+    text = api_text(answer.answer)
     for start in range(0, len(text), 24):
         yield chunk({"content": text[start : start + 24]})
     yield chunk({}, "stop", annalyst=_annalyst_field(answer, services))

@@ -66,6 +66,16 @@ def strip_links(text: str) -> str:
     return _LINK_REF.sub(lambda m: m.group(1), out)
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def api_text(text: str) -> str:
+    """Answer text for API clients, which often render Markdown with HTML: no images or links
+    (their text stays) and no raw HTML tags (``<img …>`` arrives as ``&lt;img …>``, which a
+    Markdown client shows as written); "<5%" and other text keep their characters."""
+    return _TAG_START.sub("&lt;", strip_links(text))
+
+
 def short_label(doc: Any, page: int) -> str:
     """ "Netflix 2017 · p.41", "华锦股份 2019 · p.88", "Best Buy 2023 10-Q · p.3"."""
     if doc is None:

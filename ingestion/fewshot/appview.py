@@ -19,6 +19,7 @@ from typing import Any
 
 from backend.answering.agent import Agent
 from backend.answering.answer import Answer, refusal_text
+from backend.answering.engine import refusal_reason
 from backend.answering.facts_route import FactsRoute
 from backend.answering.planner import calc_answer
 from backend.answering.prompts import PLANNER_TOOLS, tool_descriptions
@@ -48,23 +49,15 @@ class AppView:
             ToolScope(doc_ids=list(doc_ids) if doc_ids else None, top_k=self.top_k),
         )
 
-    def route(self, question: str) -> str:
-        """'refused' (company not indexed), 'facts' (the agent's facts route applies) or 'model'
-        (search and the model), as the live agent decides."""
-        plan = self.retriever.plan(question)
-        if plan.unknown_company:
-            return "refused"
-        return "facts" if takes_facts_route(plan, analyse(plan.question)) else "model"
-
     def facts_route(self, question: str) -> dict[str, Any]:
         """{"route": "facts", "answer", "tool_calls"} when the agent answers without a model,
-        {"route": "model"} when it would go on to search and ask the model, {"route": "refused"}
-        when it refuses at once (company not indexed), {"route": "unavailable"} without a facts
-        store."""
+        {"route": "model"} when it would go on (to a table row, or to search and the model),
+        {"route": "refused"} when it refuses at once (company not indexed, no report for the year:
+        the engine's :func:`refusal_reason`), {"route": "unavailable"} without a facts store."""
         if self.facts is None:
             return {"route": "unavailable"}
         plan = self.retriever.plan(question)
-        if plan.unknown_company:
+        if refusal_reason(plan):
             return {"route": "refused", "answer": refusal_text(plan.language)}
         route = analyse(plan.question)
         if not takes_facts_route(plan, route):

@@ -223,6 +223,79 @@ def _split(
     return val_docs, train, val
 
 
+def _seed_items(
+    seeds: list[dict[str, Any]], tool_text: str, top_k: int, opts: Options
+) -> list[Candidate]:
+    """The hand-written seed items (with ``include_seeds``), less those of held-out reports."""
+    candidates: list[Candidate] = []
+    if opts.include_seeds:
+        for s in seeds:
+            files = " ".join(str(src.get("file", "")) for src in s["sources"])
+            if not any(x in files for x in opts.exclude):  # seeds of held-out reports stay out
+                candidates.extend(seed_candidates(s, tool_text, top_k))
+    return candidates
+
+
+def _propose_comparisons(
+    pairs: list[tuple[str, str]],
+    templates: dict[str, FactTemplates],
+    n_compare: int,
+    opts: Options,
+    gen_stats: dict[str, Counter[str]],
+    tick: _Ticker,
+) -> list[Candidate]:
+    """Comparison items for each pair of reports."""
+    out: list[Candidate] = []
+    for a, b in pairs:
+        made = list(comparisons(templates[a], templates[b], n_compare, opts.seed))
+        out.extend(made)
+        gen_stats["compare"]["proposed"] += len(made)
+        tick(n_compare, "comparisons")
+    return out
+
+
+def _as_shown(
+    candidates: list[Candidate],
+    tool_text: str,
+    opts: Options,
+    gen_stats: dict[str, Counter[str]],
+) -> list[Candidate]:
+    """The candidates the product would show as they are (the others counted and dropped)."""
+    shown = []
+    for c in candidates:
+        why = product_view(c, tool_text, opts.evidence_tokens)
+        if why is None:
+            shown.append(c)
+        else:
+            gen_stats["product_view"][why] += 1
+            log.debug("%s: %s", c.question, why)
+    return shown
+
+
+def _run_summary(
+    out_dir: Path,
+    train: list[Candidate],
+    val: list[Candidate],
+    candidates: list[Candidate],
+    kept: list[Candidate],
+    narrative: Any,
+    t0: float,
+) -> dict[str, Any]:
+    """The ``run.json`` summary: sizes, speed and the model used."""
+    seconds = time.perf_counter() - t0
+    generated = sum(1 for c in kept if c.generator != "seed")
+    return {
+        "out": str(out_dir),
+        "train": len(train),
+        "val": len(val),
+        "seconds": round(seconds, 1),
+        "items_per_minute": round(60 * generated / seconds, 1) if seconds else None,
+        "candidates": len(candidates),
+        "kept": len(kept),
+        "model": narrative.label if narrative else None,
+    }
+
+
 def generate_dataset(
     services: Any,
     out_dir: Path,
@@ -247,12 +320,7 @@ def generate_dataset(
     tick = _Ticker(len(docs) * sum(plan.values()) + len(pairs) * n_compare + 1, progress)
 
     gen_stats: dict[str, Counter[str]] = defaultdict(Counter)
-    candidates: list[Candidate] = []
-    if opts.include_seeds:
-        for s in seeds:
-            files = " ".join(str(src.get("file", "")) for src in s["sources"])
-            if not any(x in files for x in opts.exclude):  # seeds of held-out reports stay out
-                candidates.extend(seed_candidates(s, tool_text, top_k))
+    candidates = _seed_items(seeds, tool_text, top_k, opts)
     tick(1, "seeds")
     narrative = _narrative_generator(services, seeds, tool_text, opts, plan)
 
@@ -264,21 +332,9 @@ def generate_dataset(
         )
         ft = templates[doc.doc_id] = FactTemplates(ctx, app, tool_text, opts.seed)
         candidates.extend(_propose_for_doc(ft, ctx, plan, narrative, opts, gen_stats, tick))
-    for a, b in pairs:
-        made = list(comparisons(templates[a], templates[b], n_compare, opts.seed))
-        candidates.extend(made)
-        gen_stats["compare"]["proposed"] += len(made)
-        tick(n_compare, "comparisons")
+    candidates.extend(_propose_comparisons(pairs, templates, n_compare, opts, gen_stats, tick))
 
-    shown = []
-    for c in candidates:
-        why = product_view(c, tool_text, opts.evidence_tokens)
-        if why is None:
-            shown.append(c)
-        else:
-            gen_stats["product_view"][why] += 1
-            log.debug("%s: %s", c.question, why)
-    candidates = shown
+    candidates = _as_shown(candidates, tool_text, opts, gen_stats)
     tick.total += _prepare_for_filters(candidates)
     kept, filter_report, eval_note = _apply_filters(
         candidates,
@@ -298,18 +354,7 @@ def generate_dataset(
     )  # fmt: skip
     out_dir = Path(out_dir)
     _write_outputs(out_dir, train, val, card)
-    seconds = time.perf_counter() - t0
-    generated = sum(1 for c in kept if c.generator != "seed")
-    run = {
-        "out": str(out_dir),
-        "train": len(train),
-        "val": len(val),
-        "seconds": round(seconds, 1),
-        "items_per_minute": round(60 * generated / seconds, 1) if seconds else None,
-        "candidates": len(candidates),
-        "kept": len(kept),
-        "model": narrative.label if narrative else None,
-    }
+    run = _run_summary(out_dir, train, val, candidates, kept, narrative, t0)
     write_text_atomic(out_dir / "run.json", json.dumps(run, ensure_ascii=False, indent=1) + "\n")
     if progress:
         progress(tick.total, tick.total, "done")
