@@ -172,6 +172,16 @@ def test_search_query_keeps_leading_sentences_within_the_limit():
         ["Use the balance sheet and the P&L."] * 4
     )
     one = "revenue 2.5 " * 30  # no sentence end ("2.5" is none): cut at a word boundary
+    wrapped = (
+        "We need one figure. Please base it on the cash flow statement and the income statement "
+        "of the company and on nothing else at all. Here is the question: what was Acme's free "
+        "cash flow in FY2022? Round to two decimals and give the unit."
+    )
+    assert search_query(wrapped) == (  # the question kept; the rest in order while it fits
+        "We need one figure. Please base it on the cash flow statement and the income statement "
+        "of the company and on nothing else at all. Here is the question: what was Acme's free "
+        "cash flow in FY2022?"
+    )
     cut = search_query(one)
     assert len(cut) <= QUERY_CHARS and one.startswith(cut + " ") and cut.endswith("revenue")
     zh = "华锦股份2019年的营业收入是多少？" + "请仅根据年报回答并注明页码。" * 20

@@ -13,7 +13,7 @@ from backend.answering.answer import (
     is_refusal,
 )
 from backend.answering.retrieval import Passage, evidence_coverage, nothing_relevant
-from backend.answering.route import Route, expression_fits
+from backend.answering.route import Route, analyse, expression_fits
 from backend.evaluation.runner import load_items, stratified_sample
 
 
@@ -60,6 +60,22 @@ def test_a_planned_calculation_must_have_the_shape_the_question_asks_for():
     assert not expression_fits("(34400 - 36800) / 36800 * 100", route(change=True))
     assert not expression_fits("-5 + 3 - 1", route(change=True))
     assert not expression_fits("1795 + 918", route())
+    # a percentage only where one can be asked: not for a difference, an amount or a plain ratio
+    for question, ok in [
+        ("What is the difference in base salary between A and B in 2018?", False),
+        ("What is the FY2017 operating cash flow ratio for Acme?", False),
+        ("What is the FY2020 free cash flow for Acme? Answer in USD millions.", False),
+        ("What was the percentage change in revenue?", True),
+        ("What is the growth rate in amortization expense in 2009?", True),
+        ("What was the effective tax rate?", True),
+        ("What was the change in net sales?", True),
+        ("2019年营业收入与营业成本的差额是多少？", False),
+        ("2019年的毛利率是多少？", True),
+    ]:
+        planned = analyse(question)
+        assert planned.percent_ok is ok, question
+        assert bool(expression_fits("(3676 - 8035) / 8035 * 100", planned)) is (not ok), question
+        assert not expression_fits("3676 - 8035", planned), question
 
 
 def test_relevance_gate_ignores_possessives_fiscal_years_and_instructions():

@@ -11,7 +11,6 @@ answer over the passages.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from backend.answering.answer import Answer, Citation
@@ -23,7 +22,7 @@ from backend.answering.prompts import (
     tool_descriptions,
 )
 from backend.answering.retrieval import Passage
-from backend.answering.route import Route, expression_fits
+from backend.answering.route import Route, expression_fits, is_percent
 from backend.answering.tools import Toolbox, compact
 from backend.domain.numbers import parse_numbers
 
@@ -119,7 +118,7 @@ def calc_answer(
             }
         )
         return False
-    percent = "*100" in expr.replace(" ", "") or re.search(r"growth\(|pct\(", expr)
+    percent = is_percent(expr)
     d = route.decimals
     shown = f"{value:,.{d}f}" + ("%" if percent else "")
     tags = " ".join(c.tag for c in cites)

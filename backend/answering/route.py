@@ -56,6 +56,12 @@ _POSITIVE = re.compile(r"\bpositive\b|为正|盈利", re.I)
 _NEGATIVE = re.compile(r"\bnegative\b|为负|亏损", re.I)
 _DEFINED = re.compile(r"\bdefined\s+as\b|\bcalculated\s+as\b|定义为|计算公式|[=＝]", re.I)
 _RATIO_WORDS = re.compile(r"%|\bpercent|\bmargin\b|\bratio\b|率|比例|占比", re.I)
+_PERCENT_OK = re.compile(
+    r"%|\bpercent\w*|\bgrow\w*|\bgrew\b|\brates?\b|\byear[- ]over[- ]year\b|\byoy\b|"
+    r"\bmargins?\b|\bchang\w*|\bincreas\w*|\bdecreas\w*|\bdeclin\w*|\byields?\b|\breturns?\b|"
+    r"\bshare of\b|\bproportion\b|\bportion\b|\bfraction\b|率|比例|占比|比重|增长|增幅|百分|同比|变动|下降",
+    re.I,
+)
 _PERCENT_WORDS = re.compile(
     r"%|\bpercent\w*|\bgrow\w*|\bgrew\b|\brate of\b|\byear[- ]over[- ]year\b|\byoy\b|"
     r"增长率|增幅|百分比|同比",
@@ -112,6 +118,9 @@ class Route:
     percent: bool = False
     #: the years were given as a range ("2016–2018", "2016 to 2018")
     span: bool = False
+    #: a percentage can be what is asked (percent, growth, rate, margin, change, share …); not
+    #: for a difference, an amount or a plain ratio ("current ratio" is 1.5, not 150 %)
+    percent_ok: bool = True
 
     def to_trace(self) -> dict[str, Any]:
         return {
@@ -168,6 +177,7 @@ def analyse(question: str) -> Route:
         percent=bool(_PERCENT_WORDS.search(question))
         or (bool(_CJK.search(question)) and not _ZH_AMOUNT_CHANGE.search(question)),
         span=bool(_SPAN.search(question)),
+        percent_ok=bool(_PERCENT_OK.search(question)),
     )
 
 
@@ -257,12 +267,23 @@ def expression_fits(expr: str, route: Route) -> str:
         return "the question asks for an average: (a + b) / n"
     if route.change and not route.average and "-" not in e.lstrip("-(") and "growth(" not in e:
         return "the question asks for a change: new - old"
+    if not route.percent_ok and is_percent(e):
+        return "a percentage, but the question asks for an amount, a difference or a ratio"
     return ""
+
+
+def is_percent(expr: str) -> bool:
+    """The expression computes a percentage (× 100, ``growth(…)``, ``pct(…)``)."""
+    e = expr.replace(" ", "")
+    return "*100" in e or e.startswith("100*") or "growth(" in e or "pct(" in e
 
 
 def calculation_route(question: str) -> Route:
     """The route of a question whose answer is a model-planned calculation (few-shot items)."""
-    return Route([], None, "consolidated", True, False, False, False, requested_decimals(question))
+    return Route(
+        [], None, "consolidated", True, False, False, False, requested_decimals(question),
+        percent_ok=bool(_PERCENT_OK.search(question)),
+    )  # fmt: skip
 
 
 __all__ = [
@@ -272,6 +293,7 @@ __all__ = [
     "asks_decimals",
     "calculation_route",
     "expression_fits",
+    "is_percent",
     "requested_decimals",
     "takes_facts_route",
 ]

@@ -34,21 +34,22 @@ _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|(?<=[。？！；])\s*")  # "2.5" is
 
 
 def search_query(question: str, limit: int = QUERY_CHARS) -> str:
-    """A question as a search query within ``limit`` characters: whole when it fits, else its
-    leading sentences that fit (long questions append how to answer — "Round your answer to two
-    decimal places", "Please base your judgments on …" — after what to look for), else its first
-    ``limit`` characters cut at a word boundary."""
+    """A question as a search query within ``limit`` characters: whole when it fits, else the
+    sentences that fit, the question sentences (ending in "?") first, in their order — long
+    questions wrap what to look for in how to answer ("We want to calculate a metric …", "Round
+    your answer …", "Please base your judgments on …") — else the first ``limit`` characters cut
+    at a word boundary."""
     text = " ".join(question.split())
     if len(text) <= limit:
         return text
-    kept = ""
-    for sentence in filter(None, _SENTENCE_END.split(text)):
-        longer = f"{kept} {sentence}".strip()
-        if len(longer) > limit:
-            break
-        kept = longer
-    if kept:
-        return kept
+    sentences = [s for s in _SENTENCE_END.split(text) if s]
+    asks = [i for i, s in enumerate(sentences) if s.endswith(("?", "？"))]
+    chosen: list[int] = []
+    for i in asks + [i for i in range(len(sentences)) if i not in asks]:
+        if len(" ".join(sentences[j] for j in sorted([*chosen, i]))) <= limit:
+            chosen.append(i)
+    if chosen:
+        return " ".join(sentences[j] for j in sorted(chosen))
     cut = text[:limit]
     return cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut
 
