@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,6 @@ def _running_threads_of(pid: str) -> int:
 def busy_elsewhere(samples: int = 5, gap_s: float = 0.002) -> float | None:
     """Threads of *other* processes running now: the kernel's runnable count (/proc/loadavg)
     minus this process's running threads, averaged over a few samples; None without /proc."""
-    import time
-
     seen = []
     for i in range(samples):
         try:

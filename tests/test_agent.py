@@ -182,6 +182,8 @@ def test_search_query_keeps_leading_sentences_within_the_limit():
         "of the company and on nothing else at all. Here is the question: what was Acme's free "
         "cash flow in FY2022?"
     )
+    asked = "What was the total " + "segment " * 30 + "revenue? Round to two decimals."
+    assert search_query(asked).startswith("What was the total segment")  # not the instruction
     cut = search_query(one)
     assert len(cut) <= QUERY_CHARS and one.startswith(cut + " ") and cut.endswith("revenue")
     zh = "华锦股份2019年的营业收入是多少？" + "请仅根据年报回答并注明页码。" * 20

@@ -56,15 +56,16 @@ _POSITIVE = re.compile(r"\bpositive\b|为正|盈利", re.I)
 _NEGATIVE = re.compile(r"\bnegative\b|为负|亏损", re.I)
 _DEFINED = re.compile(r"\bdefined\s+as\b|\bcalculated\s+as\b|定义为|计算公式|[=＝]", re.I)
 _RATIO_WORDS = re.compile(r"%|\bpercent|\bmargin\b|\bratio\b|率|比例|占比", re.I)
-_PERCENT_OK = re.compile(
-    r"%|\bpercent\w*|\bgrow\w*|\bgrew\b|\brates?\b|\byear[- ]over[- ]year\b|\byoy\b|"
-    r"\bmargins?\b|\bchang\w*|\bincreas\w*|\bdecreas\w*|\bdeclin\w*|\byields?\b|\breturns?\b|"
-    r"\bshare of\b|\bproportion\b|\bportion\b|\bfraction\b|率|比例|占比|比重|增长|增幅|百分|同比|变动|下降",
-    re.I,
-)
 _PERCENT_WORDS = re.compile(
     r"%|\bpercent\w*|\bgrow\w*|\bgrew\b|\brate of\b|\byear[- ]over[- ]year\b|\byoy\b|"
     r"增长率|增幅|百分比|同比",
+    re.I,
+)
+#: A percentage can be the answer: the percent words, or a rate, margin, change, share …
+_PERCENT_OK = re.compile(
+    _PERCENT_WORDS.pattern + r"|\brates?\b|\bmargins?\b|\bchang\w*|\bincreas\w*|\bdecreas\w*|"
+    r"\bdeclin\w*|\byields?\b|\breturns?\b|\bshare of\b|\bproportion\b|\bportion\b|\bfraction\b|"
+    r"率|比例|占比|比重|增长|百分|变动|下降",
     re.I,
 )
 _ZH_AMOUNT_CHANGE = re.compile(r"差额|增加额|减少额|增加了多少元|减少了多少元|金额变动")

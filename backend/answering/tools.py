@@ -37,8 +37,9 @@ def search_query(question: str, limit: int = QUERY_CHARS) -> str:
     """A question as a search query within ``limit`` characters: whole when it fits, else the
     sentences that fit, the question sentences (ending in "?") first, in their order — long
     questions wrap what to look for in how to answer ("We want to calculate a metric …", "Round
-    your answer …", "Please base your judgments on …") — else the first ``limit`` characters cut
-    at a word boundary."""
+    your answer …", "Please base your judgments on …"). A question sentence longer than
+    ``limit`` (or text without sentences) is cut at a word boundary instead, so that the query
+    is never only the instructions around the question."""
     text = " ".join(question.split())
     if len(text) <= limit:
         return text
@@ -48,9 +49,9 @@ def search_query(question: str, limit: int = QUERY_CHARS) -> str:
     for i in asks + [i for i in range(len(sentences)) if i not in asks]:
         if len(" ".join(sentences[j] for j in sorted([*chosen, i]))) <= limit:
             chosen.append(i)
-    if chosen:
+    if chosen and (not asks or set(asks) & set(chosen)):
         return " ".join(sentences[j] for j in sorted(chosen))
-    cut = text[:limit]
+    cut = (sentences[asks[0]] if asks else text)[:limit]
     return cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut
 
 
