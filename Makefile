@@ -15,7 +15,7 @@ PORT ?= 8501
 # Empty: .streamlit/config.toml's 127.0.0.1 (this machine only). ADDRESS=0.0.0.0 serves the network.
 ADDRESS ?=
 
-.PHONY: setup run test test-fast lint format bench clean-venv
+.PHONY: setup run test test-fast lint format bench clean-venv llama-server
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -47,10 +47,18 @@ run: setup
 test: setup $(VENV)/.dev-installed
 	@.ci/install-chromium || { echo "Chromium could not be installed: the browser test will fail"; \
 	  test -z "$$CI"; }
+	@$(MAKE) --no-print-directory llama-server || { \
+	  echo "llama-server could not be built: the json_schema test will fail"; test -z "$$CI"; }
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -m "not slow and not browser" tests
+
+# llama.cpp's own server (C++; it enforces the standard json_schema response_format), for
+# tests/test_scale.py: built once per machine from the llama.cpp in llama-cpp-python's sdist into
+# ~/.cache/annalyst/llama-server (~5 min on 2 idle cores, plus ~2 min to fetch the sdist)
+llama-server: $(VENV)/.installed
+	$(BIN)/python bench/llama_server.py --jobs $$(nproc) --cmake-args "$(LLAMA_CMAKE_ARGS)"
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

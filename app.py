@@ -35,7 +35,7 @@ def main() -> None:
     try:
         services = get_services()
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
         st.stop()
     except ValidationError as err:  # an ANNALYST_* variable with a value that cannot work
         st.error(t("settings_invalid", error=str(err)))

@@ -25,7 +25,7 @@ import logging
 import sys
 from typing import Any
 
-from backend.errors import exit_quietly_on_interrupt, run_cli
+from backend.errors import command_parser, exit_quietly_on_interrupt, run_cli
 
 if __name__ == "__main__":
     exit_quietly_on_interrupt()
@@ -116,19 +116,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_model(args: argparse.Namespace) -> int:
-    import os
+    import asyncio
 
-    from backend.llm.serve import model_server
+    from backend.llm.serve import FOLLOW, ModelSupervisor, model_server
     from backend.settings import Settings
 
-    server = model_server(Settings(), args.host, args.port, args.n_ctx)
-    what = server.info.label() + (f" + LoRA {server.info.adapter}" if server.info.adapter else "")
-    print(f"serving {what}\nfrom {server.argv[server.argv.index('--model') + 1]}")
+    settings = Settings()
+    server = model_server(settings, args.host, args.port, args.n_ctx)  # a clear error if none
+    supervisor = ModelSupervisor(settings, args.host, args.port, args.n_ctx, poll_s=args.poll)
+    print(f"starting on {server.describe()}")
     print("Point Annalyst at it with:")
-    print("  " + " ".join(f"{k}={v}" for k, v in server.client_settings().items()), flush=True)
-    print("(a version activated later is served after `serve-model` is started again)", flush=True)
-    os.execv(server.argv[0], server.argv)  # the server becomes this process: signals reach it
-    return 0  # pragma: no cover - execv does not return
+    print("  " + " ".join(f"{k}={v}" for k, v in server.client_settings(FOLLOW).items()))
+    print(
+        f"It follows the model registry: a version activated or rolled back is served within "
+        f"~{args.poll:g} s plus its load time (requests wait meanwhile); GET /v1/models names it.",
+        flush=True,
+    )
+    asyncio.run(supervisor.run())
+    return 0
 
 
 def cmd_serve_embeddings(args: argparse.Namespace) -> int:
@@ -143,11 +148,13 @@ def _add_serve_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "serve-model",
         help="llama.cpp's OpenAI-compatible server (llama_cpp.server) on the active model "
-        "version, with its LoRA adapter; prints the ANNALYST_* settings that use it",
+        "version, with its LoRA adapter, switching when another version is activated; prints "
+        "the ANNALYST_* settings that use it",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--n-ctx", type=int, default=None, help="context window (default: n_ctx)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between registry reads")
     p.set_defaults(func=cmd_serve_model)
     p = sub.add_parser(
         "serve-embeddings",
@@ -162,12 +169,7 @@ def _add_serve_parsers(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m backend",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser, sub = command_parser("python -m backend", __doc__)
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the full answer record as JSON")

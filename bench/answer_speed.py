@@ -117,12 +117,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: setting)")
     ap.add_argument("--max-tokens", type=int, default=160)
     ns = ap.parse_args()
-    overrides = {}
-    if ns.model:
-        overrides["chat_model"] = ns.model
-    if ns.threads:
-        overrides["n_threads"] = ns.threads
-    settings = Settings(**overrides)
+    settings = Settings.given(chat_model=ns.model, n_threads=ns.threads or None)
     services = build_services(settings)
     qa = ns.qa or settings.corpus_dir / "dev.jsonl"
     llm = services.llm.get()

@@ -62,10 +62,7 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    overrides = {"data_dir": Path(args.data_dir)}
-    if args.model:
-        overrides["chat_model"] = args.model
-    services = build_services(Settings(**overrides))
+    services = build_services(Settings.given(data_dir=Path(args.data_dir), chat_model=args.model))
     t0 = time.perf_counter()
     results = services.ingestor.add([Path(args.en), Path(args.zh)])
     index_s = time.perf_counter() - t0

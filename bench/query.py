@@ -29,6 +29,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,7 +70,24 @@ def plain_search(services, query: str, doc_ids: list[str] | None, k: int) -> lis
     return r.fuse(ranked, k, index)
 
 
+@contextmanager
+def without_keyword_copy(services) -> Iterator[None]:
+    """Hybrid search as it ran before the in-memory copy of the keyword index: kept term
+    scores when all the terms were seen before, else the FTS5 query (the copy set to 0 MB)."""
+    from backend.store.keywords import Postings
+
+    keywords = services.retriever.keywords
+    held = keywords.postings
+    keywords.postings = Postings(keywords.catalog, max_mb=0, phrases=keywords.terms)
+    try:
+        yield
+    finally:
+        keywords.postings = held
+
+
 def time_search(services, questions: list[str], mode: str, doc_scoped: bool) -> dict:
+    """p50/p95 of ``mode`` over ``questions``: plain, hybrid, keyword, vector, or ``kept``
+    (hybrid without the in-memory keyword index: the search of the 2026-12-01 run)."""
     r = services.retriever
     lat = []
     for q in questions:
@@ -77,10 +96,21 @@ def time_search(services, questions: list[str], mode: str, doc_scoped: bool) -> 
         t = time.perf_counter()
         if mode == "plain":
             plain_search(services, plan.question, doc_ids, 10)
+        elif mode == "kept":
+            with without_keyword_copy(services):
+                r.search(plan.question, doc_ids=doc_ids, k=10, mode="hybrid")
         else:
             r.search(plan.question, doc_ids=doc_ids, k=10, mode=mode)
         lat.append(time.perf_counter() - t)
     return {"p50_ms": pct(lat, 0.5), "p95_ms": pct(lat, 0.95), "n": len(lat)}
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, float]:
@@ -89,8 +119,29 @@ def build_synthetic(settings: Settings, n: int, services_real) -> tuple[object, 
     real = services_real.catalog.chunks_by_id(
         [f"{d.doc_id}:{p}:0" for d in services_real.catalog.documents() for p in range(1, 40)]
     )
-    words = " ".join(c.text for c in real.values()).split() or ["revenue", "income", "assets"]
+    words = " ".join(c.text for c in real.values()).split() or report_words(settings)
     return fill_synthetic(settings, n, services_real.embedder, words)
+
+
+def report_words(settings: Settings, pages: int = 39) -> list[str]:
+    """Words of the first ``pages`` pages of the dev questions' reports, read from their PDFs:
+    the word source when the data dir holds no index to sample chunks from."""
+    from ingestion.pdf import open_pdf
+
+    dev = settings.corpus_dir / "dev.jsonl"
+    reports = dict.fromkeys(json.loads(x)["doc"] for x in open(dev, encoding="utf-8"))
+    words: list[str] = []
+    for rel in reports:
+        path = settings.corpus_dir / rel
+        if not path.exists():
+            continue
+        pdf = open_pdf(path)
+        try:
+            for i in range(min(pages, pdf.page_count)):
+                words += pdf.page_text(i).split()
+        finally:
+            pdf.close()
+    return words or ["revenue", "income", "assets"]
 
 
 def fill_synthetic(
@@ -210,6 +261,12 @@ def parse_args() -> argparse.Namespace:
         help="build the synthetic store here and keep it",
     )
     ap.add_argument("--skip-llm", action="store_true")
+    ap.add_argument(
+        "--skip-corpus",
+        action="store_true",
+        help="do not time the data dir's index (no dev index there); a synthetic store built "
+        "without an index to sample chunks from samples the dev reports' PDF pages instead",
+    )
     ap.add_argument("--llm-only", action="store_true", help="only the LLM speed part")
     ap.add_argument("--questions", type=int, default=60)
     ap.add_argument(
@@ -226,16 +283,28 @@ def time_store(
     result: dict, prefix: str, services, questions: tuple[list[str], list[str]], scopes: tuple
 ) -> None:
     """p50/p95 of each mode into ``result``. ``cold``: the first questions of a session (the
-    questions after the timed ones), before the app's warm-up has loaded the reports' vectors;
-    then, after it and once their terms are kept, each mode over the timed questions (``plain``
-    first: it touches no cache; the hybrid pass then meets the timed questions' new terms)."""
+    questions after the timed ones), before the app's warm-up has loaded the reports' vectors
+    and before the in-memory keyword index is built (its build time, size and the RSS it added
+    go to ``<prefix>_keyword_copy``); then, after warm-up and once the cold questions' terms are
+    kept, each mode over the timed questions (``plain`` first: it touches no cache; ``kept``
+    last: the search before the in-memory index, meeting the timed questions' new terms)."""
     earlier = questions[1]
     for scoped in scopes:
         suffix = "" if scoped or len(scopes) == 1 else "_all_docs"
         result[f"{prefix}_hybrid_cold{suffix}"] = time_search(services, earlier, "hybrid", scoped)
+    keywords = services.retriever.keywords
+    keywords.terms.wait(600)
+    rss, t = rss_mb(), time.perf_counter()
+    keywords.postings.start()  # what warm_up starts, timed on its own here
+    keywords.postings.wait(900)
+    result[f"{prefix}_keyword_copy"] = {
+        **keywords.postings.info(),
+        "ready_s": round(time.perf_counter() - t, 1),
+        "rss_mb": round(rss_mb() - rss, 1),
+    }
     services.retriever.warm_up()
-    services.retriever.keywords.terms.wait(600)
-    for mode in ("plain", "hybrid", "keyword", "vector"):
+    keywords.terms.wait(600)
+    for mode in ("plain", "hybrid", "keyword", "vector", "kept"):
         for scoped in scopes:
             suffix = "" if scoped or len(scopes) == 1 else "_all_docs"
             result[f"{prefix}_{mode}{suffix}"] = time_search(services, questions[0], mode, scoped)
@@ -269,7 +338,7 @@ def main() -> int:
         "threads": threads,
     }
     services.retriever.search("warm up", k=1)
-    if not args.llm_only:
+    if not (args.llm_only or args.skip_corpus):
         time_store(result, "corpus", services, questions, (True, False))
     if args.synthetic and not args.llm_only:
         with tempfile.TemporaryDirectory() as tmp:
@@ -288,6 +357,9 @@ def main() -> int:
         result["llm"] = llm_speed(services)
     result["load_avg_end"] = round(os.getloadavg()[0], 1)
     print_table(result)
+    for key in ("corpus_keyword_copy", "synthetic_keyword_copy"):
+        if key in result:
+            print(f"{key}: {result[key]}")
     if "llm" in result:
         llm = result["llm"]
         print(

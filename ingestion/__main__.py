@@ -13,7 +13,7 @@ Exit status is non-zero when any file failed; the others are still indexed.
 
 from __future__ import annotations
 
-from backend.errors import exit_quietly_on_interrupt, run_cli
+from backend.errors import command_parser, exit_quietly_on_interrupt, run_cli
 
 if __name__ == "__main__":  # run as a program, not imported: before the slower imports
     exit_quietly_on_interrupt()
@@ -35,12 +35,10 @@ if TYPE_CHECKING:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    if getattr(args, "wait", None) is not None:
-        overrides["lock_timeout_s"] = args.wait
-    return Settings(**overrides)
+    data_dir = getattr(args, "data_dir", None)
+    return Settings.given(
+        data_dir=Path(data_dir) if data_dir else None, lock_timeout_s=getattr(args, "wait", None)
+    )
 
 
 def _progress_bar(files: int):
@@ -155,15 +153,10 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ingestion",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser, sub = command_parser("python -m ingestion", __doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: setting ANNALYST_DATA_DIR)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("add", parents=[common], help="index PDF files or folders")
     p.add_argument("paths", nargs="+", help="PDF files or folders (searched recursively)")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from backend.domain.text import fixed_point
 from ingestion.pdf import Page
 
 MONTHS = (
@@ -177,13 +178,10 @@ def _title(name: str) -> str:
 
 def short_name(name: str) -> str:
     """'The Goldman Sachs Group, Inc.' → 'Goldman Sachs'; '3M Company' → '3M'."""
-    prev = None
-    s = name.strip()
-    while prev != s:
-        prev = s
-        s = _LEGAL_TAIL.sub("", s).strip(" ,.")
-        s = re.sub(r"\s+(?:&|and)$", "", s)  # "JPMorgan Chase & Co." → "JPMorgan Chase"
-    return s
+    # "JPMorgan Chase & Co." → "JPMorgan Chase"
+    return fixed_point(
+        lambda s: re.sub(r"\s+(?:&|and)$", "", _LEGAL_TAIL.sub("", s).strip(" ,.")), name.strip()
+    )
 
 
 def _file_hint(path: Path) -> tuple[str, int | None, str]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from backend.domain.companies import company_key
 from backend.errors import AnnalystError, DiskFull, PdfError, StoreUnavailable, is_disk_full
-from backend.records import Chunk, Document, Fact, StatementCheck
+from backend.records import Chunk, Document, Fact, ReportSummary, StatementCheck
 from backend.settings import Settings
 from backend.store.catalog import INTERRUPTED, Catalog
 from backend.store.keywords import index_tokens
@@ -61,21 +61,17 @@ EMBED_BATCH = 64
 
 
 @dataclass
-class IngestResult:
+class IngestResult(ReportSummary):
+    """What indexing one file did; its :class:`ReportSummary` is the indexed document's."""
+
     file: str
     status: str  # indexed | unchanged | failed
     doc_id: str = ""
     error: str = ""
     error_kind: str = ""
-    pages: int = 0
-    chunks: int = 0
-    facts: int = 0
-    checks_passed: int = 0
-    checks_failed: int = 0
-    company: str = ""
-    fiscal_year: int | None = None
-    report_type: str = ""
-    language: str = ""
+    #: the error's code and fields (backend.errors), for the interface's translations
+    error_code: str = ""
+    error_fields: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     #: ids of earlier versions this file replaced (same source, same company, year and type)
     replaced: list[str] = field(default_factory=list)
@@ -232,7 +228,7 @@ class Ingestor:
         attempt is over): purge vectors of removed documents and of attempts, mark documents
         that never completed failed. A complete document keeps its visible build."""
         self._purge_tombstones()
-        for doc_id in self.catalog.attempts():
+        for doc_id in self.catalog.pending("indexing"):
             doc = self.catalog.document(doc_id)
             if doc is not None and doc.status != "complete":
                 log.info("cleaning up %s left unfinished by an earlier run", doc.file_name)
@@ -252,13 +248,13 @@ class Ingestor:
         except Exception as err:  # noqa: BLE001 - Chroma's errors have no common base
             log.warning("could not purge the stale vectors of %s (retried later): %s", doc_id, err)
             return False
-        self.catalog.end_attempt(doc_id)
+        self.catalog.settle("indexing", doc_id)
         return True
 
     def _purge_tombstones(self) -> None:
-        for doc_id in self.catalog.tombstones():
+        for doc_id in self.catalog.pending("tombstones"):
             self.store.delete_document(doc_id)
-            self.catalog.clear_tombstone(doc_id)
+            self.catalog.settle("tombstones", doc_id)
 
     def _add_one(
         self,
@@ -310,11 +306,13 @@ class Ingestor:
             self._fill(result, doc)
         except PdfError as err:  # reported to the caller in the result, not logged as a fault
             result.error, result.error_kind = str(err), err.kind
+            result.error_code, result.error_fields = err.code, err.fields
             log.info("%s", err)
         except StoreUnavailable:
             raise  # the store itself is broken (disk full, damaged catalogue): stop the batch
         except AnnalystError as err:
             result.error, result.error_kind = str(err), "error"
+            result.error_code, result.error_fields = err.code, err.fields
             log.info("%s", err)
         except Exception as err:
             if is_disk_full(err):  # Chroma's own errors: stop the batch with one line
@@ -512,10 +510,8 @@ class Ingestor:
 
     @staticmethod
     def _fill(result: IngestResult, doc: Document) -> None:
-        result.pages, result.chunks, result.facts = doc.pages, doc.chunks, doc.facts
-        result.checks_passed, result.checks_failed = doc.checks_passed, doc.checks_failed
-        result.company, result.fiscal_year = doc.company, doc.fiscal_year
-        result.report_type, result.language = doc.report_type, doc.language
+        for name, value in doc.summary().items():
+            setattr(result, name, value)
 
 
 def _same_report(a: Document, b: Document) -> bool:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from backend.errors import CorruptPdf, PdfBomb, PdfError, PdfTimeout
 from backend.records import Cell, Fact, StatementCheck, Table, TableRow
@@ -60,15 +60,15 @@ class Limits:
     timeout_s: float = 7200.0
     ocr: str = "rapidocr"
 
+    #: the setting each limit comes from
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "memory_mb": "parse_memory_mb", "max_stream_mb": "max_stream_mb",
+        "page_timeout_s": "parse_page_timeout_s", "timeout_s": "parse_timeout_s", "ocr": "ocr",
+    }  # fmt: skip
+
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(
-            memory_mb=settings.parse_memory_mb,
-            max_stream_mb=settings.max_stream_mb,
-            page_timeout_s=settings.parse_page_timeout_s,
-            timeout_s=settings.parse_timeout_s,
-            ocr=settings.ocr,
-        )
+        return cls(**{limit: getattr(settings, name) for limit, name in cls.SETTINGS.items()})
 
 
 @dataclass
@@ -305,7 +305,7 @@ def _child_error(error: dict[str, Any], file: str, limits: Limits) -> PdfError:
         return PdfBomb(file, "reading it", limits.memory_mb)
     if kind == "internal":
         return CorruptPdf(file, f"the PDF reader failed: {str(error.get('detail', ''))[:300]}")
-    return PdfError.restore(kind, file, str(error.get("detail", "")))
+    return PdfError.restore(kind, file, str(error.get("detail", "")), error.get("fields"))
 
 
 def _death(status: int, file: str, limits: Limits, stderr: str) -> PdfError:
@@ -455,7 +455,7 @@ def _work(request: dict[str, Any], emit: _Emitter) -> int:
         for msg in TASKS[request["task"]](request["args"], request["limits"]):
             emit(msg)
     except PdfError as err:
-        emit({"error": {"kind": err.kind, "detail": err.detail}})
+        emit({"error": {"kind": err.kind, "detail": err.detail, "fields": err.fields}})
     except MemoryError:
         emit({"error": {"kind": "memory"}})
     except Exception as err:  # noqa: BLE001 - reported to the parent as one line

@@ -36,7 +36,7 @@ with data_tab:
         try:
             parts.fewshot_form(admin, t)
         except AnnalystError as err:
-            st.error(str(err))
+            st.error(t.error(err))
 
     @st.fragment(run_every=2.0 if view.status.running else None)
     def data_panel() -> None:
@@ -48,7 +48,7 @@ with train_tab:
     try:
         admin_training.training_form(admin, t)
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
     running = admin.procs.is_running("training")
 
     @st.fragment(run_every=2.0 if running else None)

@@ -139,7 +139,7 @@ def _registry_action(admin: Any, t: Translator, action: str) -> None:
                 t("rolled_back", version=mv.version if mv else t("base")),
             )
     except AnnalystError as err:
-        state["models_flash"] = ("error", str(err))
+        state["models_flash"] = ("error", t.error(err))
 
 
 def models_section(admin: Any, t: Translator) -> None:
@@ -219,7 +219,7 @@ def evaluation_panel(admin: Any, t: Translator, was_running: bool = False) -> No
                     admin.start_evaluation(key, limit=int(limit), ingest=ingest)
                     st.rerun(scope="app")
                 except AnnalystError as err:
-                    st.error(str(err))
+                    st.error(t.error(err))
     _finished_rerun(was_running, status.running)
 
 

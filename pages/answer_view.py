@@ -1,6 +1,7 @@
 """One answer in the chat: the streamed text, then the checked answer as text (model output never
-renders images, links or HTML), its citations as short labels that open the cited page, the
-figures as a table, exports, the trace as steps and the user's feedback. Rendering only."""
+renders images, links or HTML), its citations as short labels that open the cited page (in the
+text: a link to the page view, pages/page_view.py; below it: one expander each), the figures as a
+table, exports, the trace as steps and the user's feedback. Rendering only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from backend.answering.events import Evidence, Status, Token
 from backend.answering.facts_route import FACTS_MODEL
 from backend.app.display import (
     citation_labels,
+    citation_links,
     echoes_prompt_example,
     plain,
     safe_markdown,
@@ -59,7 +61,8 @@ def follow(services: Any, t: Translator, run: Any) -> bool:
     if run.error:
         run.seen = True
         status.update(label=t("failed"), state="error")
-        st.error(t("unexpected_error") if run.error == "unexpected" else run.error)
+        unexpected = run.error == "unexpected"
+        st.error(t("unexpected_error") if unexpected else t.error(run.failure or run.error))
         return False
     for _ in run.follow():  # drain what is left after an early stop
         pass
@@ -82,7 +85,8 @@ def show_answer(services: Any, t: Translator, conv_id: str, turn: Any) -> None:
     labels = labels_of(services, answer)
     if answer.standalone_question and answer.standalone_question != turn.question:
         st.caption(t("understood_as", q=safe_markdown(answer.standalone_question)))
-    st.markdown(safe_markdown(answer.answer, labels))
+    links = citation_links(answer.citations, c=conv_id, turn=turn.seq, lang=t.lang)
+    st.markdown(safe_markdown(answer.answer, labels, links))  # each label opens its page view
     seconds = answer.timings.get("total_s")
     model = t("facts_model") if answer.model == FACTS_MODEL else answer.model
     st.caption(" · ".join(p for p in [model or "", f"{seconds:.1f} s" if seconds else ""] if p))
@@ -114,7 +118,7 @@ def citation(services: Any, t: Translator, answer_text: str, cite: Any) -> None:
             above=t("lines_above"),
         )  # fmt: skip
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
         return
     left, right = st.columns(2)
     with left:

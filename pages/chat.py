@@ -10,6 +10,7 @@ from backend.app.display import example_questions
 from backend.errors import AnnalystError
 from pages import answer_view as view
 from pages import chat_sidebar as side
+from pages import page_view
 from pages import widgets as w
 
 
@@ -35,6 +36,9 @@ def _follow(services, t, run) -> None:
 def render() -> None:
     """The chat page (registered by app.py with st.navigation as the default page)."""
     services, t = w.context()
+    if page_view.requested():  # a citation label's link: the cited page, not the chat
+        page_view.render(services, t)
+        return
     convs = services.conversations
     docs = services.catalog.documents()
     conv_id = side.conversations(services, t)
@@ -75,7 +79,7 @@ def render() -> None:
                     time.sleep(0.2)
         _follow(services, t, convs.ask(conv_id, question, filters))
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
 
 
 if __name__ == "__main__":  # opened as a page file (Streamlit's legacy pages-directory mode)

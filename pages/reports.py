@@ -37,7 +37,7 @@ def submit(kind: str, doc_id: str, file: str) -> None:
             t("queued" if sub.status == "queued" else "already_queued", file=file),
         )
     except AnnalystError as err:
-        st.session_state["flash"] = ("error", str(err))
+        st.session_state["flash"] = ("error", t.error(err))
 
 
 def save_meta(doc_id: str) -> None:
@@ -54,7 +54,7 @@ def save_meta(doc_id: str) -> None:
         )
         state["flash"] = ("success", t("meta_saved"))
     except AnnalystError as err:
-        state["flash"] = ("error", str(err))
+        state["flash"] = ("error", t.error(err))
 
 
 st.title(t("reports_title"))
@@ -83,7 +83,7 @@ for f in files if submitted else []:
     try:
         sub = queue.submit_upload(f.getvalue(), f.name)
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
         continue
     if sub.status == "indexed_already":
         st.info(t("already_indexed", file=f.name, label=sub.doc.label), icon="ℹ️")
@@ -113,6 +113,7 @@ def jobs_panel() -> None:
 jobs_panel()
 
 docs = services.catalog.documents(status=None)
+failed = {j.doc_id: j for j in reversed(queue.jobs(limit=30)) if j.status == "failed"}
 st.subheader(t("indexed_title", n=sum(d.status == "complete" for d in docs)))
 if not docs:
     st.info(t("no_reports_yet"))
@@ -120,8 +121,9 @@ for d in docs:
     badge = {"complete": "", "indexing": " ⚙️", "failed": " ❌"}.get(d.status, f" ({d.status})")
     with st.expander(f"{d.label} — {d.file_name}{badge}", key=f"doc_{d.doc_id}"):
         st.caption(t("doc_stats", **d.to_dict()))
-        if d.error:
-            st.error(d.error)
+        if d.error:  # as its job showed it (translated, the uploaded name), if it is listed
+            job = failed.get(d.doc_id)
+            st.error(t.error(w.failure_record(job.result, job)) if job else d.error)
         with st.form(f"meta_{d.doc_id}"):
             c1, c2, c3 = st.columns([3, 1, 1])
             c1.text_input(t("company"), d.company, key=f"co_{d.doc_id}")

@@ -50,6 +50,8 @@ def md(text: str) -> str:
 
 def language_switch() -> str:
     names = {"auto": "Auto", "en": "English", "zh": "中文"}
+    if "ui_lang" not in st.session_state and st.query_params.get("lang") in names:
+        st.session_state["ui_lang"] = st.query_params["lang"]  # a link from the app (page view)
     choice = st.sidebar.radio(
         "🌐 Language / 语言", list(names), key="ui_lang", horizontal=True, format_func=names.get
     )
@@ -90,7 +92,7 @@ def model_panel(services: Any, t: Translator) -> None:
         info = services.llm.info()  # reads settings and the registry; loads no model
         st.caption(t("model_label", name=info.name, version=info.version or "—"))
     except AnnalystError as err:
-        st.error(str(err))
+        st.error(t.error(err))
         return
     warmup = services.warmup
 
@@ -100,7 +102,7 @@ def model_panel(services: Any, t: Translator) -> None:
             st.info(t("model_loading"), icon="⏳")
             st.session_state["_was_loading"] = True
         elif warmup.state == "error":
-            st.error(t("model_error", error=warmup.error))
+            st.error(t("model_error", error=t.error(warmup.failure or warmup.error)))
             if st.button(t("retry"), key="warmup_retry"):
                 warmup.retry()
                 st.rerun()
@@ -118,6 +120,22 @@ def uploaded_name(message: str, job: Any) -> str:
     return re.sub(rf"(?:[^\s'\"]*/)?{re.escape(job.doc_id)}\.\w+", job.file, message)
 
 
+def failure_record(result: dict[str, Any], job: Any) -> dict[str, Any]:
+    """A failed job's error record with the file the user uploaded in place of the stored copy
+    (in its message and its fields)."""
+    fields = {
+        k: uploaded_name(v, job) if isinstance(v, str) else v
+        for k, v in (result.get("error_fields") or {}).items()
+    }
+    if "file" in fields:
+        fields["file"] = job.file
+    return {
+        **result,
+        "error": uploaded_name(result.get("error") or "", job),
+        "error_fields": fields,
+    }
+
+
 def job_card(t: Translator, job: Any) -> None:
     """One ingestion job: progress while it runs, then what came out of it."""
     icon = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌"}[job.status]
@@ -129,7 +147,7 @@ def job_card(t: Translator, job: Any) -> None:
         return
     r = job.result
     if job.status == "failed":
-        st.error(plain(uploaded_name(r.get("error") or "", job) or t("unexpected_error")))
+        st.error(plain(t.error(failure_record(r, job)) or t("unexpected_error")))
     elif r.get("status") == "removed":
         st.caption(t("removed", file=job.file))
     else:

@@ -15,6 +15,7 @@ import pytest
 
 from backend.answering.agent import Agent
 from backend.answering.chat import Filters, Turn
+from backend.answering.route import analyse, takes_facts_route
 from backend.answering.tools import QUERY_CHARS, search_query
 from backend.app.services import build_services
 from backend.domain.calculator import calculate
@@ -79,6 +80,13 @@ def page_text(svc, citation):
     return svc.catalog.page_text(citation.doc_id, citation.page)
 
 
+def facts_route(svc, question):
+    """Whether the routing rule sends ``question`` to the facts route, the companies named as
+    ingestion detected them."""
+    plan = svc.retriever.plan(question)
+    return takes_facts_route(plan, analyse(plan.question))
+
+
 def test_lookup_comes_from_the_statement_with_its_page(svc):
     a = ask(svc, "What was Weis Markets' net income in FY2022?")
     assert not a.refused and a.value == 125196
@@ -109,6 +117,65 @@ def test_chinese_ratio_from_the_consolidated_statements(svc):
     assets = facts.best(company="北方华锦化学工业股份有限公司", item="total_assets", year=2019)
     assert a.value == pytest.approx(round(liab.value / assets.value * 100, 2))
     assert "资产负债率" in a.answer and "公式" in a.answer
+
+
+def test_a_qualified_metric_is_not_the_company_wide_one(svc):
+    """A metric of a product line, a segment or a region is not the one the statements give: the
+    routing rule leaves it to a table or to search rather than answer the company-wide figure
+    (the companies' names as ingestion detected them; no model)."""
+
+    for question in [
+        "What was Weis Markets' pharmacy net profit margin in FY2022?",
+        "What was Netflix's operating margin in Latin America in FY2017?",
+        "What was Netflix's operating margin excluding content amortization in FY2017?",
+        "华锦股份2019年化工产品的资产负债率是多少？",
+    ]:
+        assert not facts_route(svc, question), question
+    for question in [
+        "What was Weis Markets' net profit margin in FY2022?",
+        "What was Netflix's operating margin for the year ended December 31, 2017?",
+        "华锦股份2019年的资产负债率是多少？",
+    ]:
+        assert facts_route(svc, question), question
+
+
+def test_why_a_foreign_input_or_an_unknown_share_is_not_the_facts_route(svc):
+    """A reason asked, an input the formula does not use, or an unknown figure as a share of a
+    known one is no question the stored formula answers (the names as ingestion detected
+    them; no model)."""
+
+    for question in [
+        "What drove the change in Weis Markets' net profit margin in FY2022?",
+        "Why did Netflix's operating margin increase in FY2017?",
+        "华锦股份2019年毛利率下降的原因是什么？",
+        "What was Netflix's interest coverage ratio using FY2017 Adjusted EBIT as the numerator?",
+        "Did Weis Markets' wages expense as a percent of net sales increase in FY2022?",
+    ]:
+        assert not facts_route(svc, question), question
+    assert facts_route(svc, "What was Weis Markets' cash conversion cycle in FY2022?")
+
+
+def test_cash_conversion_cycle_is_dio_plus_dso_minus_dpo(svc):
+    """Not operating cash flow over net income (the "cash conversion" metric): days of
+    inventory plus days of sales outstanding less days payable, on average balances."""
+    a = ask(svc, "What was Weis Markets' cash conversion cycle in FY2022?")
+    facts = svc.facts
+
+    def value(item, year=2022):
+        return facts.best(company=a.trace[0]["companies"][0], item=item, year=year).value
+
+    def avg(item):
+        return (value(item) + value(item, 2021)) / 2
+
+    cogs, revenue = value("cost_of_revenue"), value("revenue")
+    expected = (
+        365 * avg("inventory") / cogs
+        + 365 * avg("accounts_receivable") / revenue
+        - 365 * avg("accounts_payable") / cogs
+    )
+    assert a.route == "facts" and a.unit == "days"
+    assert a.value == pytest.approx(round(expected, 2))
+    assert "cash conversion cycle" in a.answer and "days" in a.answer
 
 
 def test_growth_between_two_years(svc):

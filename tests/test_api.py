@@ -1,7 +1,7 @@
 """The OpenAI-compatible HTTP API, driven by a real HTTP client (httpx) against
 `python -m backend serve` running in a subprocess on a loopback port: the token, models, a chat
-completion (plain and streamed) with its citations and trace, a follow-up from the messages,
-uploading a report and following its job."""
+completion (plain and streamed: progress at once, the checked answer after) with its citations
+and trace, a follow-up from the messages, uploading a report and following its job."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.servers import free_port, running
 
 TOKEN = "test-token-123"
 REVENUE = "What was Netflix's total revenue in FY2017?"
+NARRATIVE = "What does Netflix say about its streaming content assets?"  # the model writes
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
@@ -49,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, netflix_extract: Path):
             return False
 
     cmd = [sys.executable, "-m", "backend", "serve", "--port", str(port)]
-    env = _env(data, ANNALYST_API_TOKEN=TOKEN)
+    env = _env(data, ANNALYST_API_TOKEN=TOKEN, ANNALYST_MAX_ANSWER_TOKENS="60")
     with running(cmd, env, tmp / "serve.log", ready, wait_s=60):
         yield url
 
@@ -108,10 +109,45 @@ def test_streamed_completion_ends_with_done(client):
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant"}
+    # the facts route: its stage as progress, then the answer (checked as it is made)
+    assert chunks[1]["annalyst_progress"] == {"stage": "facts"}
+    assert chunks[1]["choices"][0]["delta"]["reasoning_content"].startswith("Looking up")
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert "11,692,713" in text
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["annalyst"]["citations"][0]["page"] == 2
+
+
+def test_streamed_answer_sends_progress_at_once_and_only_checked_text_as_content(client):
+    """The model route, streamed: the stages, the best evidence and the model's draft arrive in
+    ``reasoning_content`` while it works; ``content`` is the checked answer, sent after the check.
+    The 135M model copies the prompt's example: the check withholds it, so the draft that was
+    streamed as progress never becomes the answer."""
+    body = {"model": "annalyst", "stream": True,
+            "messages": [{"role": "user", "content": NARRATIVE}]}  # fmt: skip
+    arrivals = []
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                arrivals.append((time.monotonic(), json.loads(line[6:])))
+    deltas = [c["choices"][0]["delta"] for _, c in arrivals]
+    progress = [c.get("annalyst_progress") for _, c in arrivals]
+    first = next(i for i, d in enumerate(deltas) if d.get("content"))
+    assert not any(d.get("content") for d in deltas[:first])
+    assert progress[first:] == [None] * (len(arrivals) - first)  # no progress after it
+    stages = [p["stage"] for p in progress[:first] if p and "stage" in p]
+    assert "search" in stages and stages[-1] == "write"
+    evidence = next(p for p in progress if p and "evidence" in p)
+    assert evidence["file"] == "NETFLIX_2017_10K_extract.pdf" and evidence["page"] >= 1
+    draft = "".join(p["draft"] for p in progress if p and "draft" in p)
+    reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
+    assert draft and "Searching the reports" in reasoning and "Draft (not checked yet)" in reasoning
+    assert arrivals[first][0] - arrivals[1][0] > 2.0  # streamed while the model worked
+    content = "".join(d.get("content", "") for d in deltas)
+    steps = {s["step"] for s in arrivals[-1][1]["annalyst"]["trace"]}
+    assert steps & {"dropped", "withheld"}, steps  # the check changed the draft...
+    assert content == "Not found in the indexed reports."  # ...and only its result is the answer
+    assert draft.strip()[:4] not in content
 
 
 def test_upload_a_report_and_follow_its_job(client):

@@ -4,9 +4,11 @@ Settings reach the app through ANNALYST_* variables, as in production."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import streamlit as st
@@ -92,11 +94,14 @@ def test_chat_without_reports_points_to_the_reports_page(app):
     assert texts(at.title) == ["Ask your annual reports"]
 
 
-def _turns(at: AppTest) -> list:
-    services = at.session_state["services"]
+def _conv(at: AppTest) -> str:
     conv_id = at.query_params.get("c", [""])
-    conv_id = conv_id[0] if isinstance(conv_id, list) else conv_id
-    return services.conversations.turns(conv_id) if conv_id else []
+    return conv_id[0] if isinstance(conv_id, list) else conv_id
+
+
+def _turns(at: AppTest) -> list:
+    conv_id = _conv(at)
+    return at.session_state["services"].conversations.turns(conv_id) if conv_id else []
 
 
 def test_chat_answers_with_citation_evidence_model_and_trace(app, indexed_dir):
@@ -115,7 +120,7 @@ def test_chat_answers_with_citation_evidence_model_and_trace(app, indexed_dir):
     user, assistant = at.chat_message
     assert user.markdown[0].value.startswith("How many shares")
     text = assistant.markdown[0].value  # the stored answer, rendered as text
-    assert text.strip() and ":blue-background[Foot Locker 2022 8-K · p.2]" in text
+    assert text.strip() and ":blue-background[[Foot Locker 2022 8-K · p.2](?doc=" in text
     cite = next(e for e in assistant.expander if e.label.startswith("📄"))
     assert cite.label == "📄 Foot Locker 2022 8-K · p.2"
     assert "96,089,997 shares of common stock" in cite.get("html")[0].value  # the page text
@@ -153,6 +158,14 @@ def test_chat_error_says_what_to_do_never_a_stack_trace(app, indexed_dir, tmp_pa
     assert "is not prepared" in error.value and "python -m backend models prepare" in error.value
     assert _turns(at) == []
 
+    at.context = {"locale": "zh-CN"}  # a Chinese browser: the same error, in Chinese
+    at.run()
+    assert "尚未在" in texts(at.sidebar.error)[0] and "准备好" in texts(at.sidebar.error)[0]
+    at.chat_input[0].set_value("How many shares were outstanding?").run()
+    [error] = at.main.error
+    assert error.value.startswith("模型“") and "尚未在" in error.value, error.value
+    assert "python -m backend models prepare" in error.value
+
 
 def test_chat_says_when_search_ran_on_keywords_only(app, indexed_dir, tmp_path):
     """A broken vector store: the chat still answers from keyword search, and says so under the
@@ -187,7 +200,11 @@ def test_chat_facts_route_cites_the_statement_page(app, tmp_path, netflix_extrac
     no_errors(at)
     _, assistant = at.chat_message
     text = assistant.markdown[0].value
-    assert "11,692,713" in text and ":blue-background[Netflix 2017 · p.2]" in text
+    [turn] = _turns(at)
+    [cited] = turn.answer.citations
+    # the in-text label links to the page view of the cited page (this conversation's turn)
+    link = f"?doc={cited.doc_id}&page=2&c={_conv(at)}&turn={turn.seq}&lang=en"
+    assert "11,692,713" in text and f":blue-background[[Netflix 2017 · p.2]({link})]" in text
     assert "financial statements (no model needed)" in texts(assistant.caption)[0]
     cite = next(e for e in assistant.expander if e.label.startswith("📄"))
     assert cite.label == "📄 Netflix 2017 · p.2"
@@ -212,6 +229,40 @@ def test_chat_facts_route_cites_the_statement_page(app, tmp_path, netflix_extrac
     at.chat_input[0].set_value("What was Foot Locker's revenue in 2022?").run()
     assert "Your filters (FY2017) exclude this question" in at.chat_message[5].markdown[0].value
 
+    # the label's link, opened (Streamlit opens it in a new tab: a new session on that URL)
+    view = _open_url(app(data, CHAT_MODE="agent"), link.replace("lang=en", "lang=zh"))
+    no_errors(view)
+    assert texts(view.title) == ["Netflix 2017 · p.2"] and not view.chat_input
+    assert (
+        texts(view.caption)[0]
+        == "引用自以下问题的回答：What was Netflix's total revenue in FY2017?"
+    )
+    assert "<mark>11,692,713</mark>" in view.get("html")[0].value  # opened at the number
+    assert view.get("image")[0].captions == [f"{netflix_extract.name} · p. 2"]
+    gone = _open_url(app(data, CHAT_MODE="agent"), "?doc=nope&page=2")  # no lang: the browser's
+    assert "That page is not in the indexed reports" in texts(gone.error)[0]
+
+
+def _open_url(at: AppTest, url: str) -> AppTest:
+    """``at`` run as a browser opening the app at ``url`` (a query string)."""
+    for key, values in parse_qs(url.lstrip("?")).items():
+        at.query_params[key] = values
+    return at.run()
+
+
+def test_model_text_cannot_make_links_or_directives():
+    """Only the app's own labels become links: brackets and backslashes from the model (or a
+    report) show as typed, and a label's text is escaped too."""
+    from backend.app.display import safe_markdown
+
+    tag = "[a.pdf p.2]"
+    planted = f"See :red[alarm] \\[x\\](?doc=evil) and [{tag}](http://evil) {tag}"
+    out = safe_markdown(planted, {tag: "A [Co] 2017 · p.2"}, {tag: "?doc=d1&page=2"})
+    assert re.findall(r"(?<!\\)\]\(", out) == ["](", "]("]  # the label's link, twice; no other
+    assert out.count(":blue-background[[A \\[Co\\] 2017 · p.2](?doc=d1&page=2)]") == 2
+    assert ":red\\[alarm\\]" in out and "](?doc=evil)" not in out
+    assert "http://" not in out
+
 
 def test_citation_shows_page_text_and_image_with_the_number_highlighted(app, indexed_dir):
     """The evidence view of a citation, on the real index (as the chat renders it)."""
@@ -223,6 +274,89 @@ def test_citation_shows_page_text_and_image_with_the_number_highlighted(app, ind
     view = citation_view(services.catalog, doc.doc_id, 2, answer)
     assert view.terms == ["96,089,997"] and "<mark>96,089,997</mark>" in view.html
     assert view.png and view.png.startswith(b"\x89PNG") and view.boxes == 1
+
+
+# --- backend errors in the interface's language ---------------------------------------------------
+def _error_classes() -> list[type]:
+    """Every AnnalystError class of the code base (each module imported, so none is missed)."""
+    import importlib
+    import pkgutil
+
+    import backend
+    import ingestion
+    import training
+    from backend.errors import AnnalystError
+
+    for pkg in (backend, ingestion, training):
+        for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if not mod.name.endswith("__main__"):
+                importlib.import_module(mod.name)
+    found, todo = [], [AnnalystError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_SAMPLE = {"str": "x.pdf", "int": 3, "float": 2.5, "bool": False, "list[str]": ["a", "b"],
+           "list[tuple[str, str, str]]": [("chat_mode", "chatty", "not a mode")]}  # fmt: skip
+
+
+def _samples(cls: type) -> list:
+    """Errors of ``cls`` made with sample arguments (both OCR variants where there are two)."""
+    import inspect
+
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    args = {p.name: _SAMPLE[str(p.annotation)] for p in params if p.kind is not p.VAR_KEYWORD}
+    errors = [cls(**args)]
+    if "ocr" in args:
+        errors.append(cls(**{**args, "ocr": True}))
+    return errors
+
+
+def test_every_error_class_has_a_chinese_translation():
+    """Each code an error can carry has a Chinese template, filled from the error's own fields;
+    a new error class without one fails here."""
+    from pages.i18n import Translator
+    from pages.i18n_errors import ERRORS_ZH
+
+    classes = _error_classes()
+    assert len(classes) >= 40
+    codes = [code for cls in classes for code in cls.codes()]
+    assert len(codes) == len(set(codes)), "two error classes share a code"
+    assert sorted(set(codes) - set(ERRORS_ZH)) == [], "error codes without a Chinese template"
+    assert sorted(set(ERRORS_ZH) - set(codes)) == [], "templates of codes no error has"
+    zh, en = Translator("zh"), Translator("en")
+    for cls in classes:
+        for err in _samples(cls):
+            assert err.code in cls.codes()
+            shown = zh.error(err)
+            assert shown == ERRORS_ZH[err.code].format(**err.fields), cls  # every field known
+            assert re.search(r"[\u4e00-\u9fff]", shown) and en.error(err) == str(err)
+            assert zh.error(err.record()) == shown  # the same from a job's stored record
+    # a record from before codes (or with a field missing) shows the message as raised
+    assert zh.error({"error": "x.pdf: old", "error_code": "corrupt_pdf"}) == "x.pdf: old"
+
+
+def test_errors_shown_in_chinese_in_the_chinese_interface(app, tmp_path):
+    """A corrupt PDF uploaded on the Reports page of the Chinese interface: its job's error is the
+    backend's (code and fields, across the PDF child process and the job), shown in Chinese with
+    the uploaded file's name."""
+    at = app()
+    at.context = {"locale": "zh-CN"}
+    at.run().switch_page("pages/reports.py").run()
+    data = FOOTLOCKER_8K.read_bytes()
+    _upload(at, "年报-损坏.pdf", data[: len(data) // 2])
+    services = at.session_state["services"]
+    assert services.jobs.wait_idle(120)
+    at.run()
+    [job] = services.jobs.jobs()
+    assert job.result["error_code"] == "corrupt_pdf" and job.result["error_fields"]["why"]
+    [in_job, in_list] = texts(at.error)  # the job's card, and the failed report in the list
+    assert in_job.startswith("年报-损坏.pdf：PDF 已损坏或不完整，无法读取（"), in_job
+    assert in_job.endswith("）。请从来源重新下载报告。") and in_list == in_job
+    assert "the PDF is damaged or truncated" in job.result["error"]  # the English, as raised
 
 
 # --- reports ----------------------------------------------------------------------------------

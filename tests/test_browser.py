@@ -1,9 +1,10 @@
 """End to end in a real browser: `streamlit run app.py` on a loopback port, driven through
 Debian's Chromium by Playwright. Upload two reports at once (a small real 10-K and an 8-K),
-refresh, ask a question (the agent answers from the income statement), open the citation and the
-trace, download the answer as Excel, follow up with another company, let a filter exclude a
-question, reload (the conversation stays), switch the interface to Chinese, look at the admin
-page. Screenshots go to test-artifacts/browser/ (git-ignored)."""
+refresh, ask a question (the agent answers from the income statement), open the cited page from
+the label in the answer's text (a new tab), open the citation and the trace, download the answer
+as Excel, follow up with another company, let a filter exclude a question, reload (the
+conversation stays), switch the interface to Chinese, look at the admin page. Screenshots go to
+test-artifacts/browser/ (git-ignored)."""
 
 from __future__ import annotations
 
@@ -152,7 +153,18 @@ def test_upload_ask_and_check_the_citation_in_a_browser(server, browser, netflix
     expect(page.get_by_text(re.compile("Model: .*SmolLM2"))).to_be_visible()
     shot(page, "03-chat-answer")
 
-    answer.get_by_text("📄 Netflix 2017 · p.2").click()  # the citation's short label
+    # the label in the answer's text opens the page view of the cited page, in a new tab, at
+    # the highlighted number
+    with page.context.expect_page() as opened:
+        answer.get_by_role("link", name="Netflix 2017 · p.2").first.click()
+    view = opened.value
+    expect(view.get_by_role("heading", name="Netflix 2017 · p.2")).to_be_visible()
+    expect(view.locator("mark", has_text="11,692,713").first).to_be_in_viewport()
+    expect(view.get_by_role("img").first).to_be_visible()
+    shot(view, "04a-page-view")
+    view.close()
+
+    answer.get_by_text("📄 Netflix 2017 · p.2").click()  # the citation's expander below
     expect(answer.locator("mark", has_text="11,692,713")).to_be_visible()
     image = answer.get_by_role("img").first
     expect(image).to_be_visible()

@@ -354,6 +354,7 @@ def test_item_routes_are_the_live_agents_routes(generated: dict[str, Any]) -> No
         (q, {"route": ""}) for q in (
             f"What was {company}'s total revenue in FY2009?",  # a year no report covers
             "What was Initech's net income in FY2019?",  # a company not indexed
+            f"What was {company}'s pharmacy gross margin in FY2022?",  # a qualified metric
         )
     ]  # fmt: skip
     from ingestion.fewshot.appview import AppView

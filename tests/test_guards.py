@@ -76,6 +76,13 @@ def test_a_planned_calculation_must_have_the_shape_the_question_asks_for():
         assert planned.percent_ok is ok, question
         assert bool(expression_fits("(3676 - 8035) / 8035 * 100", planned)) is (not ok), question
         assert not expression_fits("3676 - 8035", planned), question
+    # a question that asks why is answered from the sources, not by a planned calculation
+    why = analyse("What drove the reduction in SG&A expense as a percent of net sales in FY2023?")
+    assert why.reasons and "why" in expression_fits("(762706 - 649968) / 649968 * 100", why)
+    assert not expression_fits(
+        "(762706 - 649968) / 649968 * 100",
+        analyse("What was the percentage change in SG&A expense in FY2023?"),
+    )
 
 
 def test_relevance_gate_ignores_possessives_fiscal_years_and_instructions():

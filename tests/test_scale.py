@@ -1,6 +1,8 @@
 """Scale-out, exercised (issue 17): a Chroma server shared by several app processes, structured
-output from a real OpenAI-compatible server, `serve-model` on the registry's active version, and
-remote embeddings from `serve-embeddings`. Every server is a real one started by the test."""
+output from real OpenAI-compatible servers (llama-cpp-python's, and llama.cpp's llama-server,
+which enforces the standard json_schema form), `serve-model` following the registry's active
+version, and remote embeddings from `serve-embeddings`. Every server is a real one started by the
+test."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -177,40 +181,190 @@ def test_structured_output_standard_form_and_llama_cpp_fallback(llama_server: st
         assert isinstance(out["args"]["expression"], str)
 
 
+# --- 2b. the standard json_schema form against a server that enforces it: llama-server ----------
+#: a reply SmolLM2 would never write unasked: only the grammar can make it
+ODD = {
+    "type": "object",
+    "properties": {"verdict": {"enum": ["aardvark-7", "zeppelin-3"]}},
+    "required": ["verdict"],
+}
+QUESTIONS = [
+    "Compute 2 + 3 with the calculate tool. Reply in JSON.",
+    "What was 3M's revenue in 2018? Search the reports.",
+    "Net income was 120 and revenue 800: what is the net margin?",
+]
+
+
+@pytest.fixture(scope="module")
+def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """llama.cpp's own server (C++, `make llama-server` builds it once per machine) on SmolLM2."""
+    from bench.llama_server import binary_path
+
+    binary = binary_path()
+    require(binary.is_file(), f"llama-server is not built at {binary} (make llama-server)")
+    require(SMOL.is_file(), "SmolLM2 GGUF not prepared (python -m backend models prepare)")
+    port = free_port()
+    cmd = [str(binary), "-m", str(SMOL), "--host", "127.0.0.1", "--port", str(port),
+           "-c", "2048", "-np", "1", "-t", "1", "--alias", "annalyst"]  # fmt: skip
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    # /v1/models answers 503 while the model loads
+    with running(cmd, child_env(), log, answers(f"{server_url(port)}/v1/models"), 120):
+        yield f"{server_url(port)}/v1"
+
+
+def test_llama_server_enforces_the_standard_json_schema(llama_cpp_server: str) -> None:
+    """Annalyst's default settings (json_schema, the OpenAI form) against llama.cpp's
+    llama-server: the reply follows the schema — an enum the model never writes unasked, and the
+    agent's own planning schema (anyOf of tool calls, bounded strings) — streamed through the
+    client the app uses; llama-cpp-python's form is read too."""
+    from backend.answering.prompts import PLANNER_TOOLS, plan_schema
+    from backend.answering.tools import tool_definitions
+
+    settings = Settings(llm_backend="openai", openai_base_url=llama_cpp_server,
+                        openai_model="annalyst")  # fmt: skip
+    assert settings.openai_response_format == "json_schema"
+    llm = LLMProvider(settings).get()
+    ask = [{"role": "user", "content": "Is the sky blue? Answer in one word."}]
+    free = complete(llm, ask, max_tokens=40)
+    assert free.strip() and "aardvark" not in free and "zeppelin" not in free, free
+    assert json.loads(complete(llm, ask, max_tokens=40, json_schema=ODD)) in (
+        {"verdict": "aardvark-7"},
+        {"verdict": "zeppelin-3"},
+    )
+
+    schema = plan_schema(tool_definitions(), PLANNER_TOOLS)  # what the planner asks for
+    branches = {b["properties"]["tool"]["const"]: b for b in schema["anyOf"]}
+    for question in QUESTIONS:
+        ask = [{"role": "user", "content": question}]
+        plan = json.loads(complete(llm, ask, max_tokens=300, json_schema=schema))  # as the agent
+        args = branches[plan["tool"]]["properties"].get("args", {})
+        for name in args.get("required", []):
+            value = plan["args"][name]
+            assert isinstance(value, str) and len(value) <= args["properties"][name]["maxLength"]
+        print(question, "->", plan)
+
+    legacy = OpenAICompatLLM(llama_cpp_server, "annalyst", "-", response_format="llama_cpp")
+    out = json.loads(complete(legacy, ASK, max_tokens=120, json_schema=SCHEMA))
+    assert out["tool"] in {"calculate", "search_reports"} and isinstance(
+        out["args"]["expression"], str
+    )
+
+
 # --- 3. serve-model: the active registry version reaches the server ------------------------------
-def _served(tmp_path: Path, env: dict[str, str], name: str) -> tuple[list[str], str, str]:
-    """Start `serve-model`, return (the model ids it lists, the --model it runs, its stdout),
-    after one chat completion through the settings it printed."""
+def _served(url: str) -> dict:
+    """serve-model's /v1/models entry, {} while nothing is served (a 503)."""
     import httpx
 
-    port = free_port()
-    cmd = [sys.executable, "-m", "backend", "serve-model", "--port", str(port), "--n-ctx", "512"]
-    log = tmp_path / f"{name}.log"
-    with running(cmd, env, log, answers(f"{server_url(port)}/v1/models"), 180) as proc:
-        ids = [m["id"] for m in httpx.get(f"{server_url(port)}/v1/models").json()["data"]]
-        argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
-        printed = log.read_text()
-        line = next(x for x in printed.splitlines() if "ANNALYST_LLM_BACKEND=openai" in x)
-        client = dict(kv.split("=", 1) for kv in line.split())
-        s = Settings(**{k.removeprefix("ANNALYST_").lower(): v for k, v in client.items()})
-        text = complete(LLMProvider(s).get(), [{"role": "user", "content": "Hi"}], max_tokens=4)
-        assert text.strip() and s.openai_base_url == f"{server_url(port)}/v1"
-    return ids, argv[argv.index("--model") + 1], printed
+    r = httpx.get(f"{url}/models", timeout=300)
+    return r.json()["data"][0] if r.status_code == 200 else {}
 
 
-def test_serve_model_serves_the_active_version(settings: Settings, tmp_path: Path) -> None:
+def _chat(url: str, model: str) -> dict:
+    import httpx
+
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    r = httpx.post(f"{url}/chat/completions", json=body, timeout=300)
+    return {"status": r.status_code, **r.json()}
+
+
+def _stream(url: str, chunks: list[str]) -> None:
+    """A long streamed answer; its server-sent events' data go to ``chunks``."""
+    import httpx
+
+    ask = [{"role": "user", "content": "Write a long story about a fox and a crow."}]
+    body = {"model": "annalyst", "messages": ask, "max_tokens": 150, "stream": True}
+    with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=300) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                chunks.append(line[5:].strip())
+
+
+def _wait_switch(log: Path, n: int, timeout: float = 60) -> None:
+    """Until serve-model's log says it began its ``n``-th switch of model."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("active model changed: switching") < n:
+        assert time.monotonic() < deadline, f"no switch {n} after {timeout} s"
+        time.sleep(0.1)
+
+
+def _wait_served(url: str, version: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while (served := _served(url)).get("id") != version:
+        assert time.monotonic() < deadline, f"{version} is not served: {served}"
+        time.sleep(0.5)
+    return served
+
+
+def test_serve_model_follows_the_registry(settings: Settings, tmp_path: Path) -> None:
+    """`serve-model` serves the active model and follows the registry without a restart: after an
+    activation a request waits for the new version (never answered by the previous one),
+    GET /v1/models names it, the printed client settings keep working, a request pinned to the
+    previous model gets a 404 that says what is served; a rollback switches back."""
+    import httpx
+
     require(SMOL.is_file() and QWEN_05.is_file(), "bundled GGUFs not prepared")
     env = child_env(ANNALYST_DATA_DIR=settings.data_dir, ANNALYST_CHAT_MODEL="smollm2-135m")
-    ids, model, printed = _served(tmp_path, env, "bundled")
-    assert ids == ["SmolLM2-135M-Instruct-Q4_1"] and Path(model) == SMOL
-    assert "ANNALYST_OPENAI_RESPONSE_FORMAT=llama_cpp" in printed
+    port = free_port()
+    url = f"{server_url(port)}/v1"
+    cmd = [sys.executable, "-m", "backend", "serve-model", "--port", str(port), "--n-ctx", "512",
+           "--poll", "0.5"]  # fmt: skip
+    log = tmp_path / "serve-model.log"
+    with running(cmd, env, log, answers(f"{url}/models"), 180):
+        assert _served(url)["annalyst"]["model"] == str(SMOL)
+        assert [m["id"] for m in httpx.get(f"{url}/models").json()["data"]] == [
+            "SmolLM2-135M-Instruct-Q4_1"
+        ]
+        line = next(x for x in log.read_text().splitlines() if "ANNALYST_LLM_BACKEND=openai" in x)
+        client = dict(kv.split("=", 1) for kv in line.split())
+        assert client["ANNALYST_OPENAI_MODEL"] == "annalyst"
+        assert client["ANNALYST_OPENAI_RESPONSE_FORMAT"] == "llama_cpp"
+        s = Settings(**{k.removeprefix("ANNALYST_").lower(): v for k, v in client.items()})
+        assert s.openai_base_url == url
+        llm = LLMProvider(s).get()
+        assert complete(llm, [{"role": "user", "content": "Hi"}], max_tokens=4).strip()
 
-    # a "retrained" model: another GGUF, registered and activated as training does
-    reg = ModelRegistry(settings.registry_dir)
-    mv = reg.register(name="retrained", base="qwen2.5-0.5b", model_file=QWEN_05)
-    reg.activate(mv.version, force=True)
-    ids, model, _ = _served(tmp_path, env, "activated")
-    assert ids == [mv.version] and Path(model) == mv.gguf_path
+        # a "retrained" model: another GGUF, registered and activated as training does, while
+        # an answer is streamed: that answer is finished by the model that began it
+        reg = ModelRegistry(settings.registry_dir)
+        mv = reg.register(name="retrained", base="qwen2.5-0.5b", model_file=QWEN_05)
+        chunks: list[str] = []
+        story = threading.Thread(target=_stream, args=(url, chunks))
+        story.start()
+        deadline = time.monotonic() + 120
+        while not chunks and story.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reg.activate(mv.version, force=True)
+        _wait_switch(log, 1)  # the switch has begun: requests now wait for the new version
+        answer = _chat(url, "annalyst")
+        assert answer["status"] == 200 and answer["model"] == mv.version, answer
+        story.join(300)
+        assert chunks[-1] == "[DONE]", chunks[-3:]
+        assert {json.loads(c)["model"] for c in chunks[:-1]} == {"SmolLM2-135M-Instruct-Q4_1"}
+        served = _wait_served(url, mv.version)
+        assert served["annalyst"]["model"] == str(mv.gguf_path)
+        assert served["annalyst"]["version"] == mv.version
+        assert complete(llm, [{"role": "user", "content": "Hi"}], max_tokens=4).strip()
+        pinned = _chat(url, "SmolLM2-135M-Instruct-Q4_1")
+        assert pinned["status"] == 404 and mv.version in pinned["error"]["message"], pinned
+
+        reg.rollback()
+        _wait_served(url, "SmolLM2-135M-Instruct-Q4_1")
+        assert _chat(url, "SmolLM2-135M-Instruct-Q4_1")["status"] == 200
+
+        # an active version whose file is no GGUF: nothing is served, and the refusal says why
+        bad = tmp_path / "bad.gguf"
+        bad.write_text("not a model")
+        broken = reg.register(name="broken", base="smollm2-135m", model_file=bad)
+        reg.activate(broken.version, force=True)
+        _wait_switch(log, 3)
+        refused = _chat(url, "annalyst")
+        assert refused["status"] == 503, refused
+        assert "is damaged" in refused["error"]["message"]
+        assert "python -m training rollback" in refused["error"]["message"]
+        reg.rollback()
+        _wait_served(url, "SmolLM2-135M-Instruct-Q4_1")
+    printed = log.read_text()
+    assert printed.count("serving ") >= 4, printed[-3000:]
 
 
 def test_serve_model_applies_a_lora_versions_adapter(settings: Settings) -> None:

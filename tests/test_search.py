@@ -65,6 +65,28 @@ def _ties_sorted(hits: list[tuple[str, float]]) -> list[tuple[float, str]]:
     return sorted((-round(s, 5), cid) for cid, s in hits)
 
 
+def _assert_same_ranking(
+    got: list[tuple[str, float]], theirs: list[tuple[str, float]], tol: float = 2e-5
+) -> None:
+    """The same scores, rank by rank, within float32 rounding (HNSW's distances against numpy's
+    dot products), and the same chunks in each run of tied scores (identical chunks tie)."""
+
+    def runs(hits: list[tuple[str, float]]) -> list[set[str]]:
+        out: list[tuple[float, set[str]]] = []
+        for cid, score in sorted(hits, key=lambda h: -h[1]):
+            if out and abs(out[-1][0] - score) < tol:
+                out[-1][1].add(cid)
+            else:
+                out.append((score, {cid}))
+        return [ids for _, ids in out]
+
+    assert len(got) == len(theirs)
+    ours, chroma = sorted(s for _, s in got), sorted(s for _, s in theirs)
+    assert all(abs(a - b) < tol for a, b in zip(ours, chroma, strict=True)), (got, theirs)
+    assert runs(got)[:-1] == runs(theirs)[:-1]  # the last run may be cut at k differently
+    assert runs(got)[-1] & runs(theirs)[-1]
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_keyword_index_ranks_as_the_plain_fts5_query(indexed: Services, threads: int) -> None:
     catalog = indexed.catalog
@@ -109,18 +131,74 @@ def test_kept_term_scores_add_up_to_the_plain_ranking(indexed: Services) -> None
     assert index.terms.lookup(terms, generation + 1) is None  # the catalogue moved: all dropped
 
 
+# quoted terms that FTS5 cuts into several tokens (phrases) and words it stems
+PHRASED = [
+    "Form 8-K current report: year-end results, R&D and non-GAAP earnings",
+    "votes voting voted shareholders' 2023 dividends repurchases",
+]
+
+
+@pytest.mark.parametrize(
+    ("min_rows", "max_bytes"),
+    [(1, 64_000_000), (10**9, 64_000_000), (1, 30_000)],
+    ids=["all-held", "all-read-when-asked", "budget-cut"],
+)
+def test_in_memory_index_scores_as_fts5(indexed: Services, min_rows: int, max_bytes: int) -> None:
+    """The in-memory copy of the keyword index gives FTS5's own BM25 to the last bit for every
+    matching chunk: its formula, row count, average and row lengths, stemming and phrases are
+    FTS5's, whether a term is held, read when asked, or past the memory budget."""
+    catalog = indexed.catalog
+    docs = catalog.complete_ids()
+    index = KeywordIndex(catalog, index_mb=64)
+    index.CACHE_ROWS = 0  # this small index counts as large
+    index.postings.MIN_ROWS = min_rows
+    index.postings.max_bytes = max_bytes
+    index.postings.start()
+    index.postings.wait(120)
+    generation = catalog.generation()
+    info = index.postings.info()
+    assert info["generation"] == generation
+    assert (info["terms_held"] > 0) == (min_rows == 1)
+    rows, tokens, sizes = catalog.keyword_statistics()
+    assert rows == len(sizes) > 0 and tokens == sum(n for _, n in sizes)
+    for question in QUESTIONS + PHRASED:
+        terms = match_terms(question)
+        assert index.postings.scores(terms, generation) is not None  # the path under test
+        plain = catalog.keyword_search(match_query(question), None, 100_000)
+        got = index.search(terms, docs, 100_000, generation)
+        assert plain and dict(got) == dict(plain), question  # same chunks, same floats
+        top = index.search(terms, docs, 10, generation)
+        assert _ties_sorted(top) == _ties_sorted(plain[:10])
+        for doc in docs:  # within one report too
+            plain_one = catalog.keyword_search(match_query(question), [doc], 100_000)
+            assert dict(index.search(terms, [doc], 100_000, generation)) == dict(plain_one)
+    assert index.postings.scores(terms, generation + 1) is None  # not another generation's
+
+
 def test_keyword_index_follows_the_catalogue(indexed: Services, tmp_path: Path) -> None:
-    """A removed report disappears from keyword results once the generation moves."""
+    """A removed report disappears from keyword results once the generation moves; the
+    in-memory copy of the index is rebuilt for the new generation."""
     data = tmp_path / "data"
     copy_data_dir(indexed, data)
     services = build_services(make_settings(data))
     foot = next(d for d in services.catalog.documents() if "Foot Locker" in d.company)
     retriever = services.retriever
+    retriever.keywords.CACHE_ROWS = 0  # every search over all reports uses the copy
+    postings = retriever.keywords.postings
+    retriever.warm_up()
+    postings.wait(120)
     before = retriever.search(QUESTIONS[0], k=5, mode="keyword")
     assert any(p.doc_id == foot.doc_id for p in before)
     services.catalog.remove_document(foot.doc_id)
-    after = retriever.search(QUESTIONS[0], k=5, mode="keyword")
+    after = retriever.search(QUESTIONS[0], k=5, mode="keyword")  # starts the rebuild
     assert after and all(p.doc_id != foot.doc_id for p in after)
+    postings.wait(120)
+    generation = services.catalog.generation()
+    assert postings.info()["generation"] == generation
+    terms = match_terms(QUESTIONS[0])
+    plain = services.catalog.keyword_search(match_query(QUESTIONS[0]), None, 100_000)
+    got = retriever.keywords.search(terms, services.catalog.complete_ids(), 100_000, generation)
+    assert dict(got) == dict(plain)
 
 
 def test_vector_copy_ranks_as_chromas_filter(indexed: Services) -> None:
@@ -138,7 +216,7 @@ def test_vector_copy_ranks_as_chromas_filter(indexed: Services) -> None:
             theirs = list(
                 zip(chroma["ids"][0], [1 - d for d in chroma["distances"][0]], strict=True)
             )
-            assert _ties_sorted(got) == _ties_sorted(theirs)  # (identical chunks tie)
+            _assert_same_ranking(got, theirs)
 
 
 def test_vectors_of_an_incomplete_document_are_never_returned(

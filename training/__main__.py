@@ -36,7 +36,7 @@ Usage (data from ``python -m ingestion fewshot``; runs and versions live under t
 
 from __future__ import annotations
 
-from backend.errors import exit_quietly_on_interrupt
+from backend.errors import command_parser, exit_quietly_on_interrupt
 
 if __name__ == "__main__":  # run as a program, not imported: before the slower imports
     exit_quietly_on_interrupt()
@@ -53,12 +53,7 @@ from training.args import TrainArgs, add_dataclass_arguments, args_from_namespac
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m training",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser, sub = command_parser("python -m training", __doc__)
     run = sub.add_parser("run", help="train, export, quantize, check and register a model")
     add_dataclass_arguments(run, TrainArgs)
     st = sub.add_parser("status", help="state and last progress of a run folder")
@@ -237,14 +232,13 @@ def cmd_evaluate(ns: argparse.Namespace, settings: Any) -> int:
         settings,
         ns.version,
         qa_files=ns.qa,
-        limit=ns.limit,
-        sample=ns.sample,
-        mode=ns.mode,
-        heldout_items=ns.heldout_items,
-        ingest=ns.ingest,
         run_agent_eval=not ns.no_agent,
         extra=(["--reports", ns.reports] if ns.reports else [])
         + (["--with-na"] if ns.with_na else []),
+        **{
+            name: getattr(ns, name)
+            for name in ("limit", "sample", "mode", "heldout_items", "ingest")
+        },
     )
     print(json.dumps(res["gate"], indent=1, default=str))
     return 0

@@ -25,11 +25,10 @@ from typing import Any
 from backend.answering.retrieval import Passage
 from backend.domain.injection import instruction_like
 from backend.domain.numbers import Number, parse_numbers, rounds_to, same_amount
+from backend.domain.text import CJK
 from backend.llm.clients import estimate_tokens
 from backend.store.keywords import tokens
 from backend.store.tables import RowHit
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
@@ -97,7 +96,7 @@ def _units(text: str) -> list[str]:
             joined = ""
             for part in prose:  # Chinese lines join without a space
                 joiner = (
-                    "" if (joined[-1:] and _CJK.match(joined[-1]) and _CJK.match(part[0])) else " "
+                    "" if (joined[-1:] and CJK.match(joined[-1]) and CJK.match(part[0])) else " "
                 )
                 joined = (joined + joiner + part) if joined else part
             out.extend(x.strip() for x in sentence_split(joined) if x.strip())

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import Route, asks_decimals
+from backend.answering.route import STANDS_FOR, Route, asks_decimals
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
 from backend.domain.calculator import CalculationError, calculate
@@ -93,6 +93,13 @@ class _Ask:
     years: list[int]
 
 
+def _metric_of(q: _Ask) -> tuple[Metric, int, str, str]:
+    """The metric asked, the decimals and language of the answer, and the company's name."""
+    metric = q.route.metric
+    assert metric is not None
+    return metric, q.route.decimals, q.plan.language, q.plan.companies[0]
+
+
 class FactsRoute:
     """Answers one question from the facts table through its scoped ``toolbox``."""
 
@@ -126,21 +133,17 @@ class FactsRoute:
 
     @staticmethod
     def _fits(plan: QueryPlan, route: Route) -> bool:
-        """The question is one the statements answer as asked: a formula the question defines
-        itself must use the same items as ours; a percentage or margin asked of an amount metric,
-        or several items in one computation without a known formula, are not ours to answer."""
-        if route.definition is not None:
-            if route.metric is None or set(route.definition) != {
-                k for k, _ in route.metric.items()
-            }:
-                return False
+        """The question is one the statements answer as asked (a formula the question writes
+        itself is checked by the routing rule, :func:`~backend.answering.route.other_formula`):
+        a percentage or margin asked of an amount metric, or several items in one computation
+        without a known formula, are not ours to answer."""
         if route.metric is not None and route.metric.unit == "amount" and route.ratio_words:
             return False
         return not (route.compute and not route.metric and len(set(route.items)) > 1)
 
     # -- routes -------------------------------------------------------------------------------
     def _metric_route(self, q: _Ask) -> bool:
-        plan, route, answer, names, years = q.plan, q.route, q.answer, q.names, q.years
+        route, years = q.route, q.years
         assert route.metric is not None
         targets = years
         if route.average and len(years) >= 2:
@@ -151,14 +154,14 @@ class FactsRoute:
             targets = [max(years)]
         results = []
         for year in targets:
-            res = self._metric(names, route.metric, year, route.scope)
+            res = self._metric(q, year)
             if res is None:
                 return False
             results.append(res)
         if len(results) == 2 and not route.average:
-            self._metric_change_answer(plan, route, answer, plan.companies[0], results)
+            self._metric_change_answer(q, results)
         else:
-            self._metric_answer(plan, route, answer, plan.companies[0], results)
+            self._metric_answer(q, results)
         return True
 
     def _change_route(self, q: _Ask) -> bool:
@@ -244,7 +247,7 @@ class FactsRoute:
         year = max(q.years)
         if route.metric is not None:
             years = [year - 1, year] if route.boolean == "trend" else [year]
-            results = [self._metric(q.names, route.metric, y, route.scope) for y in years]
+            results = [self._metric(q, y) for y in years]
             if any(r is None for r in results):
                 return False
             values = [r.value for r in results]
@@ -331,16 +334,19 @@ class FactsRoute:
         return True
 
     # -- metrics --------------------------------------------------------------------------------
-    def _metric(
-        self,
-        company: str | Sequence[str],
-        metric: Metric,
-        year: int,
-        scope: str,
-    ) -> MetricResult | None:
+    def _metric(self, q: _Ask, year: int) -> MetricResult | None:
+        """The metric asked in ``year`` from its formula's facts. An input the question names
+        more narrowly than the formula ("using … net income attributable to shareholders") is
+        taken as named, where the statement shows it."""
+        metric, scope = q.route.metric, q.route.scope
+        assert metric is not None
+        narrower = {wide: key for key, wide in STANDS_FOR.items() if key in q.route.items}
         values: dict[tuple[str, int], Fact] = {}
         for item, offset in metric.items():
-            f = self._fact(company, item, year + offset, scope)
+            f = None
+            if item in narrower:
+                f = self._fact(q.names, narrower[item], year + offset, scope)
+            f = f or self._fact(q.names, item, year + offset, scope)
             if f is None:
                 return None
             values[(item, offset)] = f
@@ -358,23 +364,15 @@ class FactsRoute:
         self.toolbox.call("calculate", {"expression": expr})
         return MetricResult(year, calc.value, expr, list(values.values()))
 
-    def _metric_answer(
-        self,
-        plan: QueryPlan,
-        route: Route,
-        answer: Answer,
-        company: str,
-        results: list[MetricResult],
-    ) -> None:
-        metric = route.metric
-        assert metric is not None
-        d, lang = route.decimals, plan.language
+    def _metric_answer(self, q: _Ask, results: list[MetricResult]) -> None:
+        """A metric in one year, or its average over several, with its formula and inputs."""
+        metric, d, lang, company = _metric_of(q)
         value = sum(r.value for r in results) / len(results)
         inputs = [f for r in results for f in r.inputs]
         shown = fmt.result(value, metric.unit, d)
         name_en = metric.names_en[0]
         name_zh = metric.label_zh or name_en
-        labels = {f.item: f.label for f in inputs if f.item}
+        labels = {STANDS_FOR.get(f.item, f.item): f.label for f in inputs if f.item}
         words = re.sub(
             r"([a-z_]+)(@-1)?",
             lambda m: (
@@ -384,13 +382,9 @@ class FactsRoute:
             ),
             metric.formula,
         )
-        calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
+        calcs, inputs_text = self._workings(results, lang)
         years = (
             f"{results[0].year}–{results[-1].year}" if len(results) > 1 else str(results[0].year)
-        )
-        inputs_text = "; ".join(
-            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
-            for f in inputs
         )
         if lang == "zh":
             text = (
@@ -403,31 +397,18 @@ class FactsRoute:
                 f"{company}'s {avg}{name_en} for FY{years} is {shown}. Formula: {words}. "
                 f"Calculation: {calcs}. Inputs: {inputs_text}."
             )
-        self._set(answer, text, inputs, value=round(value, d), unit=metric.unit, inline=False)
+        self._set(q.answer, text, inputs, value=round(value, d), unit=metric.unit, inline=False)
 
-    def _metric_change_answer(
-        self,
-        plan: QueryPlan,
-        route: Route,
-        answer: Answer,
-        company: str,
-        results: list[MetricResult],
-    ) -> None:
+    def _metric_change_answer(self, q: _Ask, results: list[MetricResult]) -> None:
         """A metric in two years and how it changed (percentage points for a percentage)."""
-        metric = route.metric
-        assert metric is not None
-        d, lang = route.decimals, plan.language
+        metric, d, lang, company = _metric_of(q)
         r0, r1 = results
         diff = r1.value - r0.value
         unit = "pp" if metric.unit == "%" else metric.unit
         s0, s1 = fmt.result(r0.value, metric.unit, d), fmt.result(r1.value, metric.unit, d)
         step = f"{diff:+,.{d}f}" + (" percentage points" if unit == "pp" else "")
-        calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
         inputs = [f for r in results for f in r.inputs]
-        cites = "; ".join(
-            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
-            for f in inputs
-        )
+        calcs, cites = self._workings(results, lang)
         if lang == "zh":
             name = metric.label_zh or metric.names_en[0]
             text = (
@@ -440,7 +421,17 @@ class FactsRoute:
                 f"{company}'s {name} went from {s0} in FY{r0.year} to {s1} in FY{r1.year}, a "
                 f"change of {step}. Calculation: {calcs}. Inputs: {cites}."
             )
-        self._set(answer, text, inputs, value=round(diff, d), unit=unit, inline=False)
+        self._set(q.answer, text, inputs, value=round(diff, d), unit=unit, inline=False)
+
+    def _workings(self, results: Sequence[MetricResult], lang: str) -> tuple[str, str]:
+        """The calculation of each year and every input with its page, as the answer shows them."""
+        calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
+        inputs = "; ".join(
+            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
+            for r in results
+            for f in r.inputs
+        )
+        return calcs, inputs
 
     # -- helpers --------------------------------------------------------------------------------
     def _target_years(self, plan: QueryPlan) -> list[int]:

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from backend.domain.companies import company_key, name_key, strip_legal
+from backend.domain.text import CJK
 from backend.records import Document
 
 _YEAR = re.compile(r"(?<![\d.,])(?:fy\s?'?|fiscal\s+(?:year\s+)?)?((?:19|20)\d{2})(?![\d])", re.I)
 _FY_SHORT = re.compile(r"\bfy\s?'?(\d{2})\b", re.I)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _QUARTER = re.compile(r"\b(q[1-4]|quarter|quarterly|10-q|three months|six months)\b|季度", re.I)
 _EIGHT_K = re.compile(r"\b8-k\b", re.I)
 _FOLLOW_UP = re.compile(
@@ -51,7 +51,7 @@ def narrow_question(text: str) -> bool:
 
 
 def language_of(text: str) -> str:
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK.findall(text))
     return "zh" if cjk >= 2 and cjk >= 0.2 * len(re.sub(r"\s", "", text)) else "en"
 
 
@@ -69,7 +69,7 @@ def years_in(text: str) -> list[int]:
 def _name_pattern(name: str) -> re.Pattern[str]:
     """Where a normalised name (:func:`name_key`) is written in the original text: any case,
     punctuation between its words, "&" for "and"."""
-    if _CJK.search(name):
+    if CJK.search(name):
         return re.compile(r"\s*".join(re.escape(c) for c in name.replace(" ", "")))
     words = ["(?:and|&)" if w == "and" else re.escape(w) for w in name.split()]
     return re.compile(r"(?<![^\W_])" + r"[\W_]*".join(words) + r"(?![^\W_])", re.I)
@@ -95,7 +95,7 @@ class CompanyIndex:
                 if len(key) >= 2:
                     index.names.setdefault(key, set()).add(d.doc_id)
             core = strip_legal(d.company) if d.company else ""
-            if core and not _CJK.search(core):
+            if core and not CJK.search(core):
                 first = next(iter(name_key(core).split()), "")
                 if len(first) >= 4 and first not in _GENERIC_WORDS:
                     first_words.setdefault(first, set()).add(name_key(core))
@@ -116,7 +116,7 @@ class CompanyIndex:
         groups: list[set[str]] = []
         consumed = hay
         for name in sorted(self.names, key=len, reverse=True):
-            needle = name if _CJK.search(name) else f" {name} "
+            needle = name if CJK.search(name) else f" {name} "
             if needle in consumed:
                 ids = set(self.names[name])
                 same = next((g for g in groups if self._same_company(g, ids)), None)
@@ -125,14 +125,14 @@ class CompanyIndex:
                 else:
                     groups.append(ids)
                 consumed = consumed.replace(needle, " ")
-        if not groups and _CJK.search(text):
+        if not groups and CJK.search(text):
             # "华锦股份" for 北方华锦化学工业股份有限公司: the name's core inside a full name
             for m in _ZH_NAME.finditer(text):
                 core = strip_legal(m.group(1))
                 if len(core) >= 2:
                     ids = set()
                     for name, owners in self.names.items():
-                        if core in name and _CJK.search(name):
+                        if core in name and CJK.search(name):
                             ids |= owners
                     if ids:
                         groups.append(ids)
@@ -286,7 +286,7 @@ def _substitute(
             if ids & first or index._same_company(ids, first):
                 left = " " if start and re.match(r"[^\W_]", out[start - 1]) else ""
                 right = " " if end < len(out) and re.match(r"[^\W_]", out[end]) else ""
-                if _CJK.search(company):
+                if CJK.search(company):
                     left = right = ""
                 out = out[:start] + left + company + right + out[end:]
     old = years_in(base)

@@ -69,6 +69,7 @@ class Retriever:
         facts: Any = None,
         search_threads: int = 1,
         keyword_cache_mb: int = 64,
+        keyword_index_mb: int = 0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -78,7 +79,9 @@ class Retriever:
         self._lock = threading.Lock()
         self._index: CompanyIndex | None = None
         self._generation = -1
-        self.keywords = KeywordIndex(catalog, threads=search_threads, cache_mb=keyword_cache_mb)
+        self.keywords = KeywordIndex(
+            catalog, threads=search_threads, cache_mb=keyword_cache_mb, index_mb=keyword_index_mb
+        )
         #: why vector search is off right now ("" when it works); set by a failed hybrid search
         self.degraded = ""
         #: hybrid searches that went on without vectors (an answer compares it before and after)
@@ -97,7 +100,10 @@ class Retriever:
 
     def warm_up(self) -> None:
         """Open the stores and load the reports' vectors for report-scoped searches (newest
-        first, while they fit in memory): the app calls it at start-up."""
+        first, while they fit in memory): the app calls it at start-up. The in-memory copy of
+        the keyword index is built meanwhile by a background thread at the lowest priority
+        (wide keyword searches use it once it is ready)."""
+        self.keywords.postings.start()
         index = self.company_index()
         newest = sorted(index.docs.values(), key=lambda d: d.updated_at, reverse=True)
         try:

@@ -9,51 +9,61 @@ these two functions, so training items teach the route the live agent takes.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from backend.answering.plan import QueryPlan, narrow_question
 from backend.domain.items import item_spans, items_in, scope_in
-from backend.domain.metrics import Metric, find_metric
+from backend.domain.metrics import METRICS, Metric, find_metric, metric_spans
+from backend.domain.text import CJK
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_COMPUTE = re.compile(
-    r"\b(difference|differ|change[sd]?|growth|grow|grew|increase[sd]?|decrease[sd]?|ratio|"
-    r"average|mean|sum|combined|percent(?:age)?|proportion|margin|how much (?:more|less|higher|"
-    r"lower)|cagr|turnover|times|divided|rate|ratio)\b|增长|变动|变化|比值|比率|比例|平均|合计|差额|"
-    r"同比|周转率|百分比|占比|多少倍",
-    re.I,
+
+def _terms(en: str, zh: str) -> re.Pattern[str]:
+    """English words (whole words, any case: ``en`` is an alternation) or Chinese terms."""
+    return re.compile(rf"\b(?:{en})\b|{zh}", re.I)
+
+
+_COMPUTE = _terms(
+    r"difference|differ|change[sd]?|growth|grow|grew|increase[sd]?|decrease[sd]?|ratio|average|"
+    r"mean|sum|combined|percent(?:age)?|proportion|margin|how much (?:more|less|higher|lower)|"
+    r"cagr|turnover|times|divided|rate",
+    "增长|变动|变化|比值|比率|比例|平均|合计|差额|同比|周转率|百分比|占比|多少倍",
 )
-_CHANGE = re.compile(
-    r"\b(chang\w*|grow\w*|grew|increas\w*|decreas\w*|year[- ]over[- ]year|yoy)\b|增长|变动|变化|"
-    r"同比|增减",
-    re.I,
+_CHANGE = _terms(
+    r"chang\w*|grow\w*|grew|increas\w*|decreas\w*|year[- ]over[- ]year|yoy",
+    "增长|变动|变化|同比|增减",
 )
-_AVERAGE = re.compile(r"\b(average|mean)\b|平均", re.I)
-_COMPARE = re.compile(
-    r"\b(compare|comparison|versus|vs\.?|higher|lower|larger|smaller)\b|比较|对比", re.I
-)
+_AVERAGE = _terms("average|mean", "平均")
+_COMPARE = _terms(r"compare|comparison|versus|vs\.?|higher|lower|larger|smaller", "比较|对比")
 _DECIMALS = re.compile(
     r"\b(one|two|three|four|\d)\s+decimal|小数点后\s*(一|两|二|三|四|\d)\s*位|保留\s*(一|两|二|三|四|\d)\s*位",
     re.I,
 )
-_NARRATIVE = re.compile(
-    r"\b(why|explain\w*|describe\w*|discuss\w*|reasons?|drove|drivers?|driven|impact\w*|"
-    r"affect\w*|risks?|strateg\w*|outlook|plans?|policy|policies|how (?:does|did|do|is|are|will)|"
-    r"what (?:are|were) the (?:main|key|primary)|summari[sz]\w*|overview)\b|为什么|原因|说明|介绍|"
-    r"描述|风险|战略|主要业务|影响",
-    re.I,
+_NARRATIVE = _terms(
+    r"why|explain\w*|describe\w*|discuss\w*|reasons?|drove|drivers?|driven|impact\w*|affect\w*|"
+    r"risks?|strateg\w*|outlook|plans?|policy|policies|how (?:does|did|do|is|are|will)|"
+    r"what (?:are|were) the (?:main|key|primary)|summari[sz]\w*|overview",
+    "为什么|原因|说明|介绍|描述|风险|战略|主要业务|影响",
+)
+#: The question asks for reasons, not (only) a figure: "what drove", "why did", "原因".
+_REASONS = _terms(
+    r"why|explain\w*|reasons?|drove|drivers?|driven|caus\w*|factors?|impact\w*|effects?|"
+    r"contribut\w* to|led to",
+    "为什么|为何|原因|驱动|导致|归因|影响",
+)
+#: A conditional instruction ("If gross margin is not a useful metric …, state that and explain
+#: why."): what it asks is only asked when its condition holds. A conditional question ("If
+#: revenue grew, why did the margin fall?") still asks.
+_CONDITION = re.compile(
+    r"(?:^|(?<=[.;?!。；？！]))\s*(?:if\b|如果|若)[^.;?!。；？！]*(?=[.;。；]|$)", re.I
 )
 _YES_NO = re.compile(r"^\s*(?:does|do|did|is|are|was|were|has|have|had|can)\b|是否|有没有", re.I)
-_TREND_UP = re.compile(
-    r"\bimprov\w*|\bincreas\w*|\bgrow\w*|\bhigher\b|\brising\b|上升|改善|提高", re.I
-)
-_TREND_DOWN = re.compile(
-    r"\bdeclin\w*|\bdecreas\w*|\bworsen\w*|\blower\b|\bfalling\b|下降|恶化", re.I
-)
-_POSITIVE = re.compile(r"\bpositive\b|为正|盈利", re.I)
-_NEGATIVE = re.compile(r"\bnegative\b|为负|亏损", re.I)
+_TREND_UP = _terms(r"improv\w*|increas\w*|grow\w*|higher|rising", "上升|改善|提高")
+_TREND_DOWN = _terms(r"declin\w*|decreas\w*|worsen\w*|lower|falling", "下降|恶化")
+_POSITIVE = _terms("positive", "为正|盈利")
+_NEGATIVE = _terms("negative", "为负|亏损")
 _DEFINED = re.compile(r"\bdefined\s+as\b|\bcalculated\s+as\b|定义为|计算公式|[=＝]", re.I)
 _RATIO_WORDS = re.compile(r"%|\bpercent|\bmargin\b|\bratio\b|率|比例|占比", re.I)
 _PERCENT_WORDS = re.compile(
@@ -111,7 +121,8 @@ class Route:
     boolean: str | None = None
     #: the direction the yes/no question asks about (positive / improving / increasing)
     upward: bool = True
-    #: items of a formula the question defines itself ("X is defined as a / b"), else None
+    #: items of a formula the question defines itself ("X is defined as a / b"), one per
+    #: mention, else None
     definition: list[str] | None = None
     #: the question asks for a percentage, margin or ratio
     ratio_words: bool = False
@@ -122,6 +133,8 @@ class Route:
     #: a percentage can be what is asked (percent, growth, rate, margin, change, share …); not
     #: for a difference, an amount or a plain ratio ("current ratio" is 1.5, not 150 %)
     percent_ok: bool = True
+    #: the question asks why, what drove or explain (outside a conditional clause)
+    reasons: bool = False
 
     def to_trace(self) -> dict[str, Any]:
         return {
@@ -149,11 +162,28 @@ def _boolean(question: str) -> tuple[str | None, bool]:
 
 
 def _definition(question: str) -> list[str] | None:
-    """Items of a formula the question spells out ("… is defined as: DIO + DSO - DPO")."""
+    """Items of a formula the question spells out ("… is defined as: DIO + DSO - DPO"), one
+    per mention: "COGS + change in inventory" names inventory once more than DIO does."""
     m = _DEFINED.search(question)
     if not m:
         return None
-    return items_in(question[m.end() :])
+    return [key for _, _, key in item_spans(question[m.end() :])]
+
+
+def _asks_reasons(question: str) -> bool:
+    """The question asks why a figure is what it is ("What drove the gross margin change?",
+    "毛利率下降的原因"): the facts route gives a number, not a reason. Words inside an item's
+    own name ("effect of exchange rate changes on cash", "汇率变动…的影响") and a conditional
+    clause ("if … is not a useful metric, explain why") ask no reason."""
+    text = _CONDITION.sub(" ", question)
+    return bool(_REASONS.search(_blank(text, [(s, e) for s, e, _key in item_spans(text)])))
+
+
+def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` with each span written over in spaces: positions kept, the words gone."""
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 def analyse(question: str) -> Route:
@@ -176,48 +206,150 @@ def analyse(question: str) -> Route:
         definition=_definition(question),
         ratio_words=bool(_RATIO_WORDS.search(question)),
         percent=bool(_PERCENT_WORDS.search(question))
-        or (bool(_CJK.search(question)) and not _ZH_AMOUNT_CHANGE.search(question)),
+        or (bool(CJK.search(question)) and not _ZH_AMOUNT_CHANGE.search(question)),
         span=bool(_SPAN.search(question)),
         percent_ok=bool(_PERCENT_OK.search(question)),
+        reasons=_asks_reasons(question),
     )
 
 
 def takes_facts_route(plan: QueryPlan, route: Route) -> bool:
     """The routing rule: a named company and a statement item or metric, with no qualifier that
-    makes the annual statement line the wrong answer (a quarter, a segment, a region, a product
-    line, "excluding …"): then the item asked IS the statement line."""
-    if not plan.companies or not (route.items or route.metric) or route.narrow:
+    makes the annual statement line (or the company-wide metric) the wrong answer (a quarter, a
+    segment, a region, a product line, a unit, "excluding …"): then the item asked IS the
+    statement line, the metric asked IS the one computed from the statements. Not when the
+    question asks for reasons, writes or names inputs of another formula than ours, or asks
+    an unknown figure as a share of a known one ("wages expense as a percent of net sales")."""
+    if not plan.companies or not (route.items or route.metric) or route.narrow or route.reasons:
         return False
-    return route.metric is not None or not qualified(plan.question, plan.names)
+    question, names = plan.question, plan.names
+    if other_formula(route) or unnamed_share(question, route.metric):
+        return False
+    if route.metric is not None and other_inputs(question, names, route.metric):
+        return False
+    return not qualified(question, names, route.metric)
+
+
+def other_formula(route: Route) -> bool:
+    """The question defines its own formula ("X is defined as …") and it is not ours: another
+    set of items, or an item named more often than our formula names it (DPO over "COGS +
+    change in inventory" is not DPO over COGS); a formula and no metric of ours is never ours."""
+    if route.definition is None:
+        return False
+    if route.metric is None:
+        return True
+    said, ours = Counter(route.definition), route.metric.mentions()
+    return set(said) != set(ours) or any(n > ours[key] for key, n in said.items())
+
+
+#: "using FY2022 Adjusted EBIT as the numerator", "based on FY2022 data", "(using total cash
+#: dividends paid and net income …)": up to the end of the clause.
+_INPUTS = re.compile(
+    r"\b(?:using|based\s+on|with)\s+(.+?)(?=[,;:?!()（），；：？！]|\.(?:\s|$)|$)", re.I
+)
+#: An item that stands for one of a formula's items: net income attributable to the company.
+STANDS_FOR = {"net_income_parent": "net_income"}
+#: Figures no statement line is: the company's own adjusted measures, EBIT and its kin.
+_NOT_A_LINE = re.compile(
+    r"\b(?:adjusted|non-?gaap|pro[- ]forma|normali[sz]ed|underlying|core|organic|"
+    r"ebit(?:da|dar)?|nopat)\b",
+    re.I,
+)
+
+
+def other_inputs(question: str, names: Sequence[str], metric: Metric) -> bool:
+    """The question names, with "using …", "based on …" or "with …", an input the metric's
+    formula does not use: "interest coverage using Adjusted EBIT" is not operating income over
+    interest expense. An input is ours when it is one of the formula's items (unqualified) or
+    a metric computed from them ("EBITDA margin using EBITDA")."""
+    ours = {key for key, _ in metric.items()}
+    within = [m for m in METRICS if {key for key, _ in m.items()} <= ours]
+    for found in _INPUTS.finditer(question):
+        phrase = found.group(1)
+        for m in within:  # our own names leave what is left to check
+            phrase = _blank(phrase, metric_spans(phrase, m))
+        if _NOT_A_LINE.search(phrase) or find_metric(phrase) is not None:
+            return True
+        if any(STANDS_FOR.get(key, key) not in ours for key in items_in(phrase)):
+            return True
+        if qualified(phrase, names):
+            return True
+    return False
+
+
+#: "… as a percent of net sales", "as a % of revenue", "占营业收入的比例": a share of an item.
+_SHARE_OF = re.compile(
+    r"\s*\bas\s+(?:an?\s+)?(?:%|percent(?:age)?|share|proportion|fraction)\s+of\b|\s*占(?![用有据])",
+    re.I,
+)
+#: Words that may follow an item before "as a percent of" ("SG&A expenses as a % of …").
+_ITEM_TAIL = re.compile(r"(?:\s+(?:expenses?|costs?|amounts?|spending|line))*$", re.I)
+
+
+def unnamed_share(question: str, metric: Metric | None = None) -> bool:
+    """The question asks a figure as a share of an item, and that figure is no item we know
+    ("wages expense as a percent of net sales", "职工薪酬占营业收入的比例"): what is asked is
+    the unknown figure, not the item after "of", so the facts route must not answer about it.
+    A metric's own name ("capex as a % of revenue") is known."""
+    spans = _spans(question)
+    named = metric_spans(question, metric) if metric is not None else []
+    for found in _SHARE_OF.finditer(question):
+        if any(s <= found.start() and found.end() <= e for s, e in named):
+            continue
+        head = _ITEM_TAIL.sub("", question[: found.start()])
+        if not any(end == len(head) for _, end, _key in spans):
+            return True
+    return False
 
 
 #: Words that may stand between a company's name and a statement item without changing it.
 _MODIFIERS = frozenset(
-    """total net consolidated annual reported unadjusted gaap cash fiscal full overall entire
-    year-end ending end""".split()
+    """total net consolidated annual reported unadjusted gaap cash fiscal fy full overall entire
+    year-end ending ended end year-over-year yoy twelve months weeks group 10-k 20-f prior
+    previous preceding last current latest recent most usd dollars million millions billion
+    billions thousand thousands""".split()
 )
 #: Words that end the search for a qualifier: whatever stands before them is another phrase.
 _FUNCTION_WORDS = frozenset(
     """what which how much many was were is are did does do the a an its their our in of for from
     by and or to at on as per with change changes growth increase decrease ratio margin percent
     percentage average sum difference compute calculate report reported during between
-    year years company company's amount value figure line item""".split()
+    year years company company's amount value figure line item has have had be been being can
+    could would should will may if then than not this that these those it like such about define
+    defined using use based considering given changed changing compare compared improve improved
+    improving decline declined declining increased increasing decreased decreasing grew grow
+    growing rose rising fell falling drove drive driven positive negative higher lower respectively
+    versus vs against over since until through when where while each both""".split()
 )
+#: Chinese words that leave a statement line as it is (the statement, the report, the period …).
 _ZH_CONTEXT = re.compile(
-    r"合并|母公司|利润表|资产负债表|现金流量表|报表|财务|项目|中|年末|年初|期末|期初|[“”\"'‘’《》]"
+    "|".join(
+        """合并 母公司 利润表 资产负债表 现金流量表 报表 财务 项目 中 年末 年初 期末 期初 年度报告 年报
+        公司 企业 整体 总体 综合 全年""".split()
+    )
+    + r"|[“”\"'‘’《》]"
 )
-_YEARISH = re.compile(r"(?:fy|q[1-4])?'?\d+")
-_AFTER = re.compile(r"^\s*(?:from|of|for|in|at|by)\s+((?:[\w&'’.-]+\s*){1,4})", re.I)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+#: A day of a month ("December 31", "31 Dec."): the end of the period, not a month's figure.
+_DATE = re.compile(rf"\b(?:{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH})(?!\d)", re.I)
+_WORD = r"[A-Za-z0-9][\w&'’.-]*"
+_PARTS = re.compile(r"[^\W_]+")
+_POSSESSIVE = re.compile(r"\w['’]s?$")
+_YEARISH = re.compile(r"(?:fy|q[1-4])?'?\d[\d.,]*")
+#: What may follow the item and carry a qualifier: "revenue from Asia Pacific", "operating margin
+#: of the Consumer segment", "revenue per day", "gross margin excluding fuel".
+_CONNECTOR = r"from|of|for|in|at|by|per|excluding|excl\.?|without"
+_AFTER = re.compile(rf"^\s*(?:{_CONNECTOR})\s+((?:[\w&'’.-]+\s*){{1,4}})", re.I)
 
 
 def _spans(question: str) -> list[tuple[int, int, str]]:
     """Item phrases of the question outside parentheses ("净利润（含少数股东损益）" asks one item)."""
-    out = []
-    for start, end, key in item_spans(question):
-        head = question[:start]
-        if head.count("(") + head.count("（") <= head.count(")") + head.count("）"):
-            out.append((start, end, key))
-    return out
+    return [s for s in item_spans(question) if _outside_parentheses(question, s[0])]
+
+
+def _outside_parentheses(question: str, start: int) -> bool:
+    head = question[:start]
+    return head.count("(") + head.count("（") <= head.count(")") + head.count("）")
 
 
 def _bare(word: str) -> str:
@@ -225,45 +357,71 @@ def _bare(word: str) -> str:
     return re.sub(r"(?:['’]s?)$", "", word.lower().rstrip(".,"))
 
 
-def qualified(question: str, names: Sequence[str]) -> bool:
-    """A statement item in the question carries a qualifier the statement line lacks: "Pet
-    segment net sales", "footwear revenues", "revenue from Asia Pacific", "柴油机营业收入"."""
-    name_words = {_bare(w) for n in names for w in re.findall(r"[\w&'’.-]+", n)}
+def qualified(question: str, names: Sequence[str], metric: Metric | None = None) -> bool:
+    """What the question asks carries a qualifier the statement line lacks: "Pet segment net
+    sales", "footwear revenues", "revenue from Asia Pacific", "柴油机营业收入"; or, for a
+    ``metric``, one the company-wide metric lacks: "operating margin in Asia Pacific",
+    "化工产品的毛利率", "adjusted EBITDA margin". A qualifier is told apart the same way for
+    both: from the company's ``names``, years, and words that leave the line as it is (total,
+    consolidated, annual, fiscal …)."""
+    # a name's words, and the parts of each ("Coca-Cola" → coca-cola, coca, cola)
+    name_words = {_bare(w) for n in names for w in re.findall(r"[\w&'’.-]+", n) + _PARTS.findall(n)}
     name_text = [n.replace(" ", "") for n in names if n]
-    for start, end, _key in _spans(question):
+    question = _DATE.sub(lambda m: " " * len(m.group()), question)  # positions kept
+    if metric is not None:  # the metric's names, not the items inside them ("days sales …")
+        spans = [s for s in metric_spans(question, metric) if _outside_parentheses(question, s[0])]
+    else:
+        spans = [(start, end) for start, end, _key in _spans(question)]
+    for start, end in spans:
         before = re.sub(r"\([^()]*\)|（[^（）]*）", " ", question[:start])
-        if _CJK.search(question[start:end]):
-            tail = re.split(r"(?:19|20)\d{2}\s*年度?|的|，|,|、|\s|\?|？", before)[-1]
-            for n in sorted(name_text, key=len, reverse=True):
-                tail = tail.replace(n, "")
-            tail = _ZH_CONTEXT.sub("", tail)
-            if len(_CJK.findall(tail)) >= 2:
+        if CJK.search(question[start:end]):
+            if _zh_qualifier(before, name_text):
                 return True
-            continue
-        clause = re.split(r"[,.;:?!]\s", before)[-1]
-        for word in reversed([_bare(w) for w in re.findall(r"[A-Za-z][\w&'’.-]*", clause)]):
-            if word in _MODIFIERS or word in name_words or _YEARISH.fullmatch(word):
-                continue
-            if word not in _FUNCTION_WORDS:
-                return True  # "Pet segment net sales", "footwear revenues"
-            break
-        after = _AFTER.match(question[end:])
-        if after:
-            rest = [_bare(w) for w in re.findall(r"[A-Za-z][\w&'’.-]*", after.group(1))]
-            rest = [
-                w
-                for w in rest
-                if w not in _MODIFIERS | _FUNCTION_WORDS | name_words and not _YEARISH.fullmatch(w)
-            ]
-            if rest:
-                return True
+        elif _en_qualifier(before, question[end:], name_words):
+            return True
     return False
+
+
+def _zh_qualifier(before: str, name_text: Sequence[str]) -> bool:
+    """Two characters or more other than the company's name, a year or a context word stand
+    right before a Chinese item: "柴油机营业收入", "化工产品的毛利率"."""
+    tail = re.split(r"(?:19|20)\d{2}\s*年度?|的|，|,|、|\s|\?|？", before.rstrip("的 "))[-1]
+    for n in sorted(name_text, key=len, reverse=True):
+        tail = tail.replace(n, "")
+    return len(CJK.findall(_ZH_CONTEXT.sub("", tail))) >= 2
+
+
+def _en_qualifier(before: str, after: str, name_words: set[str]) -> bool:
+    """A word that changes the item stands before it in its clause ("Pet segment net sales",
+    "footwear revenues") or after it ("revenue from Asia Pacific", "revenue per day")."""
+
+    def plain(word: str) -> bool:  # leaves the item as it is
+        return word in _MODIFIERS or word in name_words or bool(_YEARISH.fullmatch(word))
+
+    clause = re.split(r"[,.;:?!]\s|[/+*=×÷]", before)[-1]
+    for raw in reversed(re.findall(_WORD, clause)):
+        word = _bare(raw)
+        if not plain(word):
+            # a possessive is the owner, however the question calls it ("AMEX's", "JnJ's")
+            if word not in _FUNCTION_WORDS and not _POSSESSIVE.search(raw):
+                return True
+            break
+    m = _AFTER.match(after)
+    return bool(m) and any(not plain(w) and w not in _FUNCTION_WORDS for w in _words(m.group(1)))
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text``, bare (:func:`_bare`): "3M's FY2018 revenue" → 3m, fy2018, revenue."""
+    return [_bare(w) for w in re.findall(_WORD, text)]
 
 
 def expression_fits(expr: str, route: Route) -> str:
     """'' when the model's expression has the shape the question asks for, else why not: an
-    average adds and divides, a change subtracts (and divides, for a rate)."""
+    average adds and divides, a change subtracts (and divides, for a rate); a question that asks
+    why is not answered by a calculation."""
     e = expr.replace(" ", "")
+    if route.reasons:  # "What drove the reduction in SG&A as a % of sales?": a figure says no why
+        return "the question asks why, which a calculation cannot answer"
     if route.average and not ("+" in e and "/" in e):
         return "the question asks for an average: (a + b) / n"
     if route.change and not route.average and "-" not in e.lstrip("-(") and "growth(" not in e:
@@ -288,6 +446,7 @@ def calculation_route(question: str) -> Route:
 
 
 __all__ = [
+    "STANDS_FOR",
     "Route",
     "analyse",
     "asks_computation",
@@ -295,6 +454,9 @@ __all__ = [
     "calculation_route",
     "expression_fits",
     "is_percent",
+    "other_formula",
+    "other_inputs",
     "requested_decimals",
     "takes_facts_route",
+    "unnamed_share",
 ]

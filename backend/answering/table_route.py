@@ -21,11 +21,11 @@ from backend.answering.plan import QueryPlan
 from backend.answering.route import Route, asks_decimals
 from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
+from backend.domain.text import CJK
 from backend.records import Cell
 from backend.store.keywords import tokens
 from backend.store.tables import RowHit
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Words that say what to do with a figure, not which figure it is.
 _QUESTION_WORDS = frozenset(
     """what which how much many was were is are did does do the a an of in on for to from by at
@@ -115,7 +115,7 @@ class TableRoute:
         picks = []
         for rank, row in enumerate(self.toolbox.rows):
             own = terms(row.label)
-            if _CJK.search(row.label):
+            if CJK.search(row.label):
                 if not _cjk_label_in(row.label, question):
                     continue
             elif not own or not own <= q_terms:

@@ -7,9 +7,9 @@
   its conversation (follow-ups work as in the chat); the answer's text carries its citations
   ``[file p.N]`` and an extra field ``annalyst`` has the structured citations, trace, value and
   unit. Optional ``annalyst_filters``: ``{"company", "year", "doc_ids"}``. ``stream: true``
-  answers as server-sent events ending ``data: [DONE]``; the checked answer is streamed (the
-  model's draft may still be withheld, so it is never sent), with keep-alive comments while the
-  agent works;
+  answers as server-sent events ending ``data: [DONE]``, sent as the answer is made: the
+  progress (stages, the best evidence, the model's draft) in ``reasoning_content`` at once, the
+  checked answer in ``content`` once its numbers are checked (:func:`_sse` says why);
 * ``POST /v1/reports`` (multipart, field ``file``, several allowed) queues indexing jobs;
   ``GET /v1/reports`` lists the reports and the jobs; ``GET /v1/jobs/{job_id}`` one job.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,9 +37,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.answering.answer import Answer
 from backend.answering.chat import Filters, Turn
-from backend.answering.events import Final
+from backend.answering.events import Evidence, Final, Status, Token
 from backend.app.auth import is_loopback
-from backend.app.display import api_text, citation_labels, trace_steps
+from backend.app.conversations import guard_prompt_echo
+from backend.app.display import api_text, citation_labels, echoes_prompt_example, trace_steps
 from backend.errors import AnnalystError, UnsafeServe
 
 MODELS = {"annalyst": "agent", "annalyst-rag": "rag"}
@@ -132,7 +134,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AnnalystError)
     def annalyst_error(request: Request, err: AnnalystError) -> JSONResponse:
-        return JSONResponse({"error": {"message": str(err), "type": "annalyst_error"}}, 400)
+        body = {"message": str(err), "type": "annalyst_error", "code": err.code}
+        return JSONResponse({"error": body}, 400)
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, err: HTTPException) -> JSONResponse:
@@ -160,8 +163,10 @@ def _add_chat_routes(app: FastAPI, services: Any, auth: Callable[[Request], None
             "model": model,
         }
         if body.get("stream"):
-            return StreamingResponse(_sse(events, meta, services), media_type="text/event-stream")
+            stream = _sse(events, meta, services, asked[-1])
+            return StreamingResponse(stream, media_type="text/event-stream")
         answer = next(e.answer for e in events if isinstance(e, Final))
+        guard_prompt_echo(answer)  # as in the chat: the prompt's example is never an answer
         return _completion(meta, answer, services)
 
 
@@ -228,16 +233,11 @@ def _add_report_routes(app: FastAPI, services: Any, auth: Callable[[Request], No
         return _job(found)
 
 
+_JOB_FIELDS = ("job_id", "status", "op", "file", "doc_id", "stage", "result")
+
+
 def _job(j: Any) -> dict[str, Any]:
-    return {
-        "job_id": j.job_id,
-        "status": j.status,
-        "op": j.op,
-        "file": j.file,
-        "doc_id": j.doc_id,
-        "stage": j.stage,
-        "result": j.result,
-    }
+    return {name: getattr(j, name) for name in _JOB_FIELDS}
 
 
 def _history(services: Any, questions: list[str]) -> list[Turn]:
@@ -250,9 +250,52 @@ def _history(services: Any, questions: list[str]) -> list[Turn]:
     return turns
 
 
-def _sse(events: Iterator[Any], meta: dict[str, Any], services: Any) -> Iterator[str]:
-    """Server-sent events: the role, a keep-alive comment per stage, the checked answer in pieces,
-    the final chunk with ``finish_reason`` and the ``annalyst`` field, then ``[DONE]``."""
+_STAGES = {
+    "facts": "Looking up the financial statements",
+    "tables": "Reading the report's tables",
+    "search": "Searching the reports",
+    "plan": "Planning the calculation",
+    "write": "The model is writing",
+    "read": "The model is reading the sources",
+}
+_DRAFTING = {"write", "read"}  # stages after which Token events are the model's unchecked draft
+_DRAFT_ACTIVE = re.compile(r"([\\\[\]])")
+
+
+def _draft_piece(piece: str) -> str:
+    """Text from the model or a report for ``reasoning_content``, which clients render as
+    Markdown joined with the pieces before it: brackets and backslashes escaped, "<" as an
+    entity, so that no link, image or tag can form across pieces."""
+    return _DRAFT_ACTIVE.sub(r"\\\1", piece).replace("<", "&lt;")
+
+
+def _sse(
+    events: Iterator[Any], meta: dict[str, Any], services: Any, question: str
+) -> Iterator[str]:
+    """Server-sent events, sent as the answer is made; ``content`` only ever carries checked text.
+
+    The numbers of an answer are checked after the model has written it: each sentence against
+    the page it cites, and a sentence that fails is dropped (an answer left with nothing becomes
+    "not found"); an answer that repeats the prompt's example is withheld. So the model's words
+    cannot go into ``content`` as they come — a client that reads ``content`` alone (a notebook,
+    Excel) would keep a number the check then removes. Instead:
+
+    1. the role;
+    2. progress, as it happens, in ``delta.reasoning_content`` — the field that DeepSeek, vLLM,
+       llama.cpp's server and Open WebUI use for a model's thinking, shown apart from the
+       answer: each stage ("Searching the reports…"), the best evidence with its page, then the
+       model's draft as it is generated, headed "Draft (not checked yet)" (Markdown-escaped:
+       it is never a link or an image); the same progress as data in the chunk's extra field
+       ``annalyst_progress`` (``{"stage"}``, ``{"evidence", "file", "page"}``, ``{"draft"}`` —
+       the raw piece — and ``{"checked"}``). A draft that starts repeating the prompt's example
+       stops there (as in the chat);
+    3. the checked answer in ``delta.content`` pieces, once the check is done (a note in the
+       progress first when the check left out sentences of the draft);
+    4. the final chunk with ``finish_reason`` and the ``annalyst`` field, then ``[DONE]``.
+
+    Routes without a model (facts, tables, a checked calculation) have no draft: their answer is
+    checked when it is made and follows the stage at once.
+    """
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
@@ -263,24 +306,55 @@ def _sse(events: Iterator[Any], meta: dict[str, Any], services: Any) -> Iterator
         }
         return f"data: {json.dumps(body, ensure_ascii=False, default=str)}\n\n"
 
+    def progress(text: str, **data: Any) -> str:
+        return chunk({"reasoning_content": text}, annalyst_progress=data)
+
     yield chunk({"role": "assistant"})
-    answer = None
+    answer, stage, draft, echo = None, "", None, False
     try:
         for event in events:
             if isinstance(event, Final):
                 answer = event.answer
-            else:
-                yield ": working\n\n"
+            elif isinstance(event, Status):
+                stage = event.stage
+                yield progress(f"{_STAGES.get(stage, stage)}…\n", stage=stage)
+            elif isinstance(event, Evidence):
+                line = f"Best evidence ({event.file_name} p.{event.page}): {event.text}\n"
+                yield progress(_draft_piece(line), evidence=event.text, file=event.file_name,
+                               page=event.page)  # fmt: skip
+            elif isinstance(event, Token) and stage in _DRAFTING and not echo:
+                if draft is None:
+                    draft = ""
+                    yield progress("Draft (not checked yet):\n", draft="")
+                draft += event.text
+                echo = echoes_prompt_example(draft, question)  # then the rest is not sent
+                if not echo:
+                    yield progress(_draft_piece(event.text), draft=event.text)
     except AnnalystError as err:
         yield chunk({"content": str(err)}, "stop")
         yield "data: [DONE]\n\n"
         return
     assert answer is not None
+    guard_prompt_echo(answer)
+    yield progress(f"\n{_checked_note(answer, draft is not None)}\n", checked=True)
     text = api_text(answer.answer)
     for start in range(0, len(text), 24):
         yield chunk({"content": text[start : start + 24]})
     yield chunk({}, "stop", annalyst=_annalyst_field(answer, services))
     yield "data: [DONE]\n\n"
+
+
+def _checked_note(answer: Answer, drafted: bool) -> str:
+    """What the check did to the model's draft, for the progress."""
+    steps = [s.get("step") for s in answer.trace]
+    dropped = sum(len(s.get("sentences") or []) for s in answer.trace if s.get("step") == "dropped")
+    if "withheld" in steps:
+        return "Checked: the draft repeats the prompt's example, so it is withheld."
+    if drafted and answer.refused:
+        return "Checked: the cited pages do not support the draft, so it is not the answer."
+    if dropped:
+        return f"Checked against the cited pages: {dropped} sentence(s) of the draft left out."
+    return "Checked against the cited pages."
 
 
 def serve(services: Any, host: str, port: int) -> None:

@@ -64,6 +64,7 @@ class AnswerRun:
     events: list[Event] = field(default_factory=list)
     done: bool = False
     error: str = ""  # a user-facing message (AnnalystError), or "unexpected"
+    failure: AnnalystError | None = None  # that error, for the interface's translations
     seq: int | None = None  # the stored turn, once done
     seen: bool = False  # a failed run's error was shown
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
@@ -184,7 +185,7 @@ class ConversationService:
                     )
                 run.push(event)
         except AnnalystError as err:
-            run.error = str(err)
+            run.error, run.failure = str(err), err
         except Exception:
             log.exception("answering %r failed", run.question)
             run.error = "unexpected"

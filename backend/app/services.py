@@ -86,6 +86,7 @@ class Services:
             facts=self.facts,
             search_threads=s.search_threads,
             keyword_cache_mb=s.keyword_cache_mb,
+            keyword_index_mb=s.keyword_index_mb,
         )
 
     @cached_property

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+from backend.domain.text import fixed_point, has_cjk
+
 _LEGAL_EN = re.compile(
     r"[,\s]+(?:inc\.?|incorporated|corp\.?|corporation|company|co\.?|limited|ltd\.?|plc|ag|se|"
     r"n\.v\.|nv|s\.a\.|sa|group|holdings?|l\.p\.|lp|llc|and subsidiaries|& subsidiaries)$",
@@ -25,25 +26,13 @@ _LEGAL_EN = re.compile(
 _LEGAL_ZH = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|集团|股份|公司)$")
 
 
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
-
-
 def strip_legal(name: str) -> str:
     """The name without trailing legal forms and a leading "The" (repeatedly: "X Holdings, Inc.")."""
     name = name.strip()
     if has_cjk(name):
-        name = re.sub(r"\s+", "", name)
-        prev = None
-        while prev != name:
-            prev = name
-            name = _LEGAL_ZH.sub("", name)
-        return name or prev
-    prev = None
-    while prev != name:
-        prev = name
-        name = _LEGAL_EN.sub("", name).strip(" ,.")
-    return re.sub(r"^the\s+", "", name, flags=re.I) or prev
+        return fixed_point(lambda s: _LEGAL_ZH.sub("", s), re.sub(r"\s+", "", name))
+    name = fixed_point(lambda s: _LEGAL_EN.sub("", s).strip(" ,."), name)
+    return re.sub(r"^the\s+", "", name, flags=re.I) or name
 
 
 def name_key(text: str) -> str:

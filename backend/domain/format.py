@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from backend.domain.text import fixed_point
+
 CURRENCY_SIGN = {
     "USD": "$",
     "EUR": "€",
@@ -140,8 +142,4 @@ _LABEL_NOISE = re.compile(
 def display_label(label: str) -> str:
     """A statement row label without enumerators and remarks: "五、净利润（净亏损以“－”号填列）"
     → "净利润", "其中：营业收入" → "营业收入"."""
-    prev = None
-    while prev != label:
-        prev = label
-        label = _LABEL_NOISE.sub("", label).strip()
-    return label or prev
+    return fixed_point(lambda s: _LABEL_NOISE.sub("", s).strip(), label)

@@ -9,8 +9,12 @@ the longest name found in a question wins.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+#: Calculator functions a formula may call (not item keys).
+_FUNCTIONS = frozenset({"avg", "growth", "abs"})
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,21 @@ class Metric:
         out = []
         for m in re.finditer(r"([a-z_]+)(?:@(-?\d+))?", self.formula):
             name = m.group(1)
-            if name in ("avg", "growth", "abs"):
+            if name in _FUNCTIONS:
                 continue
             pair = (name, int(m.group(2) or 0))
             if pair not in out:
                 out.append(pair)
         return out
+
+    def mentions(self) -> Counter[str]:
+        """How often the formula names each item as a written formula would: an average of
+        opening and closing balances once ("average inventory"), a growth rate three times
+        ("(new - old) / old"). A definition the question writes that names an item more often
+        (DPO over "COGS + change in inventory") is another formula, though its items are ours."""
+        text = re.sub(r"avg\(\s*([a-z_]+)\s*,\s*\1@-1\s*\)", r"\1", self.formula)
+        text = re.sub(r"growth\(\s*([a-z_]+)@-1\s*,\s*\1\s*\)", r"(\1 - \1) / \1", text)
+        return Counter(n for n in re.findall(r"[a-z_]+", text) if n not in _FUNCTIONS)
 
     def substitute(self, numbers: Mapping[tuple[str, int], str]) -> str:
         """The formula with every ``(item, year offset)`` replaced by its number's text."""
@@ -205,6 +218,16 @@ METRICS: tuple[Metric, ...] = (
         "应收账款周转天数",
     ),
     Metric(
+        "cash_conversion_cycle",
+        "365 * avg(inventory, inventory@-1) / cost_of_revenue"
+        " + 365 * avg(accounts_receivable, accounts_receivable@-1) / revenue"
+        " - 365 * avg(accounts_payable, accounts_payable@-1) / cost_of_revenue",
+        "days",
+        ("cash conversion cycle", "cash cycle", "ccc"),
+        ("现金转换周期", "现金循环周期", "现金周期"),
+        "现金转换周期",
+    ),
+    Metric(
         "capex_to_revenue",
         "capex / revenue * 100",
         "%",
@@ -306,16 +329,27 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
+def metric_spans(text: str, metric: Metric) -> list[tuple[int, int]]:
+    """Where ``metric``'s names are written in ``text``: (start, end) of each, in text order, a
+    longer name winning over a name inside it. English names match in any case as whole words,
+    Chinese names as written."""
+    spans: list[tuple[int, int]] = []
+    for name in sorted((*metric.names_en, *metric.names_zh), key=len, reverse=True):
+        if name in metric.names_zh:
+            found = re.finditer(re.escape(name), text)
+        else:
+            found = re.finditer(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])", text, re.I)
+        for m in found:
+            if all(m.end() <= s or m.start() >= e for s, e in spans):
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
 def find_metric(text: str) -> Metric | None:
     """The metric named in ``text`` (longest name first), or None."""
-    low = text.lower()
     best: tuple[int, Metric] | None = None
     for metric in METRICS:
-        for name in metric.names_en:
-            pattern = r"(?<![a-z])" + re.escape(name) + r"(?![a-z])"
-            if re.search(pattern, low) and (best is None or len(name) > best[0]):
-                best = (len(name), metric)
-        for name in metric.names_zh:
-            if name in text and (best is None or len(name) > best[0]):
-                best = (len(name), metric)
+        longest = max((e - s for s, e in metric_spans(text, metric)), default=0)
+        if longest and (best is None or longest > best[0]):
+            best = (longest, metric)
     return best[1] if best else None

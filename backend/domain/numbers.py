@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from backend.domain.text import CJK
+
 _SCALE_WORDS = {
     "thousand": 1e3, "thousands": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6,
     "m": 1e6, "mm": 1e6, "billion": 1e9, "billions": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12,
@@ -33,7 +35,6 @@ _MONTH_BEFORE = re.compile(
 _MONTH_AFTER = re.compile(
     r"^\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I
 )
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def unverified_numbers(
     for text in evidence:
         evidence_values.extend(n.value for n in parse_numbers(text, skip_years=False))
         evidence_values.extend(n.base for n in parse_numbers(text, skip_years=False))
-    chinese = bool(_CJK.search(answer)) or any(_CJK.search(t) for t in evidence)
+    chinese = bool(CJK.search(answer)) or any(CJK.search(t) for t in evidence)
     stripped = re.sub(r"\[[^\]]*\bp\.\s*\d+[^\]]*\]|\[\d+(?:\s*,\s*\d+)*\]", " ", answer)
     missing = []
     for n in parse_numbers(stripped):

@@ -221,10 +221,11 @@ class LlamaCppLLM(LLM):
 def response_format(schema: dict[str, Any], form: str = "json_schema") -> dict[str, Any]:
     """The ``response_format`` that asks an OpenAI-compatible server for JSON of ``schema``.
 
-    'json_schema': the standard form (OpenAI, vLLM, Ollama, llama.cpp's llama-server);
-    'llama_cpp': ``{"type": "json_object", "schema": ...}``, the one form llama-cpp-python's own
-    server turns into a grammar (0.3.x: its request model knows only "text" and "json_object";
-    a json_schema request is accepted and answered without any constraint, tests/test_scale.py).
+    'json_schema': the standard form (OpenAI, vLLM, Ollama, llama.cpp's llama-server — which
+    turns it into a grammar, tests/test_scale.py); 'llama_cpp': ``{"type": "json_object",
+    "schema": ...}``, the one form llama-cpp-python's own server turns into a grammar (0.3.x: its
+    request model knows only "text" and "json_object", and it answers a json_schema request with
+    a 500, tests/test_scale.py). llama-server reads this form too.
     """
     if form == "llama_cpp":
         return {"type": "json_object", "schema": schema}

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from backend.domain.injection import instruction_like
 from backend.errors import (
@@ -224,6 +224,13 @@ def _upsert_document(conn: sqlite3.Connection, doc: Document) -> None:
     )
 
 
+def _pending(table: str) -> str:
+    """The name of a bookkeeping table of unsettled vectors (checked: it goes into SQL text)."""
+    if table not in ("indexing", "tombstones"):
+        raise ValueError(f"no bookkeeping table {table!r}")
+    return table
+
+
 def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) -> bool:
     """Add ``column`` to ``table`` of an older catalogue; True when it was missing."""
     have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
@@ -231,6 +238,37 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) ->
         return False
     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
     return True
+
+
+def _fts5_varints(blob: bytes) -> list[int]:
+    """The SQLite varints FTS5 packs into a record (big-endian, 7 bits a byte, 8 in a 9th)."""
+    out: list[int] = []
+    value = 0
+    length = 0
+    for byte in blob:
+        length += 1
+        if length == 9:
+            out.append((value << 8) | byte)
+            value = length = 0
+        elif byte & 0x80:
+            value = (value << 7) | (byte & 0x7F)
+        else:
+            out.append((value << 7) | byte)
+            value = length = 0
+    return out
+
+
+def _fts5_vocabulary(conn: sqlite3.Connection) -> None:
+    """fts5vocab tables over the keyword index in this connection's temp schema (nothing is
+    written to the catalogue): terms with their row counts, and every term occurrence."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_terms "
+        "USING fts5vocab(main, chunks_fts, row)"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_instances "
+        "USING fts5vocab(main, chunks_fts, instance)"
+    )
 
 
 class Catalog:
@@ -333,6 +371,16 @@ class Catalog:
                 raise
             conn.execute("COMMIT")
 
+    def _column(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The first column of a query's rows."""
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute(sql, args)]
+
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """One statement in its own transaction."""
+        with self.transaction() as conn:
+            conn.execute(sql, args)
+
     # -- generation: bumps whenever the searchable set of documents changes -------------------
     def generation(self) -> int:
         with self.connect() as conn:
@@ -376,9 +424,7 @@ class Catalog:
         return _doc_from_row(rows[0])
 
     def complete_ids(self) -> list[str]:
-        with self.connect() as conn:
-            rows = conn.execute("SELECT doc_id FROM documents WHERE status='complete'")
-            return [r[0] for r in rows]
+        return self._column("SELECT doc_id FROM documents WHERE status='complete'")
 
     def begin_document(self, doc: Document) -> bool:
         """Record an indexing attempt of ``doc`` (before any of its vectors is written).
@@ -412,21 +458,18 @@ class Catalog:
                 (error, now(), doc_id),
             )
 
-    def attempts(self) -> list[str]:
-        """Ids of documents with an indexing attempt that has not been cleaned up."""
-        with self.connect() as conn:
-            return [r[0] for r in conn.execute("SELECT doc_id FROM indexing")]
+    def pending(self, table: Literal["indexing", "tombstones"]) -> list[str]:
+        """Ids of documents whose vectors are not settled yet: an indexing attempt not cleaned up
+        ('indexing'), or a deleted document whose vectors may remain ('tombstones')."""
+        return self._column(f"SELECT doc_id FROM {_pending(table)}")
 
-    def end_attempt(self, doc_id: str) -> None:
-        """The attempt's vectors are settled (kept as the visible build, or purged)."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM indexing WHERE doc_id=?", (doc_id,))
+    def settle(self, table: Literal["indexing", "tombstones"], doc_id: str) -> None:
+        """A document's vectors are settled (kept as the visible build, or purged)."""
+        self._write(f"DELETE FROM {_pending(table)} WHERE doc_id=?", (doc_id,))
 
     def chunk_ids(self, doc_id: str) -> set[str]:
         """Ids of the chunks of a document's visible build."""
-        with self.connect() as conn:
-            rows = conn.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))
-            return {r[0] for r in rows}
+        return set(self._column("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,)))
 
     def complete_document(
         self,
@@ -560,19 +603,8 @@ class Catalog:
             " JOIN documents d ON d.doc_id = r.doc_id AND d.status = 'complete'"
             " WHERE table_rows_fts MATCH ?"
         )
-        args: list[Any] = [match]
-        if doc_ids is not None:
-            sql += f" AND f.doc_id IN ({','.join('?' for _ in doc_ids)})"
-            args.extend(doc_ids)
-        sql += " ORDER BY s LIMIT ?"
-        args.append(limit)
-        with self.connect() as conn:
-            try:
-                rows = conn.execute(sql, args).fetchall()
-            except sqlite3.OperationalError:
-                return []
         out = []
-        for r in rows:
+        for r in self._best(sql, match, doc_ids, limit):
             d = dict(r)
             for key in ("path", "cells", "columns"):
                 d[key] = json.loads(d[key] or "[]")
@@ -620,20 +652,10 @@ class Catalog:
             conn.execute("UPDATE facts SET company=? WHERE doc_id=?", (company, doc_id))
             self._bump(conn)
 
-    def tombstones(self) -> list[str]:
-        with self.connect() as conn:
-            return [r[0] for r in conn.execute("SELECT doc_id FROM tombstones")]
-
-    def clear_tombstone(self, doc_id: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM tombstones WHERE doc_id=?", (doc_id,))
-
     # -- pages and chunks -----------------------------------------------------------------------
     def ocr_pages(self, doc_id: str) -> set[int]:
         """Pages of a document whose text was read by OCR (numbers on them may be misread)."""
-        with self.connect() as conn:
-            rows = conn.execute("SELECT page FROM pages WHERE doc_id=? AND ocr=1", (doc_id,))
-            return {r[0] for r in rows}
+        return set(self._column("SELECT page FROM pages WHERE doc_id=? AND ocr=1", (doc_id,)))
 
     def flagged_chunks(self) -> list[tuple[str, str, int]]:
         """(chunk id, doc id, page) of every chunk holding text addressed to an AI assistant."""
@@ -689,17 +711,23 @@ class Catalog:
             "JOIN documents d ON d.doc_id = f.doc_id AND d.status = 'complete' "
             "WHERE chunks_fts MATCH ?"
         )
+        return [(r[0], -float(r[1])) for r in self._best(sql, match, doc_ids, limit)]
+
+    def _best(
+        self, sql: str, match: str, doc_ids: Sequence[str] | None, limit: int
+    ) -> list[sqlite3.Row]:
+        """The best ``limit`` rows of an FTS5 query ``sql`` (``… WHERE x MATCH ?``, its table
+        aliased ``f``, BM25 as ``s``) within ``doc_ids`` (None: all); none for a query FTS5
+        cannot parse."""
+        if doc_ids is not None and not doc_ids:
+            return []
         args: list[Any] = [match]
         if doc_ids is not None:
-            if not doc_ids:
-                return []
             sql += f" AND f.doc_id IN ({','.join('?' for _ in doc_ids)})"
             args.extend(doc_ids)
-        sql += " ORDER BY s LIMIT ?"
-        args.append(limit)
         with self.connect() as conn:
             try:
-                return [(r[0], -float(r[1])) for r in conn.execute(sql, args)]
+                return conn.execute(sql + " ORDER BY s LIMIT ?", [*args, limit]).fetchall()
             except sqlite3.OperationalError:
                 return []
 
@@ -726,6 +754,69 @@ class Catalog:
                 ]
             except sqlite3.OperationalError:
                 return []
+
+    # FTS5's own BM25 statistics and vocabulary, for the in-memory copy of the keyword index
+    # (backend.store.keywords.Postings): the averages record (id 1 of %_data: varints of the row
+    # count, then of each column's token count), each row's column sizes (%_docsize) and the
+    # stemmed terms with the rows holding them (fts5vocab over the table).
+    def keyword_statistics(self) -> tuple[int, int, list[tuple[int, int]]]:
+        """(rows, tokens, [(rowid, tokens in the row)]) of the keyword index, as FTS5's
+        ``bm25()`` reads them (N, average length = tokens / rows, and each row's length)."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")  # one snapshot of both
+            try:
+                head = conn.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+                sizes = [
+                    (r[0], sum(_fts5_varints(r[1])))
+                    for r in conn.execute("SELECT id, sz FROM chunks_fts_docsize")
+                ]
+            finally:
+                conn.execute("COMMIT")
+        totals = _fts5_varints(head[0]) if head and head[0] else [0]
+        return totals[0], sum(totals[1:]), sizes
+
+    def keyword_terms(self, min_rows: int) -> list[tuple[str, int]]:
+        """(term, rows holding it) of the keyword index's terms in at least ``min_rows`` rows,
+        most common first; terms as FTS5 stores them (lower-cased, stemmed)."""
+        with self.connect() as conn:
+            _fts5_vocabulary(conn)
+            rows = conn.execute(
+                "SELECT term, doc FROM temp.chunks_fts_terms WHERE doc >= ? ORDER BY doc DESC",
+                (min_rows,),
+            )
+            return [(r[0], r[1]) for r in rows]
+
+    def keyword_postings(self, terms: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(term, rowids) of each of ``terms`` (stored terms, as :meth:`keyword_terms` gives
+        them; None: every term, in one pass over the index) found in the keyword index: its
+        rowids comma-separated in ascending order, a rowid once per occurrence in the row (term
+        frequency = repeats), from FTS5's instance vocabulary, so a term is in exactly the rows
+        a one-token FTS5 phrase matches."""
+        with self.connect() as conn:
+            _fts5_vocabulary(conn)
+            if terms is None:  # FTS5 gives the vocabulary in term order: no sort
+                yield from (
+                    (r[0], r[1])
+                    for r in conn.execute(
+                        "SELECT term, group_concat(doc) FROM temp.chunks_fts_instances "
+                        "GROUP BY term"
+                    )
+                )
+                return
+            for term in terms:
+                row = conn.execute(
+                    "SELECT group_concat(doc) FROM temp.chunks_fts_instances WHERE term = ?",
+                    (term,),
+                ).fetchone()
+                if row and row[0]:
+                    yield term, row[0]
+
+    def keyword_tokenizer(self) -> str:
+        """The keyword index's FTS5 ``tokenize`` argument (query terms are cut the same way)."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        m = re.search(r"tokenize\s*=\s*'([^']*)'", row[0] if row else "")
+        return m.group(1) if m else "unicode61"
 
     def keyword_search_rows(
         self, match: str, ranges: Sequence[tuple[int, int, str | None]], limit: int

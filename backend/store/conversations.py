@@ -115,28 +115,25 @@ class ConversationStore:
 
     def conversations(self, limit: int = 100) -> list[ConversationRow]:
         """Most recently used first, with their number of turns."""
+        return self._rows("ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?", (limit,))
+
+    def get(self, conv_id: str) -> ConversationRow:
+        rows = self._rows("WHERE c.conv_id = ?", (conv_id,))
+        if not rows:
+            raise ConversationNotFound(conv_id)
+        return rows[0]
+
+    def _rows(self, tail: str, args: tuple[Any, ...]) -> list[ConversationRow]:
+        """Conversations with their number of turns; ``tail``: the WHERE / ORDER BY clauses."""
         self._schema()
         with self.catalog.connect() as conn:
             rows = conn.execute(
-                "SELECT c.conv_id, c.title, c.created_at, c.updated_at, COUNT(t.seq) "
-                "FROM conversations c LEFT JOIN turns t ON t.conv_id = c.conv_id "
-                "GROUP BY c.conv_id ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [ConversationRow(*r) for r in rows]
-
-    def get(self, conv_id: str) -> ConversationRow:
-        self._schema()
-        with self.catalog.connect() as conn:
-            r = conn.execute(
                 "SELECT c.conv_id, c.title, c.created_at, c.updated_at, "
                 "(SELECT COUNT(*) FROM turns t WHERE t.conv_id = c.conv_id) "
-                "FROM conversations c WHERE c.conv_id = ?",
-                (conv_id,),
-            ).fetchone()
-        if r is None:
-            raise ConversationNotFound(conv_id)
-        return ConversationRow(*r)
+                f"FROM conversations c {tail}",
+                args,
+            ).fetchall()
+        return [ConversationRow(*r) for r in rows]
 
     def rename(self, conv_id: str, title: str) -> None:
         self._schema()

@@ -35,7 +35,7 @@ from backend.domain.items import (
     ITEMS_BY_KEY,
     STATEMENTS,
     canonical_items,
-    is_chinese,
+    has_cjk,
     items_in,
     match_item,
     normalize_label,
@@ -269,15 +269,15 @@ class FactStore:
         company: str | None = None,
         item: str | None = None,
         year: int | None = None,
-        scope: str | None = "consolidated",
-        statement: str | None = None,
         *,
         restated: bool = False,
+        **filters: Any,
     ) -> FactHit | None:
-        """The one fact to quote: from the report of that fiscal year (as originally reported),
-        or with ``restated=True`` from the latest report that shows the year. A statement
-        column that failed its checks is used only when no other report has the figure."""
-        hits = self.lookup(company, item, year, scope, statement)
+        """The one fact to quote among :meth:`lookup`'s (``filters``: its ``scope`` and
+        ``statement``): from the report of that fiscal year (as originally reported), or with
+        ``restated=True`` from the latest report that shows the year. A statement column that
+        failed its checks is used only when no other report has the figure."""
+        hits = self.lookup(company, item, year, **filters)
         if not hits:
             return None
         if item and item in ITEMS_BY_KEY:
@@ -345,7 +345,7 @@ def _item_filter(item: str | None) -> tuple[tuple[str, list[Any]] | None, str]:
         return ("0", []), ""
     # a cheap superset in SQL (every equal label contains the query's longest word), the exact
     # comparison in Python
-    word = label if is_chinese(label) else max(label.split(), key=len)
+    word = label if has_cjk(label) else max(label.split(), key=len)
     return ("lower(f.label) LIKE ?", [f"%{word}%"]), label
 
 

@@ -13,6 +13,7 @@ import json
 import sys
 
 from backend.settings import Settings
+from ingestion.clitools import add_report_arguments, reextract
 
 HELP = "query financial-statement facts (or re-extract them)"
 
@@ -29,17 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="consolidated (default), parent-company statements, or both",
     )
     p.add_argument("--statement", choices=["income", "balance", "cashflow"])
-    p.add_argument("--doc", help="only this document id (or unique prefix)")
-    p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
-    p.add_argument("--json", action="store_true", help="print JSON lines")
     p.add_argument("--checks", action="store_true", help="show accounting checks instead")
     p.add_argument("--items", action="store_true", help="list the canonical item keys")
-    p.add_argument(
-        "--reextract",
-        nargs="*",
-        metavar="DOC_ID",
-        help="re-read the statements of these documents (all when none given) from their PDFs",
-    )
+    add_report_arguments(p, limit=200, what="statements")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,17 +106,11 @@ def _print_checks(store, args: argparse.Namespace, doc_ids: list[str] | None) ->
 
 def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: ANN001
     """Re-read facts from the stored PDFs without re-embedding (after an extractor update)."""
-    from ingestion.pipeline import stored_reports
     from ingestion.sandbox import Limits, extract_facts
 
     limits = Limits.of(settings)
-    failed = 0
-    for found in stored_reports(settings, catalog, wanted):
-        if len(found) == 2:
-            print(f"FAILED  {found[1]}", file=sys.stderr)
-            failed += 1
-            continue
-        doc, path, pages = found
+
+    def redo(doc, path, pages) -> str:  # noqa: ANN001
         facts, checks = extract_facts(
             pages,
             limits,
@@ -134,8 +121,6 @@ def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: 
             pdf_path=path,
         )
         catalog.replace_facts(doc.doc_id, facts, checks)
-        ok = sum(c.passed for c in checks)
-        print(
-            f"{doc.doc_id}  {doc.file_name[:48]:48s} facts={len(facts)} checks={ok}/{len(checks)}"
-        )
-    return 1 if failed else 0
+        return f"facts={len(facts)} checks={sum(c.passed for c in checks)}/{len(checks)}"
+
+    return reextract(settings, catalog, wanted, redo)

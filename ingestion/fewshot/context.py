@@ -12,7 +12,7 @@ from functools import cached_property
 
 from backend.answering.prompts import PLAN_CHARS
 from backend.answering.retrieval import Passage, Retriever
-from backend.domain.items import is_chinese, normalize_label
+from backend.domain.items import has_cjk, normalize_label
 from backend.domain.numbers import parse_numbers
 from backend.records import Chunk, Document, Fact
 from backend.store.catalog import Catalog
@@ -30,7 +30,7 @@ def same_value(a: float, b: float) -> bool:
 
 def _label_key(label: str) -> str:
     norm = normalize_label(label)
-    if is_chinese(norm):
+    if has_cjk(norm):
         return norm[:4]
     return " ".join(norm.split()[:2])
 
@@ -40,7 +40,7 @@ def _line_has_label(label: str, text: str) -> bool:
     if not key:
         return False
     norm = normalize_label(re.sub(r"[-−–(]?\$?\s*\d[\d,.]*\)?", " ", text))
-    if is_chinese(key):
+    if has_cjk(key):
         return key in re.sub(r"\s+", "", norm)
     return key in norm
 
@@ -115,7 +115,7 @@ class DocContext:
         for Chinese questions about Chinese companies (``short``: the 证券简称)."""
         names = [n for n in [self.doc.company, *self.doc.aliases] if n]
         ascii_names = [n for n in names if _ASCII_NAME.match(n)]
-        cjk = sorted((n for n in names if is_chinese(n)), key=len)
+        cjk = sorted((n for n in names if has_cjk(n)), key=len)
         if language == "en" or not (self.doc.language == "zh" and self.doc.company):
             if ascii_names:
                 return min(ascii_names, key=len)

@@ -258,14 +258,12 @@ class FactTemplates:
             where = " in the parent company's own statements" if f.scope == "parent" else ""
             verb = "were" if item.endswith(("s", "ies")) and not item.endswith("ss") else "was"
             out = f"{possessive(c)} {item}{where} {when} {verb} {value} [{n}]."
-        return Candidate(
-            type="lookup",
-            language=lang,
-            question=q,
-            generator="template:lookup",
-            fmt="answer",
-            messages=answer_messages(q, sources, out),
-            passages=sources,
+        return answer_candidate(
+            "lookup",
+            lang,
+            q,
+            sources,
+            out,
             doc_ids=[self.ctx.doc_id],
             file=self.ctx.doc.file_name,
             page=f.page,
@@ -552,14 +550,12 @@ def comparisons(a: FactTemplates, b: FactTemplates, n: int, seed: int) -> Iterat
                 f"compared with {possessive(lo[0])} {lo[1]} [{lo[2]}]."
             )
         made += 1
-        yield Candidate(
-            type="compare",
-            language=lang,
-            question=q,
-            generator="template:compare",
-            fmt="answer",
-            messages=answer_messages(q, sources, out),
-            passages=sources,
+        yield answer_candidate(
+            "compare",
+            lang,
+            q,
+            sources,
+            out,
             doc_ids=[a.ctx.doc_id, b.ctx.doc_id],
             file=a.ctx.doc.file_name,
             page=x.page,
@@ -569,6 +565,29 @@ def comparisons(a: FactTemplates, b: FactTemplates, n: int, seed: int) -> Iterat
             ],
             extra={"facts": [_fact_ref(x), _fact_ref(y)], "app": a.app.facts_route(q)},
         )
+
+
+def answer_candidate(
+    kind: str,
+    lang: str,
+    q: str,
+    sources: list[Passage],
+    out: str,
+    *,
+    generator: str = "",
+    **rest: Any,
+) -> Candidate:
+    """An answer item of template ``kind``: the question with its numbered sources → ``out``."""
+    return Candidate(
+        type=kind,
+        language=lang,
+        question=q,
+        generator=generator or f"template:{kind}",
+        fmt="answer",
+        messages=answer_messages(q, sources, out),
+        passages=sources,
+        **rest,
+    )
 
 
 def _fact_ref(f: Fact) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import re
 import sys
 
 from backend.settings import Settings
+from ingestion.clitools import add_report_arguments, reextract
 
 HELP = "find rows of the tables read from the reports (or re-read them)"
 
@@ -26,15 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--company", help="company name, short name or ticker (fuzzy, en + zh)")
     p.add_argument("--year", type=int, help="fiscal year: reports showing it, cells of its column")
     p.add_argument("--find", help="words of the row, its table or its column headers")
-    p.add_argument("--doc", help="only this document id (or unique prefix)")
-    p.add_argument("--limit", type=int, default=10, help="at most this many rows (default 10)")
-    p.add_argument("--json", action="store_true", help="print JSON lines")
-    p.add_argument(
-        "--reextract",
-        nargs="*",
-        metavar="DOC_ID",
-        help="re-read the tables of these documents (all when none given) from their PDFs",
-    )
+    add_report_arguments(p, limit=10, what="tables")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,19 +73,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _reextract(settings: Settings, catalog, wanted: list[str]) -> int:  # noqa: ANN001
     """Re-read tables from the stored PDFs without re-embedding (after a reader update)."""
     from backend.store.tables import row_tokens
-    from ingestion.pipeline import stored_reports
     from ingestion.sandbox import Limits, extract_tables
 
-    failed = 0
     limits = Limits.of(settings)
-    for found in stored_reports(settings, catalog, wanted):
-        if len(found) == 2:
-            print(f"FAILED  {found[1]}", file=sys.stderr)
-            failed += 1
-            continue
-        doc, path, pages = found
+
+    def redo(doc, path, pages) -> str:  # noqa: ANN001
         tables = extract_tables(pages, limits, language=doc.language, pdf_path=path)
         catalog.replace_tables(doc.doc_id, tables, row_tokens(tables))
-        rows = sum(len(t.rows) for t in tables)
-        print(f"{doc.doc_id}  {doc.file_name[:48]:48s} tables={len(tables)} rows={rows}")
-    return 1 if failed else 0
+        return f"tables={len(tables)} rows={sum(len(t.rows) for t in tables)}"
+
+    return reextract(settings, catalog, wanted, redo)

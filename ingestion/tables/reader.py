@@ -29,6 +29,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from backend.domain.text import CJK
 from backend.records import Cell, Table, TableRow
 from ingestion.facts.layout import Line, Word
 from ingestion.facts.parse import digit_right, is_chrome
@@ -42,7 +43,6 @@ from ingestion.facts.units import (
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _PCT = re.compile(r"^(.+?)\s*%$")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Chinese characters and full-width punctuation: no space between them when words are joined.
 _WIDE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 _HEADING_END = (":", "：")
@@ -150,7 +150,7 @@ def _is_prose(line: Line, cells: list[_Token]) -> bool:
     words = [w for w in line.words if any(ch.isalpha() for ch in w.text)]
     if cells:
         return False
-    if _CJK.search(line.text):
+    if CJK.search(line.text):
         return len(line.text.replace(" ", "")) > 40
     return len(words) > _PROSE_WORDS
 
@@ -514,7 +514,7 @@ def _join_wrapped_cjk(parsed: list[_Line]) -> None:
     one). Top to bottom: label-only lines right above a row's amounts start its label; a line
     right below joins it when the label so far is open-ended, or when the amounts had no label of
     their own (centred between two fragments)."""
-    if not _CJK.search(" ".join(p.line.text for p in parsed)):
+    if not CJK.search(" ".join(p.line.text for p in parsed)):
         return
     h = statistics.median(p.line.h for p in parsed)
     groups: list[list[int]] = []
