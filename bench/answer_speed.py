@@ -40,6 +40,7 @@ from backend.answering.facts_route import FactsRoute
 from backend.answering.prompts import FEW_SHOT, SYSTEM_PROMPT, rag_messages
 from backend.answering.route import analyse, takes_facts_route
 from backend.answering.table_route import TableRoute
+from backend.answering.tools import search_query
 from backend.app.services import build_services
 from backend.evaluation.runner import Evaluator, load_items
 from backend.settings import Settings
@@ -99,7 +100,7 @@ def model_questions(services, items, n: int, seed: int):
             continue
         if not route.narrative and TableRoute(box).answer(plan, route, scratch):
             continue
-        box.call("search_reports", {"query": plan.question})
+        box.call("search_reports", {"query": search_query(plan.question)})
         if not box.passages:
             continue
         yield it, plan, route, box
