@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -162,3 +163,12 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(item, dict):
                 raise ValueError(f"{path} line {n} is not a JSON object")
             yield n, item
+
+
+def lowest_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (Linux: threads have their own nice
+    value), so that background work never slows down a question being answered."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass

@@ -74,7 +74,7 @@ def plain_search(services, query: str, doc_ids: list[str] | None, k: int) -> lis
 def without_keyword_copy(services) -> Iterator[None]:
     """Hybrid search as it ran before the in-memory copy of the keyword index: kept term
     scores when all the terms were seen before, else the FTS5 query (the copy set to 0 MB)."""
-    from backend.store.keywords import Postings
+    from backend.store.postings import Postings
 
     keywords = services.retriever.keywords
     held = keywords.postings

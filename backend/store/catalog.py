@@ -756,7 +756,7 @@ class Catalog:
                 return []
 
     # FTS5's own BM25 statistics and vocabulary, for the in-memory copy of the keyword index
-    # (backend.store.keywords.Postings): the averages record (id 1 of %_data: varints of the row
+    # (backend.store.postings.Postings): the averages record (id 1 of %_data: varints of the row
     # count, then of each column's token count), each row's column sizes (%_docsize) and the
     # stemmed terms with the rows holding them (fts5vocab over the table).
     def keyword_statistics(self) -> tuple[int, int, list[tuple[int, int]]]:
