@@ -84,6 +84,20 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", models_path=MODELS, corpus_dir=CORPUS)
 
 
+def indexed_services(root: Path, files: list[Path], **settings: object) -> object:
+    """Real services over a fresh data folder in ``root`` with ``files`` indexed (SmolLM2, a
+    2,048-token window: the tests' chat model); every file must index."""
+    from backend.app.services import build_services
+
+    values = {"chat_model": "smollm2-135m", "n_ctx": 2048, **settings}
+    services = build_services(
+        Settings(data_dir=root / "data", models_path=MODELS, corpus_dir=CORPUS, **values)
+    )
+    results = services.ingestor.add(files)
+    assert all(r.status == "indexed" for r in results), [r.error for r in results]
+    return services
+
+
 @pytest.fixture(scope="session")
 def netflix_extract(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     """A small real 10-K: four pages of Netflix's 2017 10-K (cover, income statement, cash flows,

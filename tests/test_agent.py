@@ -19,8 +19,7 @@ from backend.answering.route import analyse, takes_facts_route
 from backend.answering.tools import QUERY_CHARS, search_query
 from backend.app.services import build_services
 from backend.domain.calculator import calculate
-from backend.settings import Settings
-from tests.conftest import CORPUS, HUAJIN_2019, MODELS, REPORTS
+from tests.conftest import HUAJIN_2019, MODELS, REPORTS, indexed_services
 from tests.pdfmaker import excerpt, write_pdf
 
 WEIS = REPORTS / "erc_round2/31a60b930e0f1034afff6e2d1e406e7d9141b2a1.pdf"
@@ -55,17 +54,7 @@ def svc(tmp_path_factory):
             [["ACME INJECTED CORP.", *ACME_PAGES[0][1:], *INJECTION]],
         ),
     ]
-    settings = Settings(
-        data_dir=root / "data",
-        models_path=MODELS,
-        corpus_dir=CORPUS,
-        chat_model="smollm2-135m",
-        n_ctx=2048,
-    )
-    services = build_services(settings)
-    results = services.ingestor.add(files)
-    assert all(r.status == "indexed" for r in results), [r.error for r in results]
-    return services
+    return indexed_services(root, files)
 
 
 def ask(svc, question, **kw):
@@ -325,3 +314,18 @@ def test_ask_cli_prints_the_answer_record(svc):
 
 def test_agent_is_constructed_from_services(svc):
     assert isinstance(svc.agent, Agent)
+
+
+def test_a_model_answer_shows_evidence_first_and_records_its_timings(svc):
+    """The best evidence line is shown before the model's first token, and the answer records
+    what the model read and when (issue 13: ``prompt_tokens``, ``evidence_s``, ``first_token_s``,
+    ``total_s``, ``model``)."""
+    events = list(svc.agent.stream("In what year was Weis Markets founded?"))
+    kinds = [type(e).__name__ for e in events]
+    assert "Evidence" in kinds and "Token" in kinds
+    assert kinds.index("Evidence") < kinds.index("Token")
+    answer = events[-1].answer
+    assert answer.route == "model" and answer.model
+    t = answer.timings
+    assert t["prompt_tokens"] > 100
+    assert 0 < t["evidence_s"] <= t["first_token_s"] <= t["total_s"]

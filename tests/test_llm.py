@@ -33,6 +33,20 @@ def test_llama_cpp_streams_text(small):
     assert "SmolLM2" in llm.info.name
 
 
+def test_prompt_tokens_are_counted_as_llama_cpp_reads_them(small):
+    """``count_prompt`` is the exact number of tokens llama.cpp evaluates for a chat prompt (the
+    GGUF's template rendered, special tokens included), as its own completion usage reports."""
+    from backend.answering.prompts import rag_messages
+
+    llm = LLMProvider(small).get()
+    for messages in (
+        [{"role": "user", "content": "Say hello."}],
+        rag_messages("华锦股份2019年的净利润是多少？", []),
+    ):
+        usage = llm._llm.create_chat_completion(messages=messages, max_tokens=1)["usage"]
+        assert llm.count_prompt(messages) == usage["prompt_tokens"]
+
+
 def test_prompt_cache_stays_within_its_memory_bound(small):
     """The prompt cache counts every byte of a cached state (llama-cpp-python's own count leaves
     out the logits copy, ~100 MB per entry for this model), so it stays within its setting."""

@@ -5,9 +5,13 @@ One explicit loop per question, small enough to read:
 1. Plan (deterministic, :mod:`.plan`): rewrite a follow-up into a stand-alone question; find the
    companies, years and documents it is about; refuse at once when it names a company that is not
    indexed.
-2. Route (deterministic, :mod:`.route`): when the question names a company and a statement item or
-   a known metric, the facts route (:mod:`.facts_route`) answers with ``get_fact`` and
-   ``calculate`` and no model — the answer shows the formula and every input with its page.
+2. Route (deterministic, :mod:`.route`): a question of several figures (items, years, companies,
+   and their changes) is split into one-figure parts, each answered by the facts and table
+   routes, and assembled into one table that names each part not found (:mod:`.decompose`);
+   when no part is found it goes on as any question. When the question names a company and a
+   statement item or a known metric, the facts route (:mod:`.facts_route`) answers with
+   ``get_fact`` and ``calculate`` and no model — the answer shows the formula and every input
+   with its page.
 3. Search: ``search_reports``; nothing relevant → "not found in the indexed reports" at once.
    The evidence is selected (:mod:`.evidence`): the table rows and the lines of the passages that
    match the question, with their table headers, under a token cap — and its best line is shown
@@ -24,7 +28,7 @@ Every tool call, with arguments and results, goes into ``Answer.trace`` (the aud
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from backend.answering.answer import (
@@ -33,6 +37,7 @@ from backend.answering.answer import (
     refusal_text,
     withheld_note,
 )
+from backend.answering.decompose import Decomposer, Split, split
 from backend.answering.engine import Engine
 from backend.answering.events import Event, Evidence, Final, Status, Token
 from backend.answering.evidence import headline, key_numbers, select, sentences, vet
@@ -42,7 +47,7 @@ from backend.answering.plan import QueryPlan
 from backend.answering.planner import plan_calculation
 from backend.answering.prompts import rag_messages
 from backend.answering.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
-from backend.answering.route import analyse, takes_facts_route
+from backend.answering.route import Route, analyse, takes_facts_route
 from backend.answering.table_route import TableRoute
 from backend.answering.tools import Toolbox, ToolScope, search_query
 from backend.llm.clients import estimate_tokens
@@ -80,16 +85,24 @@ class Agent(Engine):
         return Toolbox(self.retriever, self.facts, scope, self.tables)
 
     def answer(self, plan: QueryPlan, answer: Answer, t0: float) -> Iterator[Event]:
-        """Route, then the facts route, or search → plan a calculation → write."""
+        """Route, then the parts of a several-figure question, the facts route, or search → plan
+        a calculation → write."""
         route = analyse(plan.question)
         toolbox = self.toolbox(plan)
         answer.trace.append(route.to_trace())
+        parts = split(plan, route)
+        if parts is not None and not parts.facts_first:
+            if (yield from self._parts(plan, route, parts, answer, toolbox, t0)):
+                return
         if takes_facts_route(plan, route):
             yield Status("facts")
             if FactsRoute(toolbox).answer(plan, route, answer):
                 answer.route = "facts"
                 yield from self._done(answer, toolbox, t0, show=True)
                 return
+            if parts is not None and parts.facts_first:  # its parts, as many as are found
+                if (yield from self._parts(plan, route, parts, answer, toolbox, t0)):
+                    return
         if not route.narrative:
             yield Status("tables")
             if TableRoute(toolbox).answer(plan, route, answer):
@@ -122,7 +135,8 @@ class Agent(Engine):
             }
         )
         best = headline(plan.question, evidence, names)
-        if best is not None:
+        if best is not None:  # shown while the model reads: the time it took is recorded
+            answer.timings["evidence_s"] = round(time.perf_counter() - t0, 3)
             yield Evidence(best.text, best.doc_id, best.file_name, best.page)
         llm = self.llm_provider.get()
         answer.model = llm.info.label()
@@ -140,6 +154,23 @@ class Agent(Engine):
         yield from self._done(answer, toolbox, t0)
 
     # -- steps --------------------------------------------------------------------------------
+    def _parts(
+        self,
+        plan: QueryPlan,
+        route: Route,
+        parts: Split,
+        answer: Answer,
+        toolbox: Toolbox,
+        t0: float,
+    ) -> Generator[Event, None, bool]:
+        """Answer a several-figure question part by part; False when no part was found."""
+        yield Status("facts")
+        if not Decomposer(self.toolbox).answer(plan, route, parts, answer, toolbox):
+            return False
+        answer.route = "parts"
+        yield from self._done(answer, toolbox, t0, show=True)
+        return True
+
     def _refuse_irrelevant(self, plan: QueryPlan, answer: Answer, toolbox: Toolbox) -> bool:
         """Refuse when no retrieved passage mentions the question's content terms."""
         passages = list(toolbox.passages)

@@ -158,6 +158,7 @@ class Evaluator:
                 latency_s=round(time.perf_counter() - t0, 3),
                 prompt_tokens=int(answer.timings.get("prompt_tokens", 0)),
                 first_token_s=answer.timings.get("first_token_s"),
+                evidence_s=answer.timings.get("evidence_s"),
                 total_s=answer.timings.get("total_s"),
                 route=answer.route,
                 tool_calls=len(calls),
@@ -211,6 +212,8 @@ def summarize(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[
             s["model_first_token_median_s"] = _median([p["first_token_s"] for p in written])
             s["model_total_median_s"] = _median([p["total_s"] for p in written])
             s["model_total_p95_s"] = _p95([p["total_s"] for p in written])
+            shown = [p["evidence_s"] for p in written if p.get("evidence_s") is not None]
+            s["model_evidence_median_s"], s["model_evidence_p95_s"] = _median(shown), _p95(shown)
             s["routes"] = dict(sorted(Counter(p.get("route", "?") for p in rows).items()))
         groups: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
         for p in rows:

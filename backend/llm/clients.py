@@ -188,9 +188,29 @@ class LlamaCppLLM(LLM):
         self.info = info
         self.n_ctx = n_ctx
         self._lock = threading.Lock()  # one generation at a time per model instance
+        self._template: Any = None  # the GGUF's chat template, compiled on first count
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_prompt(self, messages: list[Message]) -> int:
+        """Exact: the prompt as the GGUF's own chat template renders it (what llama.cpp reads),
+        in the model's tokenizer; estimated where the GGUF carries no template."""
+        if self._template is None:
+            template = self._llm.metadata.get("tokenizer.chat_template")
+            if not template or self._llm.chat_format != "chat_template.default":
+                return super().count_prompt(messages)
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._template = Jinja2ChatFormatter(
+                template=template, eos_token=self._special(self._llm.token_eos()),
+                bos_token=self._special(self._llm.token_bos()),
+            )  # fmt: skip
+        prompt = self._template(messages=messages).prompt
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def _special(self, token: int) -> str:
+        return "" if token < 0 else self._llm.detokenize([token], special=True).decode("utf-8")
 
     def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
         grammar = json_grammar(gen.json_schema) if gen.json_schema is not None else None
