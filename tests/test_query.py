@@ -227,6 +227,20 @@ def test_routes_of_dev_questions_asked_with_their_report():
                            index, ["lw"])  # fmt: skip
 
 
+def test_a_legal_name_in_the_possessive_and_a_line_named_total_are_plain_lookups():
+    """ "Amazon.com, Inc.'s revenue" names the owner, not a kind of revenue; "负债合计" is the
+    statement line's own name, not a sum to compute."""
+    docs = [Document("am17", "AMAZON_2017_10K.pdf", company="Amazon.com, Inc.",
+                     fiscal_year=2017, report_type="10-K")]  # fmt: skip
+    index = CompanyIndex.build(docs)
+    assert facts_route("What was Amazon.com, Inc.'s revenue in 2017?", index, ["am17"])
+    assert not facts_route("What was Amazon.com, Inc.'s North America revenue in 2017?", index)
+    route = analyse("华锦股份2019年负债合计是多少？")
+    assert route.items == ["total_liabilities"] and not route.compute
+    assert facts_route("华锦股份2019年负债合计是多少？")
+    assert analyse("华锦股份2019年营业收入和营业成本合计是多少？").compute  # a sum of two lines
+
+
 def test_the_company_may_be_called_by_a_name_the_index_lacks():
     """With its report selected, the company may be written as "Coca Cola" or "AMEX": a name's
     parts and a possessive owner are not qualifiers; a qualifier after the owner still is."""

@@ -190,11 +190,14 @@ def analyse(question: str) -> Route:
     """Items, metric, scope and the kind of computation a (stand-alone) question asks for."""
     metric = find_metric(question)
     boolean, upward = _boolean(question)
+    spans = _spans(question)
+    # what the question asks of its items, their names set aside: "负债合计" is a line, not a sum
+    asks = _blank(question, [(start, end) for start, end, _ in spans])
     return Route(
-        items=list(dict.fromkeys(key for _, _, key in _spans(question))) or items_in(question),
+        items=list(dict.fromkeys(key for _, _, key in spans)) or items_in(question),
         metric=metric,
         scope=scope_in(question) or "consolidated",
-        compute=asks_computation(question) or metric is not None,
+        compute=asks_computation(asks) or metric is not None,
         change=bool(_CHANGE.search(question)),
         average=bool(_AVERAGE.search(question)),
         compare=bool(_COMPARE.search(question)),
@@ -334,7 +337,7 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(rf"\b(?:{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH})(?!\d)", re.I)
 _WORD = r"[A-Za-z0-9][\w&'’.-]*"
 _PARTS = re.compile(r"[^\W_]+")
-_POSSESSIVE = re.compile(r"\w['’]s?$")
+_POSSESSIVE = re.compile(r"[\w.]['’]s?$")
 _YEARISH = re.compile(r"(?:fy|q[1-4])?'?\d[\d.,]*")
 #: What may follow the item and carry a qualifier: "revenue from Asia Pacific", "operating margin
 #: of the Consumer segment", "revenue per day", "gross margin excluding fuel".
@@ -353,8 +356,9 @@ def _outside_parentheses(question: str, start: int) -> bool:
 
 
 def _bare(word: str) -> str:
-    """A word in lower case without its possessive ending or trailing dot: "Mills'" → "mills"."""
-    return re.sub(r"(?:['’]s?)$", "", word.lower().rstrip(".,"))
+    """A word in lower case without its possessive ending or trailing dot: "Mills'" → "mills",
+    "Inc.'s" → "inc"."""
+    return re.sub(r"(?:['’]s?)$", "", word.lower().rstrip(".,")).rstrip(".,")
 
 
 def qualified(question: str, names: Sequence[str], metric: Metric | None = None) -> bool:
