@@ -37,7 +37,8 @@ from backend.answering.answer import (
     refusal_text,
     withheld_note,
 )
-from backend.answering.decompose import Decomposer, Split, split
+from backend.answering.assemble import Split
+from backend.answering.decompose import Decomposer, split
 from backend.answering.engine import Engine
 from backend.answering.events import Event, Evidence, Final, Status, Token
 from backend.answering.evidence import headline, key_numbers, select, sentences, vet

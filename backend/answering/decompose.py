@@ -8,10 +8,10 @@ small model asked everything at once answers the first part and stops. So :func:
 question into cells — one statement item or metric × one year × one company — plus the changes
 asked between the first and last year; :class:`Decomposer` asks each cell as a narrowed question
 of its own (the facts route, then the table route, each under the routing rule as for any
-question), computes each change with the ``calculate`` tool so that its formula is shown, and
-writes one answer: a table (one row per item, one column per year or company, every cell with its
-page) when there are several numbers, the changes with their calculations, and a sentence naming
-every part not found. A part the deterministic routes cannot answer is named, never guessed; when
+question), and :class:`.assemble.Writer` writes one answer: a table (one row per item, one column
+per year or company, every cell with its page) when there are several numbers, each change
+computed with the ``calculate`` tool and its formula shown, and a sentence naming every part not
+found. A part the deterministic routes cannot answer is named, never guessed; when
 none can be answered the agent goes on as before (search and the model).
 
 Only questions whose every part is a figure are split: a part that asks why, what drove or
@@ -25,10 +25,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from backend.answering.answer import Answer, Citation
-from backend.answering.facts_route import FACTS_MODEL, FactsRoute, row_fact
+from backend.answering.answer import Answer
+from backend.answering.assemble import Cell, Figure, Split, Writer
+from backend.answering.facts_route import FactsRoute, row_fact
 from backend.answering.parts import parts as question_parts
 from backend.answering.plan import QueryPlan
 from backend.answering.route import (
@@ -45,12 +46,12 @@ from backend.answering.table_route import TableRoute
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
 from backend.domain.items import OUTFLOW_ITEMS, item_spans
-from backend.domain.metrics import METRICS, Metric, metric_spans
+from backend.domain.metrics import METRICS, metric_spans
+from backend.domain.text import YEAR
 from backend.records import Fact
 
 log = logging.getLogger(__name__)
 
-PARTS_MODEL = "facts and tables (no model needed)"
 #: A piece of the question that asks for a change or a comparison, not for a figure of its own.
 _CHANGE_ASK = re.compile(
     r"chang|compar|differ|grow|grew|increas|decreas|declin|trend|versus|\bvs\b|"
@@ -68,57 +69,6 @@ _AS_INPUTS = re.compile(
     r"\bnumerator\b|\bdenominator\b|/|÷|定义|计算|除以|公式",
     re.I,
 )
-_YEAR_WORD = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One thing the question asks the value of: a statement item or a metric, as written."""
-
-    key: str
-    phrase: str
-    metric: Metric | None = None
-    #: where the question names it
-    start: int = 0
-    end: int = 0
-
-
-@dataclass
-class Cell:
-    """One figure of one year and company, answered (value, shown text, citations) or not."""
-
-    figure: Figure
-    year: int | None
-    company: str | None
-    question: str
-    value: float | None = None
-    unit: str = ""
-    shown: str = ""
-    citations: list[Citation] = field(default_factory=list)
-    via: str = ""
-    #: the statement fact the value is (None: a metric or a table cell), to format a change
-    fact: Fact | None = None
-    #: a warning the route added (a statement that failed an accounting check)
-    warning: str = ""
-
-    @property
-    def found(self) -> bool:
-        return self.value is not None
-
-
-@dataclass
-class Split:
-    """The parts of a question: every figure × year × company, and whether the change between
-    the first and the last year is asked."""
-
-    figures: list[Figure]
-    years: list[int]
-    companies: list[str | None]
-    change: bool
-    #: one figure and its change between two years ("gross margin in 2018 and how did it
-    #: change from 2017"): the facts route answers every part of it at once, so it is asked
-    #: first, and the parts answer (from the tables too) only when every one is found
-    facts_first: bool = False
 
 
 def figures_in(question: str) -> list[Figure]:
@@ -245,7 +195,7 @@ def _years(plan: QueryPlan, route: Route, change: bool) -> list[int]:
 def _every_piece_asks_a_figure(question: str, names: Sequence[str]) -> bool:
     """Each piece of the question (:func:`.parts.parts`) names a figure, a year or a change."""
     for piece in question_parts(question):
-        if not (figures_in(piece) or _YEAR_WORD.search(piece) or _CHANGE_ASK.search(piece)):
+        if not (figures_in(piece) or YEAR.search(piece) or _CHANGE_ASK.search(piece)):
             return False
     return True
 
@@ -297,7 +247,7 @@ class Decomposer:
             into.calls += box.calls
             into.passages += [p for p in box.passages if p not in into.passages]
             into.rows += [r for r in box.rows if r not in into.rows]
-        _Writer(plan, route, parts, cells, into).write(answer)
+        Writer(plan, route, parts, cells, into).write(answer)
         return True
 
     def _cell(
@@ -387,197 +337,3 @@ def _shown(cell: Cell, language: str) -> str:
         return fmt.result(value, unit, 2) + ("x" if cell.unit == "x" else "")
     decimals = 0 if float(value).is_integer() else 2
     return f"{value:,.{decimals}f} {cell.unit}".strip()
-
-
-@dataclass
-class _Change:
-    """The change of one figure (of one company) between the first and the last year asked."""
-
-    label: str
-    first: Cell
-    last: Cell
-    value: float
-    unit: str
-    text: str
-
-
-class _Writer:
-    """Assembles the one answer of a split question: the table, the changes, the parts missing."""
-
-    def __init__(
-        self, plan: QueryPlan, route: Route, parts: Split, cells: list[Cell], toolbox: Toolbox
-    ) -> None:
-        self.plan, self.route, self.parts, self.cells = plan, route, parts, cells
-        self.toolbox = toolbox
-        self.lang = plan.language
-
-    def write(self, answer: Answer) -> None:
-        found = [c for c in self.cells if c.found]
-        changes, unchanged = self._changes()
-        if len(found) == 1 and not changes:
-            colon = "：" if self.lang == "zh" else ": "
-            body = f"{self._name(found[0])}{colon}{self._cite(found[0])}"
-        else:
-            body = self._table()
-        lead = self._lead()
-        text = "\n\n".join(x for x in [lead, body, *[c.text for c in changes]] if x)
-        missing = [self._name(c) for c in self.cells if not c.found] + unchanged
-        if missing:
-            gone = "、".join(missing) if self.lang == "zh" else "; ".join(missing)
-            text += (
-                f"\n\n在已索引的报告中未找到：{gone}。"
-                if self.lang == "zh"
-                else f"\n\nNot found in the indexed reports: {gone}."
-            )
-        for warning in dict.fromkeys(c.warning for c in found if c.warning):
-            text += "\n\n⚠" + warning
-        answer.answer = text
-        answer.citations = _unique([x for c in found for x in c.citations])
-        if changes:
-            answer.value, answer.unit = changes[0].value, changes[0].unit
-        else:
-            answer.value, answer.unit = found[0].value, found[0].unit
-        answer.unverified_numbers = []
-        every_fact = all(c.via == "facts" for c in found)  # the label the app translates
-        answer.model = answer.model or (FACTS_MODEL if every_fact else PARTS_MODEL)
-        answer.parts = [
-            {"item": c.figure.phrase, "year": c.year, "company": c.company, "value": c.value,
-             "page": c.citations[0].page if c.citations else None, "via": c.via}
-            for c in found
-        ] + [{"part": m, "found": False} for m in missing]  # fmt: skip
-
-    # -- pieces -------------------------------------------------------------------------------
-    def _lead(self) -> str:
-        if self.parts.companies != [None] or not self.plan.companies:
-            return ""
-        company = self.plan.companies[0]
-        return f"{company}：" if self.lang == "zh" else f"{company}:"
-
-    def _table(self) -> str:
-        """One row per figure, one column per company and year; each cell cites its page."""
-        columns = [(co, y) for co in self.parts.companies for y in self.parts.years or [None]]
-        heads = [self._column(co, y) for co, y in columns]
-        first = "项目" if self.lang == "zh" else "Item"
-        lines = ["| " + " | ".join([first, *heads]) + " |", "|---" * (len(heads) + 1) + "|"]
-        for fig in self.parts.figures:
-            row = [self._label(fig)]
-            for co, y in columns:
-                cell = self._at(fig, y, co)
-                row.append(self._cite(cell) if cell and cell.found else "—")
-            lines.append("| " + " | ".join(row) + " |")
-        return "\n".join(lines)
-
-    def _column(self, company: str | None, year: int | None) -> str:
-        if self.lang == "zh":
-            when = f"{year}年" if year else "数值"
-            return f"{company} {when}" if company else when
-        when = f"FY{year}" if year else "Value"
-        return f"{company} {when}" if company else when
-
-    def _changes(self) -> tuple[list[_Change], list[str]]:
-        """Each figure's change from the first to the last year asked (computed with the
-        ``calculate`` tool), and the changes that could not be computed, named."""
-        if not self.parts.change:
-            return [], []
-        y0, y1 = self.parts.years[0], self.parts.years[-1]
-        done: list[_Change] = []
-        missing: list[str] = []
-        for company in self.parts.companies:
-            for fig in self.parts.figures:
-                a, b = self._at(fig, y0, company), self._at(fig, y1, company)
-                change = self._change(a, b) if a and b and a.found and b.found else None
-                if change is None:
-                    missing.append(self._change_name(fig, company, y0, y1))
-                else:
-                    done.append(change)
-        return done, missing
-
-    def _change(self, a: Cell, b: Cell) -> _Change | None:
-        """The change from cell ``a`` to ``b``: percentage points between two percentages, else
-        the difference and the percent change (the value stated: the percent change when the
-        question asks for a percentage, as the facts route states it)."""
-        if a.unit != b.unit or a.value is None or b.value is None:
-            return None  # two sources in different units: not comparable as they stand
-        v0, v1 = fmt.plain(a.value), fmt.plain(b.value)
-        diff = self.toolbox.call("calculate", {"expression": f"{v1} - {v0}"})
-        if diff.error:
-            return None
-        d = diff.result["value"]
-        label, y0, y1 = self._label(a.figure), a.year, b.year
-        who = f"{a.company} " if a.company else ""
-        if a.unit == "%":
-            expr = f"{v1} - {v0}"
-            if self.lang == "zh":
-                text = (
-                    f"{who}{label}由{y0}年的{a.shown}变为{y1}年的{b.shown}，变动{d:+,.2f}个百分点。"
-                    f"计算：{expr} = {d:,.2f}。"
-                )
-            else:
-                text = (
-                    f"{who}{label} went from {a.shown} in FY{y0} to {b.shown} in FY{y1}, a change "
-                    f"of {d:+,.2f} percentage points. Calculation: {expr} = {d:,.2f}."
-                )
-            return _Change(label, a, b, round(d, 2), "pp", text)
-        if a.value == 0:
-            return None
-        expr = f"({v1} - {v0}) / {fmt.plain(abs(a.value))} * 100"
-        calc = self.toolbox.call("calculate", {"expression": expr})
-        if calc.error:
-            return None
-        pct = calc.result["value"]
-        delta = self._delta(b, d)
-        if self.lang == "zh":
-            text = (
-                f"{who}{label}由{y0}年的{a.shown}变为{y1}年的{b.shown}，变动{delta}"
-                f"（{pct:+.2f}%）。计算：{expr} = {pct:.2f}%。"
-            )
-        else:
-            text = (
-                f"{who}{label} went from {a.shown} in FY{y0} to {b.shown} in FY{y1}, a change "
-                f"of {delta} ({pct:+.2f}%). Calculation: {expr} = {pct:.2f}%."
-            )
-        if self.route.percent:
-            return _Change(label, a, b, round(pct, 2), "%", text)
-        return _Change(label, a, b, d, b.unit, text)
-
-    def _delta(self, like: Cell, diff: float) -> str:
-        """A difference formatted like the figure it is a difference of."""
-        if like.fact is not None:
-            return fmt.amount(replace(like.fact, value=diff, raw=""), self.lang)
-        decimals = 0 if float(diff).is_integer() else 2
-        return f"{diff:+,.{decimals}f} {like.unit}".strip()
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _at(self, fig: Figure, year: int | None, company: str | None) -> Cell | None:
-        return next(
-            (c for c in self.cells if (c.figure, c.year, c.company) == (fig, year, company)), None
-        )
-
-    def _label(self, fig: Figure) -> str:
-        return fig.phrase[:1].upper() + fig.phrase[1:]
-
-    def _when(self, cell: Cell) -> str:
-        if self.lang == "zh":
-            return f" {cell.year}年" if cell.year else ""
-        return f" FY{cell.year}" if cell.year else ""
-
-    def _cite(self, cell: Cell) -> str:
-        return " ".join([cell.shown, *(c.tag for c in _unique(cell.citations))])
-
-    def _name(self, cell: Cell) -> str:
-        who = f"{cell.company} " if cell.company else ""
-        return f"{who}{self._label(cell.figure)}{self._when(cell)}"
-
-    def _change_name(self, fig: Figure, company: str | None, y0: int, y1: int) -> str:
-        who = f"{company} " if company else ""
-        if self.lang == "zh":
-            return f"{who}{self._label(fig)}{y0}–{y1}年的变动"
-        return f"{who}change in {fig.phrase} FY{y0}–FY{y1}"
-
-
-def _unique(cites: Sequence[Citation]) -> list[Citation]:
-    out: list[Citation] = []
-    for c in cites:
-        if all((c.doc_id, c.page) != (x.doc_id, x.page) for x in out):
-            out.append(c)
-    return out

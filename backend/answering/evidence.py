@@ -25,13 +25,12 @@ from typing import Any
 from backend.answering.retrieval import Passage
 from backend.domain.injection import instruction_like
 from backend.domain.numbers import Number, parse_numbers, rounds_to, same_amount
-from backend.domain.text import CJK
+from backend.domain.text import CJK, YEAR
 from backend.llm.clients import estimate_tokens
 from backend.store.keywords import tokens
 from backend.store.tables import RowHit
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _STOP = frozenset(
     """what which how much many was were is are did does do the a an of in on for to from by at
     and or as per its their this that with than be been has have had year years fiscal fy ended
@@ -130,7 +129,7 @@ def sentence_split(text: str) -> list[str]:
 
 def _is_header(line: str) -> bool:
     """A table header line: years or period words and few other words."""
-    years = _YEAR.findall(line)
+    years = YEAR.findall(line)
     return len(years) >= 2 or bool(re.search(r"\b(?:in (?:millions|thousands))\b|单位", line))
 
 

@@ -100,6 +100,34 @@ def _metric_of(q: _Ask) -> tuple[Metric, int, str, str]:
     return metric, q.route.decimals, q.plan.language, q.plan.companies[0]
 
 
+def percent_change(toolbox: Toolbox, old: float, new: float) -> tuple[float, str] | None:
+    """The percent change from ``old`` to ``new`` computed by the ``calculate`` tool (so the
+    trace and the answer show it), with its expression; None for a zero base or a failed call."""
+    if old == 0:
+        return None
+    expr = f"({fmt.plain(new)} - {fmt.plain(old)}) / {fmt.plain(abs(old))} * 100"
+    calc = toolbox.call("calculate", {"expression": expr})
+    return None if calc.error else (calc.result["value"], expr)
+
+
+def change_sentence(
+    lang: str, subject: str, years: tuple[int, int], shown: tuple[str, str], delta: str,
+    pct: float, expr: str, decimals: int = 2,
+) -> str:  # fmt: skip
+    """ "<subject> went from A in FYy0 to B in FYy1, a change of Δ (p%). Calculation: …" (or
+    its Chinese form): one wording for every change the deterministic routes state."""
+    (y0, y1), (a0, a1), d = years, shown, decimals
+    if lang == "zh":
+        return (
+            f"{subject}由{y0}年的{a0}变为{y1}年的{a1}，变动{delta}（{pct:+.{d}f}%）。"
+            f"计算：{expr} = {pct:.{d}f}%。"
+        )
+    return (
+        f"{subject} went from {a0} in FY{y0} to {a1} in FY{y1}, a change of {delta} "
+        f"({pct:+.{d}f}%). Calculation: {expr} = {pct:.{d}f}%."
+    )
+
+
 class FactsRoute:
     """Answers one question from the facts table through its scoped ``toolbox``."""
 
@@ -172,25 +200,16 @@ class FactsRoute:
         f1 = self._headline(q, item, y1)
         if not f0 or not f1 or f0.base_value == 0:
             return False
-        expr = f"({fmt.plain(f1.value)} - {fmt.plain(f0.value)}) / {fmt.plain(abs(f0.value))} * 100"
-        calc = self.toolbox.call("calculate", {"expression": expr})
-        if calc.error:
+        change = percent_change(self.toolbox, f0.value, f1.value)
+        if change is None:
             return False
-        pct = calc.result["value"]
+        pct, expr = change
         diff = f1.value - f0.value
         d = route.decimals if asks_decimals(plan.question) else 2
-        a0, a1 = fmt.amount(f0, lang), fmt.amount(f1, lang)
+        shown = (fmt.amount(f0, lang), fmt.amount(f1, lang))
         delta = fmt.amount(_Delta(diff, f1), lang)
-        if lang == "zh":
-            text = (
-                f"{company}{f1.label}由{y0}年的{a0}变为{y1}年的{a1}，变动{delta}（{pct:+.{d}f}%）。"
-                f"计算：{expr} = {pct:.{d}f}%。"
-            )
-        else:
-            text = (
-                f"{company}'s {f1.label} went from {a0} in FY{y0} to {a1} in FY{y1}, a change of "
-                f"{delta} ({pct:+.{d}f}%). Calculation: {expr} = {pct:.{d}f}%."
-            )
+        subject = f"{company}{f1.label}" if lang == "zh" else f"{company}'s {f1.label}"
+        text = change_sentence(lang, subject, (y0, y1), shown, delta, pct, expr, d)
         if route.percent:
             self._set(answer, text, [f0, f1], value=round(pct, d), unit="%")
         else:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from backend.answering.evidence import question_terms
+from backend.domain.text import YEAR
 
 _CUT = re.compile(
     r"(?<=[?？；;])\s*|"
@@ -22,7 +23,6 @@ _CUT = re.compile(
     r"(?:与|和|较)\S{0,12}(?:相比|比较)|(?:是否|为什么|有何|有什么|如何|怎样|呈现))",
     re.I,
 )
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 #: A part that asks about a change is answered by any word of change.
 _ASKS_CHANGE = re.compile(
     r"chang|trend|increas|decreas|grow|grew|declin|变化|趋势|增长|下降|增减|变动", re.I
@@ -41,7 +41,7 @@ def parts(question: str) -> list[str]:
 
 
 def _marks(text: str, names: Sequence[str]) -> set[str]:
-    return question_terms(text, names) | set(_YEAR.findall(text))
+    return question_terms(text, names) | set(YEAR.findall(text))
 
 
 def unanswered(question: str, answer: str, names: Sequence[str] = ()) -> list[str]:

@@ -1,4 +1,5 @@
-"""Small text helpers every layer uses: is a text Chinese, and rewriting to a fixed point."""
+"""Small text helpers every layer uses: is a text Chinese, a year as printed, and rewriting to a
+fixed point."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 
 #: a CJK unified ideograph (the test for "Chinese text" across the project)
 CJK = re.compile(r"[\u4e00-\u9fff]")
+#: a four-digit year 1900–2099 standing alone ("2018", "2019年"; not inside "120,187")
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
 def has_cjk(text: str) -> bool:
