@@ -274,6 +274,19 @@ class Settings(BaseSettings):
         "before the first word.",
     )
 
+    planner_steps: int = Field(
+        default=0,
+        ge=0,
+        le=8,
+        description="Tool calls the model may plan (JSON under a grammar: calculate, "
+        "search_reports) for a computation the facts and table routes could not answer, before "
+        "it writes from the evidence; each step is one more model prompt (~1,000 tokens, ~10 s on "
+        "two cores). 0 (default): the model writes from the evidence at once — the bundled 1.5B's "
+        "planned calculations were right 1 time in 15 on dev (bench/RESULTS.md). Set 2-3 for a "
+        "model that plans well (a large OpenAI-compatible server, a model tuned on the planner "
+        "items) and check it with `python -m backend.evaluate`.",
+    )
+
     # --- app -------------------------------------------------------------------------------------
     chat_mode: Literal["agent", "rag"] = Field(
         default="agent",

@@ -329,3 +329,27 @@ def test_a_model_answer_shows_evidence_first_and_records_its_timings(svc):
     t = answer.timings
     assert t["prompt_tokens"] > 100
     assert 0 < t["evidence_s"] <= t["first_token_s"] <= t["total_s"]
+
+
+def test_model_planned_calculations_run_only_when_switched_on(svc):
+    """A computation no deterministic route answers: by default (``planner_steps`` 0) the model
+    writes from the evidence at once; switched on, the model first plans a tool call under the
+    grammar, recorded in the trace, and a calculation it plans answers only after the checks."""
+    question = "What percentage of Weis Markets' stores had a pharmacy in 2022?"
+    plan = svc.retriever.plan(question)
+    assert analyse(plan.question).compute and not facts_route(svc, question)
+    default = list(svc.agent.stream(question))
+    assert not any(getattr(e, "stage", None) == "plan" for e in default)
+    assert not any(
+        t["step"].startswith(("model_plan", "plan_error")) for t in default[-1].answer.trace
+    )
+    planning = Agent(svc.retriever, svc.facts, svc.llm, tables=svc.tables, max_steps=1)
+    events = list(planning.stream(question))
+    assert any(getattr(e, "stage", None) == "plan" for e in events)
+    answer = events[-1].answer
+    steps = [t["step"] for t in answer.trace]
+    assert "model_plan" in steps or "plan_error" in steps
+    if answer.route == "calculation":  # then every operand is printed on a cited page
+        assert answer.citations and "Calculation:" in answer.answer
+    else:
+        assert answer.route in ("model", "refused")

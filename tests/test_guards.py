@@ -12,6 +12,8 @@ from backend.answering.answer import (
     finish_answer,
     is_refusal,
 )
+from backend.answering.plan import QueryPlan
+from backend.answering.planner import calc_answer
 from backend.answering.retrieval import Passage, evidence_coverage, nothing_relevant
 from backend.answering.route import Route, analyse, expression_fits
 from backend.evaluation.runner import load_items, stratified_sample
@@ -83,6 +85,39 @@ def test_a_planned_calculation_must_have_the_shape_the_question_asks_for():
         "(762706 - 649968) / 649968 * 100",
         analyse("What was the percentage change in SG&A expense in FY2023?"),
     )
+
+
+def test_a_planned_calculation_answers_the_whole_question_with_reported_numbers():
+    """A year is no operand, and one figure does not answer "each of 2017, 2018 and 2019"."""
+
+    def checked(question: str, years: list[int], expr: str, value: float, text: str) -> Answer:
+        plan = QueryPlan(question, question, "zh" if "年" in question else "en", years, [],
+                         None, [])  # fmt: skip
+        answer = Answer(question, "")
+        result = {"expression": expr, "value": value}
+        calc_answer(plan, analyse(question), answer, result, [passage(text)])
+        return answer
+
+    q = "What was the percentage change in the number of stores from 2021 to 2022?"
+    stores = "Number of stores 2022 2021\nStores at year end 1,167 925"
+    year_op = checked(q, [2021, 2022], "(2022 - 2021) / 2021 * 100", 0.0495, stores)
+    assert not year_op.answer and year_op.trace[-1]["shape"].startswith("a year")
+    unasked = checked(q.replace(" from 2021 to 2022", ""), [], "(2022 - 2021) / 2021 * 100",
+                      0.0495, stores)  # fmt: skip
+    assert not unasked.answer and unasked.trace[-1]["shape"].startswith("a year")
+    right = checked(q, [2021, 2022], "(1167 - 925) / 925 * 100", 26.1622, stores)
+    assert right.answer.startswith("The answer is 26.16%") and right.citations
+    zh = (
+        "航天电器2017、2018、2019年度现金分红金额占归属于上市公司普通股股东净利润的比率分别是多少？"
+    )
+    dividends = "分红年度 现金分红金额 归属于上市公司普通股股东的净利润\n2018年 64,350,000.00 358,950,104.80"
+    one_of_three = checked(
+        zh, [2017, 2018, 2019], "(64350000 / 358950104.80) * 100", 17.93, dividends
+    )
+    assert not one_of_three.answer and "several years" in one_of_three.trace[-1]["shape"]
+    one = checked(zh.replace("2017、2018、2019", "2018"), [2018], "(64350000 / 358950104.80) * 100",
+                  17.9273, dividends)  # fmt: skip
+    assert one.answer.startswith("计算结果为17.93%")
 
 
 def test_relevance_gate_ignores_possessives_fiscal_years_and_instructions():

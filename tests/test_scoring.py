@@ -11,6 +11,21 @@ def test_numeric_gold_in_any_scale_notation():
     assert not score(item, {"answer": "Not found.", "answer_value": None, "refused": True})
 
 
+def test_a_more_precise_answer_rounds_to_the_printed_gold():
+    assert score(
+        {"answer": "5.4%"}, {"answer": "The EBITDA margin is 5.43%.", "answer_value": 5.43}
+    )
+    assert not score({"answer": "5.4%"}, {"answer": "It is 5.46%.", "answer_value": 5.46})
+    assert score({"answer": "$382.00"}, {"answer": "It was $381,603 thousand.", "answer_value": 1})
+    assert not score({"answer": "$382.00"}, {"answer": "It was $380,903 thousand."})
+    assert score(
+        {"answer": "It sold its inventory 2.7 times."}, {"answer": "The turnover is 2.72."}
+    )
+    # a whole number under 100 is not a rounding of a nearby figure
+    assert not score({"answer": "['2']"}, {"answer": "The ratio was 1.6."})
+    assert not score({"answer": "['2,795']"}, {"answer": "Net sales were 2,790."})
+
+
 def test_na_items_need_a_refusal():
     item = {"answer": "N/A"}
     assert score(item, {"answer": "Not found in the indexed reports.", "refused": True})

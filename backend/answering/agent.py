@@ -15,8 +15,10 @@ One explicit loop per question, small enough to read:
 3. Search: ``search_reports``; nothing relevant → "not found in the indexed reports" at once.
    The evidence is selected (:mod:`.evidence`): the table rows and the lines of the passages that
    match the question, with their table headers, under a token cap — and its best line is shown
-   at once (:class:`~.events.Evidence`). When the question asks for a computation, the model
-   plans tool calls under a JSON-schema grammar (:mod:`.planner`); a checked calculation answers.
+   at once (:class:`~.events.Evidence`). When the question asks for a computation and planning
+   is switched on (``planner_steps``; off by default: the bundled 1.5B planned few calculations
+   right), the model plans tool calls under a JSON-schema grammar (:mod:`.planner`); a checked
+   calculation answers.
 4. Write: otherwise the model writes the answer from the numbered evidence (streamed). Each
    sentence is then checked against the source it cites (:func:`.evidence.vet`): a number must be
    printed beside the question's item, prose must share most of its words with the source; what
@@ -65,7 +67,7 @@ class Agent(Engine):
         *,
         top_k: int = 5,
         max_tokens: int = 320,
-        max_steps: int = 3,
+        max_steps: int = 0,
         tables: Any = None,
         evidence_tokens: int = 600,
     ) -> None:
@@ -141,7 +143,7 @@ class Agent(Engine):
             yield Evidence(best.text, best.doc_id, best.file_name, best.page)
         llm = self.llm_provider.get()
         answer.model = llm.info.label()
-        if route.compute:
+        if route.compute and self.max_steps:
             yield Status("plan")
             if plan_calculation(
                 plan, route, toolbox, answer, llm, max_steps=self.max_steps, evidence=evidence

@@ -22,7 +22,7 @@ from backend.answering.prompts import (
     tool_descriptions,
 )
 from backend.answering.retrieval import Passage
-from backend.answering.route import Route, expression_fits, is_percent
+from backend.answering.route import Route, analyse, expression_fits, is_percent
 from backend.answering.tools import Toolbox, compact
 from backend.domain.numbers import parse_numbers
 
@@ -107,7 +107,7 @@ def calc_answer(
         elif all((c.doc_id, c.page) != (hit.doc_id, hit.page) for c in cites):
             cites.append(Citation(hit.doc_id, hit.file_name, hit.page, hit.text[:300]))
     distinct = {abs(n.value) for n in operands}
-    shape = expression_fits(expr, route)
+    shape = expression_fits(expr, route) or _parts_left(expr, plan, route, passages)
     if len(distinct) < 2 or missing or shape:  # two or more reported numbers, right shape
         answer.trace.append(
             {
@@ -131,3 +131,21 @@ def calc_answer(
     answer.value, answer.unit = round(value, d), "%" if percent else ""
     answer.unverified_numbers = []
     return True
+
+
+def _parts_left(expr: str, plan: QueryPlan, route: Route, passages: list[Passage]) -> str:
+    """Why one calculation cannot be the answer to this question, else '': a year used as an
+    operand ("(2022 - 2021) / 2021": a year of the question, or a number from 1900 to 2100 that
+    no source prints as an amount, "2,022"), or one figure for a question that asks
+    one for each of several years (a change, an average or a comparison combines them)."""
+    years = set(plan.years)
+    printed = " ".join(p.text for p in passages)
+    for n in parse_numbers(expr, skip_years=False):
+        as_year = n.value == int(n.value) and 1900 <= n.value <= 2100
+        if n.value in years or (as_year and f"{int(n.value):,}" not in printed):
+            return "a year used as a number"
+    asked = analyse(plan.question)  # the question's own words (``route`` may be a generic one)
+    combines = [r.change or r.average or r.compare for r in (route, asked)]
+    if len(years) > 1 and not any(combines):
+        return "the question asks for a figure for each of several years"
+    return ""

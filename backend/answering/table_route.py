@@ -13,7 +13,6 @@ the question asks for a percentage).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.answering.answer import Answer, Citation
@@ -94,7 +93,7 @@ class TableRoute:
             return False
         query = " ".join(w for w in dict.fromkeys(tokens(plan.question)) if _norm(w) in q_terms)
         self.toolbox.call("find_rows", {"query": search_query(query)})
-        row = self._row(plan.question, q_terms)
+        row = self._row(plan.question, q_terms, plan.years)
         if row is None:
             return False
         if route.change or route.average:
@@ -108,11 +107,14 @@ class TableRoute:
         return True
 
     # -- choosing ---------------------------------------------------------------------------
-    def _row(self, question: str, q_terms: set[str]) -> RowHit | None:
+    def _row(self, question: str, q_terms: set[str], years: list[int]) -> RowHit | None:
         """The row the question names: its own label's words all in the question, and the
         question's words covered by its label, parents, title and headers (a total row does not
-        answer a question about one segment)."""
+        answer a question about one segment). A row with no value for a year asked is no
+        candidate; among equals, the row whose whole label the question quotes ("cost of goods
+        sold", not "total cost of goods sold") — the longest quoted label first."""
         picks = []
+        quoted_in = _squash(question)
         for rank, row in enumerate(self.toolbox.rows):
             own = terms(row.label)
             if CJK.search(row.label):
@@ -124,16 +126,23 @@ class TableRoute:
             covered = len((own | around) & q_terms)
             if covered < len(q_terms) - (1 if len(q_terms) >= 5 else 0):
                 continue  # a word of the question (a qualifier) is nowhere in this row's table
-            picks.append(_Pick(row, (covered, len(own), -rank)))
+            if years and not _year_values(row, years):
+                continue  # no cell for the year asked: it cannot answer
+            label = _squash(row.label)
+            quoted = len(label) if label and label in quoted_in else 0
+            picks.append(_Pick(row, (covered, len(own), quoted, -rank)))
         if not picks:
             return None
         picks.sort(key=lambda p: p.score, reverse=True)
         best = picks[0]
         own = terms(best.row.label)
         rivals = [
-            p for p in picks[1:] if p.score[:2] == best.score[:2] or terms(p.row.label) == own
+            p
+            for p in picks[1:]
+            if p.score[:3] == best.score[:3]
+            or (terms(p.row.label) == own and p.score[2] == best.score[2])
         ]
-        if any(_cells_differ(p.row, best.row) for p in rivals):
+        if any(_cells_differ(p.row, best.row, years) for p in rivals):
             return None  # two rows answer as well with different numbers: ambiguous
         return best.row
 
@@ -260,8 +269,26 @@ def _has_year(column: str, year: int) -> bool:
     )
 
 
-def _cells_differ(a: RowHit, b: RowHit) -> bool:
-    def values(row: RowHit) -> Iterable[float | None]:
-        return tuple(c.value for c in row.cells)
+def _squash(text: str) -> str:
+    """Lower case, one space between words: for finding a label quoted in a question."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
-    return values(a) != values(b)
+
+def _year_values(row: RowHit, years: list[int]) -> tuple[float | None, ...]:
+    """The row's values in the columns of the years asked, in the years' order (a year with no
+    single such cell gives nothing)."""
+    values = []
+    for year in years:
+        mine = [c.value for c in row.cells if c.value is not None and _has_year(c.column, year)]
+        if not mine:
+            return ()
+        values.append(mine[0])
+    return tuple(values)
+
+
+def _cells_differ(a: RowHit, b: RowHit, years: list[int]) -> bool:
+    """The two rows would answer with different numbers: their values in the years asked (all
+    their values when no year is asked)."""
+    if years:
+        return _year_values(a, years) != _year_values(b, years)
+    return tuple(c.value for c in a.cells) != tuple(c.value for c in b.cells)

@@ -108,6 +108,7 @@ class Services:
             max_tokens=s.max_answer_tokens,
             tables=self.tables,
             evidence_tokens=s.evidence_tokens,
+            max_steps=s.planner_steps,
         )
 
     @cached_property

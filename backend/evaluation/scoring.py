@@ -4,7 +4,8 @@
 * numeric gold (``answer_value`` + ``tolerance``, default 1%; FinQA's ``answer_numeric``; or a gold
   answer that is a number / list of numbers): the number the answer states must match within the
   tolerance in any scale notation ("$1,577 million" = "1.577 billion" = "1577"); for lists every
-  gold number must appear in the answer.
+  gold number must appear in the answer. A gold printed as text may also be the answer's number
+  rounded to the gold's printed precision ("5.43%" for "5.4%"; not for whole numbers under 100).
 * yes/no/true/false gold: the answer's polarity must match.
 * Chinese gold with ``answers`` (FinGLM): the conclusion number (the last number of the gold) must
   be the answer's number; a gold without numbers must share its key token (e.g. the URL).
@@ -20,7 +21,7 @@ import math
 import re
 from typing import Any
 
-from backend.domain.numbers import parse_numbers, same_amount, strip_citations
+from backend.domain.numbers import Number, parse_numbers, same_amount, strip_citations
 
 _YES = re.compile(r"^\W*(yes|true|correct|是的|是)\b", re.I)
 _NO = re.compile(r"^\W*(no|false|not|否|不是|没有)\b", re.I)
@@ -60,6 +61,22 @@ def _close(a: float, b: float, tol: float) -> bool:
     return same_amount(a, b, rel_tol=max(tol, 1e-9)) or math.isclose(a, b, abs_tol=0.006)
 
 
+_SCALES = (1.0, 1e3, 1e6, 1e9, 1e-3, 1e-6, 1e-9)
+
+
+def rounds_to_gold(value: float, gold: Number) -> bool:
+    """``value`` rounded to the precision the gold is printed in is the gold ("5.43 %" for a gold
+    "5.4%", "$381,603 thousand" for "$382.00" million), in any scale notation. Trailing zeros are
+    formatting ("$382.00" is a whole number of millions); a gold printed without decimals counts
+    only from 100 up (rounding 1.6 to "2" is not the same answer)."""
+    digits = re.search(r"\.(\d+)", gold.text)
+    decimals = len(digits.group(1).rstrip("0")) if digits else 0
+    if decimals == 0 and abs(gold.value) < 100:
+        return False
+    scales = (1.0, 1e2, 1e-2) if gold.percent else _SCALES
+    return any(round(value * s, decimals) == round(gold.value, decimals) for s in scales)
+
+
 def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
     """Is ``pred`` (a line of the evaluation output) a correct answer to gold ``item``?"""
     gold = str(item.get("answer", "")).strip()
@@ -94,9 +111,13 @@ def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
     parts = gold_list(gold)
     gold_nums = [n for p in parts for n in _numbers(p)]
     if gold_nums and all(_numbers(p) for p in parts):
-        # spans copied from a table must match as printed (rounding only)
+        # spans copied from a table must match as printed, or round to the gold as printed
         span_tol = tol if item.get("tolerance") else 0.001
-        return all(any(_close(v, g, span_tol) for v in values_in_answer) for g in gold_nums)
+        printed = [n for p in parts for n in parse_numbers(p, skip_years=True)]
+        return all(
+            any(_close(v, g.value, span_tol) or rounds_to_gold(v, g) for v in values_in_answer)
+            for g in printed
+        )
     if pol is not None:
         return polarity(text) == pol
     if gold_nums and not all(any(_close(v, g, tol) for v in values_in_answer) for g in gold_nums):

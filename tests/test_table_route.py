@@ -1,0 +1,68 @@
+"""The table route on real pages (Lifeway Foods' 2019 10-K: income statement, intangible assets,
+accrued expenses): which row a question names when several rows share its words, with no model.
+
+A row the question quotes whole ("cost of goods sold") is not a tie with a longer one it does not
+quote ("total cost of goods sold"); a row with no column for the year asked (a "Useful Life" table)
+is no rival; two rows with the same words and different numbers for the year asked still make
+the question ambiguous (nothing answered here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.answering.route import analyse
+from backend.answering.table_route import TableRoute
+from tests.conftest import REPORTS, indexed_services
+from tests.pdfmaker import excerpt
+
+LIFEWAY = REPORTS / "uda_finqa_tatqa/lifeway-foods-inc_2019.pdf"
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tables")
+    pdf = excerpt(LIFEWAY, [1, 56, 64, 73], root / "lifeway-foods-inc_2019_excerpt.pdf")
+    return indexed_services(root, [pdf])
+
+
+def table_answer(svc, question):
+    """The table route's answer to ``question`` (None when it answers nothing), and its trace."""
+    from backend.answering.answer import Answer
+
+    plan = svc.retriever.plan(question)
+    answer = Answer(question, "")
+    ok = TableRoute(svc.agent.toolbox(plan)).answer(plan, analyse(plan.question), answer)
+    return (answer if ok else None), answer
+
+
+def page_text(svc, citation):
+    return svc.catalog.page_text(citation.doc_id, citation.page)
+
+
+def test_the_row_the_question_quotes_beats_a_longer_total_row(svc):
+    answer, _ = table_answer(svc, "What was Lifeway's cost of goods sold in 2019?")
+    assert answer is not None and "68,367" in answer.answer and "71,513" not in answer.answer
+    assert answer.value == 68367
+    assert "Cost of goods sold 68,367" in page_text(svc, answer.citations[0])
+    total, _ = table_answer(svc, "What was Lifeway's total cost of goods sold in 2019?")
+    assert total is not None and total.value == 71513
+
+
+def test_a_row_without_the_year_asked_is_no_rival(svc):
+    """ "Recipes 4 years" (useful lives, p.64) cannot answer "in 2019"; "Recipes $ 44 $ 44" can."""
+    answer, _ = table_answer(svc, "What was the value of Lifeway's recipes at December 31, 2019?")
+    assert answer is not None and answer.value == 44
+    assert "Recipes $ 44" in page_text(svc, answer.citations[0])
+
+
+def test_two_years_of_one_quoted_row(svc):
+    answer, _ = table_answer(svc, "What were Lifeway's total accrued expenses in 2019 and 2018?")
+    assert answer is not None
+    assert "4,087 in 2019" in answer.answer and "2,777 in 2018" in answer.answer
+
+
+def test_rows_of_one_name_with_different_numbers_stay_ambiguous(svc):
+    """Without a year, the quoted row's values in its two tables (income statement, MD&A …)
+    must agree; here "Recipes" has 44 in one table and a useful life of 4 years in the other."""
+    answer, _ = table_answer(svc, "What is the value of Lifeway's recipes?")
+    assert answer is None
