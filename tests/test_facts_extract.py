@@ -278,3 +278,14 @@ def test_checks_are_stored_per_statement(store: FactStore) -> None:
     assert checks and all(isinstance(c, StatementCheck) for c in checks)
     assert {c.statement for c in checks} == {"income", "balance", "cashflow"}
     assert doc.facts > 0 and doc.checks_passed == len(checks) and doc.checks_failed == 0
+
+
+def test_one_part_of_a_split_cost_line_is_not_the_cost_of_revenue(reports, tmp_path) -> None:
+    """Boeing prints "Cost of products" and "Cost of services" (then "Total costs and
+    expenses"): neither part is the cost of revenue, so no gross margin is computed from one."""
+    from tests.pdfmaker import excerpt
+
+    boeing = excerpt(REPORTS / "financebench/BOEING_2022_10K.pdf", [1, 55], tmp_path / "b.pdf")
+    got = reports(boeing)
+    assert got.one("revenue", 2022).value == 66608
+    assert not [f for f in got.facts if f.item == "cost_of_revenue"]

@@ -370,18 +370,43 @@ class FactsRoute:
                 return None
             values[(item, offset)] = f
         use_base = len({f.scale for f in values.values()}) > 1
+        as_expense = self._signed_taxes(q, values, scope)
 
-        def number(f: Fact) -> str:
+        def number(key: tuple[str, int], f: Fact) -> str:
             v = f.base_value if use_base else f.value
-            return fmt.plain(abs(v) if f.item in OUTFLOW_ITEMS | EXPENSE_ITEMS else v)
+            if f.item in OUTFLOW_ITEMS | EXPENSE_ITEMS:
+                v = abs(v)
+            elif key in as_expense:
+                v = -v
+            return fmt.plain(v)
 
-        expr = metric.substitute({key: number(f) for key, f in values.items()})
+        expr = metric.substitute({key: number(key, f) for key, f in values.items()})
         try:
             calc = calculate(expr)
         except CalculationError:
             return None
         self.toolbox.call("calculate", {"expression": expr})
         return MetricResult(year, calc.value, expr, list(values.values()))
+
+    def _signed_taxes(
+        self, q: _Ask, values: dict[tuple[str, int], Fact], scope: str
+    ) -> set[tuple[str, int]]:
+        """The income-tax inputs printed with the sign of their effect on income (Corning's
+        "Provision for income taxes (491)"): their expense is minus the printed value. Told by
+        the statement's own arithmetic: pretax income + tax as printed is nearer its net income
+        than pretax income - tax."""
+        out = set()
+        for (item, offset), tax in values.items():
+            pretax = values.get(("pretax_income", offset))
+            if item != "income_tax" or pretax is None or tax.value == 0:
+                continue
+            net = self._fact(q.names, "net_income", tax.fiscal_year, scope)
+            if net is None or net.doc_id != tax.doc_id:
+                continue
+            p, t, n = pretax.base_value, tax.base_value, net.base_value
+            if abs(p + t - n) < abs(p - t - n):
+                out.add((item, offset))
+        return out
 
     def _metric_answer(self, q: _Ask, results: list[MetricResult]) -> None:
         """A metric in one year, or its average over several, with its formula and inputs."""
