@@ -40,6 +40,8 @@ def test_tatqa_lists_and_booleans():
     assert not score(
         {"answer": "['2,795', '2,780']"}, {"answer": "Net sales were 2,795.", "answer_value": 2795}
     )
+    assert score({"answer": "['2018']"}, {"answer": "2018. Intangible assets: 152 in 2019."})
+    assert not score({"answer": "['2018']"}, {"answer": "2019."})
     assert score({"answer": "True"}, {"answer": "Yes, the report describes new ESG goals."})
     assert not score({"answer": "False"}, {"answer": "Yes, it does."})
 

@@ -66,3 +66,24 @@ def test_rows_of_one_name_with_different_numbers_stay_ambiguous(svc):
     must agree; here "Recipes" has 44 in one table and a useful life of 4 years in the other."""
     answer, _ = table_answer(svc, "What is the value of Lifeway's recipes?")
     assert answer is None
+
+
+def test_which_year_compares_the_years_of_the_row(svc):
+    higher, _ = table_answer(svc, "Which year had higher net intangible assets at Lifeway?")
+    assert higher is not None and higher.answer.startswith("2018.")
+    assert "344 in 2018" in higher.answer and "152 in 2019" in higher.answer
+    assert "Intangible assets, net" in page_text(svc, higher.citations[0])
+    below, _ = table_answer(
+        svc, "In which year were Lifeway's total accrued expenses less than 3,000 thousands?"
+    )
+    assert below is not None and below.answer.startswith("2018.")  # 2,777 (2018) vs 4,087
+    # no comparison word: not a lookup of one year either
+    assert table_answer(svc, "In which year did Lifeway report accrued expenses?")[0] is None
+
+
+def test_which_year_is_not_answered_by_one_statement_line(svc):
+    """The facts route answers one year's line; "which year" compares years."""
+    from backend.answering.route import takes_facts_route
+
+    plan = svc.retriever.plan("Which year had higher cost of goods sold at Lifeway?")
+    assert not takes_facts_route(plan, analyse(plan.question))

@@ -99,6 +99,16 @@ def asks_computation(question: str) -> bool:
     return bool(_COMPUTE.search(question))
 
 
+#: "Which year has a higher …", "In which year was … less than 500 thousands?": a comparison of
+#: the years a table prints, not a lookup of one year.
+_WHICH_YEAR = re.compile(r"\b(?:in )?which (?:fiscal )?year\b|哪一?年|哪个年度", re.I)
+
+
+def asks_which_year(question: str) -> bool:
+    """The question asks which year a figure was higher, lower or past a threshold."""
+    return bool(_WHICH_YEAR.search(question))
+
+
 def asks_decimals(question: str) -> bool:
     return bool(_DECIMALS.search(question))
 
@@ -226,7 +236,7 @@ def takes_facts_route(plan: QueryPlan, route: Route) -> bool:
     if not plan.companies or not (route.items or route.metric) or route.narrow or route.reasons:
         return False
     question, names = plan.question, plan.names
-    if other_formula(route) or unnamed_share(question, route.metric):
+    if other_formula(route) or unnamed_share(question, route.metric) or asks_which_year(question):
         return False
     if route.metric is not None and other_inputs(question, names, route.metric):
         return False
@@ -455,6 +465,7 @@ __all__ = [
     "analyse",
     "asks_computation",
     "asks_decimals",
+    "asks_which_year",
     "calculation_route",
     "expression_fits",
     "is_percent",

@@ -13,21 +13,22 @@ the question asks for a percentage).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import Route, asks_decimals
+from backend.answering.route import Route, asks_decimals, asks_which_year
 from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
-from backend.domain.text import CJK
+from backend.domain.text import CJK, YEAR
 from backend.records import Cell
 from backend.store.keywords import tokens
 from backend.store.tables import RowHit
 
 #: Words that say what to do with a figure, not which figure it is.
 _QUESTION_WORDS = frozenset(
-    """what which how much many was were is are did does do the a an of in on for to from by at
+    """what which how much many was were is are did does do has have had the a an of in on for
+    to from by at
     and or as per between during year years fiscal fy ended ending end company company's its
     their report reports annual amount value total reported respectively change changes changed
     increase increased decrease decreased difference growth grow grew percentage percent rate
@@ -42,6 +43,24 @@ _ZH_QUESTION = re.compile(
 _OPEN_ENDED = re.compile(r"\b(?:in )?which (?:year|period|quarter)|^\s*when\b|哪一?年|何时", re.I)
 _PERCENT_ASK = re.compile(r"percent|percentage|%|rate|growth|百分|增长率|比例|占比|比重", re.I)
 _UNITS_IN_LABEL = re.compile(r"[（(][^）)]{0,12}[）)]")
+#: A comparison between the years of a row ("which year has a higher …").
+_MORE = re.compile(
+    r"\b(?:higher|highest|larger|largest|greater|greatest|more|most|bigger|biggest|above|over|"
+    r"exceed\w*)\b|较高|更高|最高|更多|最多|大于|超过|高于",
+    re.I,
+)
+_LESS = re.compile(
+    r"\b(?:lower|lowest|smaller|smallest|less|least|fewer|below|under)\b|较低|更低|最低|更少|最少|"
+    r"小于|低于",
+    re.I,
+)
+_THAN = re.compile(
+    r"(?:\bthan|\bbelow|\babove|\bover|\bunder|小于|低于|大于|高于|超过)\s*\$?\s*"
+    r"(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>thousands?|millions?|billions?)?",
+    re.I,
+)
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
 
 
 def _norm(tok: str) -> str:
@@ -81,21 +100,26 @@ class TableRoute:
     def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
         if self.toolbox.tables is None:
             return False
-        if _OPEN_ENDED.search(plan.question):
-            return False  # "in which year…", "when…": a comparison, not a lookup
+        which_year = asks_which_year(plan.question)
+        if _OPEN_ENDED.search(plan.question) and not which_year:
+            return False  # "when…", "which quarter…": not a lookup
         if route.compute and not (route.change or route.average):
             return False  # a sum, ratio or difference between rows: the planner's job
         names = set()
         for name in plan.companies:
             names |= terms(name)
         q_terms = terms(plan.question) - names
+        if which_year:  # the comparison's words and threshold do not name the row
+            q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
         if not q_terms:
             return False
         query = " ".join(w for w in dict.fromkeys(tokens(plan.question)) if _norm(w) in q_terms)
         self.toolbox.call("find_rows", {"query": search_query(query)})
-        row = self._row(plan.question, q_terms, plan.years)
+        row = self._row(plan.question, q_terms, [] if which_year else plan.years)
         if row is None:
             return False
+        if which_year:
+            return self._which_year(plan, answer, row)
         if route.change or route.average:
             return self._two_columns(plan, route, answer, row, q_terms)
         if len(plan.years) > 1:
@@ -183,14 +207,57 @@ class TableRoute:
                 return False
             picked.append((year, mine[0]))
         shown = [(year, row.display(c)) for year, c in picked]
-        if plan.language == "zh":
-            parts = "，".join(f"{y}年为{s}" for y, s in shown)
-            text = f"{row.full_label}：{parts}。"
-        else:
-            parts = "; ".join(f"{s} in {y}" for y, s in shown)
-            text = f"{row.full_label}: {parts}."
+        text = _by_year(row, shown, plan.language)
         first = picked[0][1]
         self._set(answer, text, row, first.value, "%" if first.percent else row.unit_label)
+        return True
+
+    def _which_year(self, plan: QueryPlan, answer: Answer, row: RowHit) -> bool:
+        """The year whose cell is the highest or lowest of the row, or the years past a
+        threshold ("less than 500 thousands"), with every year's cell shown."""
+        more, less = bool(_MORE.search(plan.question)), bool(_LESS.search(plan.question))
+        if more == less:
+            return False
+        by_year: dict[int, Cell] = {}
+        for c in row.cells:
+            years = {int(y) for y in YEAR.findall(c.column)}
+            if c.value is None and c.text.strip() in _NIL:
+                c = replace(c, value=0.0)  # a dash is nil
+            if c.value is not None and not c.percent and len(years) == 1:
+                year = years.pop()
+                if year in by_year and by_year[year].value != c.value:
+                    return False  # two columns of one year (a quarter, a segment): unclear
+                by_year.setdefault(year, c)
+        if len(by_year) < 2:
+            return False
+        than = _THAN.search(plan.question)
+        if than:
+            limit = float(than.group("num").replace(",", ""))
+            scale = _SCALE_WORDS.get((than.group("scale") or "").lower().rstrip("s"))
+
+            def size(c: Cell) -> float:  # the cell in the threshold's scale, where both known
+                return c.value * row.scale / scale if scale and row.unit_label else c.value
+
+            picked = [
+                y for y, c in by_year.items() if (size(c) > limit if more else size(c) < limit)
+            ]
+        else:
+            values = {y: c.value for y, c in by_year.items()}
+            best = (max if more else min)(values.values())
+            picked = [y for y, v in values.items() if v == best]
+            if len(picked) > 1:
+                return False  # a tie: no one year
+        if not picked:
+            return False
+        shown = [
+            (y, f"{c.text} (nil)" if c.text.strip() in _NIL else row.display(c))
+            for y, c in sorted(by_year.items())
+        ]
+        years = ", ".join(str(y) for y in sorted(picked))
+        lead = f"{years}年。" if plan.language == "zh" else f"{years}. "
+        text = lead + _by_year(row, shown, plan.language)
+        first = by_year[sorted(picked)[0]]
+        self._set(answer, text, row, first.value, row.unit_label)
         return True
 
     # -- answers ------------------------------------------------------------------------------
@@ -261,6 +328,13 @@ class TableRoute:
         answer.trace.append(
             {"step": "table_route", "row": row.full_label, "table": row.title, "page": row.page}
         )
+
+
+def _by_year(row: RowHit, shown: list[tuple[int, str]], language: str) -> str:
+    """ "Row label: 44 in 2018; 44 in 2019." (or 「…：2018年为…，2019年为…。」)"""
+    if language == "zh":
+        return f"{row.full_label}：" + "，".join(f"{y}年为{s}" for y, s in shown) + "。"
+    return f"{row.full_label}: " + "; ".join(f"{s} in {y}" for y, s in shown) + "."
 
 
 def _has_year(column: str, year: int) -> bool:

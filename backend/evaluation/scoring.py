@@ -123,8 +123,8 @@ def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
     if gold_nums and not all(any(_close(v, g, tol) for v in values_in_answer) for g in gold_nums):
         return False
     words = {w for w in _WORD.findall(gold.lower()) if w not in _STOP}
-    if not words:
-        return gold.lower() in text.lower()
+    if not words:  # "['2018']": every part (a year, a code) must be in the answer
+        return all(p.lower() in text.lower() for p in parts)
     have = set(_WORD.findall(text.lower()))
     return len(words & have) / len(words) >= 0.4
 
