@@ -353,3 +353,15 @@ def test_model_planned_calculations_run_only_when_switched_on(svc):
         assert answer.citations and "Calculation:" in answer.answer
     else:
         assert answer.route in ("model", "refused")
+
+
+def test_one_item_added_up_over_years_shows_each_year_and_the_sum(svc):
+    answer = ask(svc, "What were Netflix's revenues in total for 2016 and 2017?")
+    assert answer.route == "facts"
+    assert answer.value == 8830669 + 11692713
+    assert "8830669 + 11692713" in answer.answer.replace(",", "")
+    page = page_text(svc, answer.citations[0])
+    assert "8,830,669" in page and "11,692,713" in page
+    # a line whose own name holds 合计 is no sum: each year's figure, not their total
+    zh = ask(svc, "华锦股份2018年和2019年的负债合计分别是多少？")
+    assert not zh.refused and "合计为" not in zh.answer and "+" not in zh.answer, zh.answer

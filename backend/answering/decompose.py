@@ -34,6 +34,7 @@ from backend.answering.parts import parts as question_parts
 from backend.answering.plan import QueryPlan
 from backend.answering.route import (
     STANDS_FOR,
+    SUM_ASK,
     Route,
     analyse,
     other_formula,
@@ -57,11 +58,6 @@ _CHANGE_ASK = re.compile(
     r"chang|compar|differ|grow|grew|increas|decreas|declin|trend|versus|\bvs\b|"
     r"变化|变动|增长|下降|增减|比较|对比|相比|较",
     re.I,
-)
-#: The figures of several years added up ("total gross profit altogether for 2018 and 2019"):
-#: one computation, not a figure per year.
-_AGGREGATE = re.compile(
-    r"\baltogether\b|\bcombined\b|\bsum\b|\bin total\b|合计|总和|累计|共计", re.I
 )
 #: Words that make the items named beside a metric its inputs.
 _AS_INPUTS = re.compile(
@@ -144,7 +140,7 @@ def split(plan: QueryPlan, route: Route) -> Split | None:
     # what the question asks of its figures, their names set aside ("负债合计" is no sum)
     bare = _blank(question, figures)
     asks = analyse(bare)
-    if asks.average or _AGGREGATE.search(bare):
+    if asks.average or SUM_ASK.search(bare):
         return None
     if asks.compute and not (asks.change or asks.compare):
         return None  # a sum, ratio or difference between items: one computation, not parts

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import STANDS_FOR, Route, asks_decimals
+from backend.answering.route import STANDS_FOR, Route, asks_decimals, asks_sum
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
 from backend.domain.calculator import CalculationError, calculate
@@ -153,6 +153,9 @@ class FactsRoute:
             return self._metric_route(q)
         if route.change and len(years) >= 2:
             return self._change_route(q)
+        summed = len(set(route.items)) == 1 and len(years) > 1 and asks_sum(plan.question)
+        if summed:
+            return self._sum_route(q)
         if route.compute:
             return False  # a ratio or computation we have no formula for: not a single lookup
         if len(route.items) > 1 or len(years) > 1:
@@ -257,6 +260,44 @@ class FactsRoute:
             {"item": f.label, "year": f.fiscal_year, "value": f.value, "page": f.page}
             for f in found
         ] + [{"part": m, "found": False} for m in missing]
+        return True
+
+    def _sum_route(self, q: _Ask) -> bool:
+        """One item added up over the years asked ("total gross profit altogether for 2018 and
+        2019"): every year's figure with its page and the sum by the calculator; nothing when a
+        year is missing or the figures come in different units."""
+        plan, route, lang = q.plan, q.route, q.plan.language
+        years = sorted(set(q.years))
+        if len(years) == 2 and route.span:
+            years = list(range(years[0], years[1] + 1))
+        found = [self._headline(q, route.items[0], year) for year in years]
+        if any(f is None for f in found) or len({(f.scale, f.unit_label) for f in found}) > 1:
+            return False
+        facts: list[Fact] = [f for f in found if f is not None]
+        expr = " + ".join(fmt.plain(f.value) for f in facts)
+        call = self.toolbox.call("calculate", {"expression": expr})
+        if call.error:
+            return False
+        total = call.result["value"]
+        shown = fmt.amount(_Delta(total, facts[-1]), lang)
+        label, company = facts[-1].label, plan.companies[0]
+        inputs = "; ".join(
+            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
+            for f in facts
+        )
+        span = (
+            "、".join(str(y) for y in years)
+            if lang == "zh"
+            else " and ".join(f"FY{y}" for y in years)
+        )
+        if lang == "zh":
+            text = f"{company}{span}年{label}合计为{shown}。计算：{expr} = {total:,.2f}。数据：{inputs}。"
+        else:
+            text = (
+                f"{company}'s {label} for {span} together is {shown}. "
+                f"Calculation: {expr} = {total:,.2f}. Inputs: {inputs}."
+            )
+        self._set(q.answer, text, facts, value=total, unit=facts[-1].unit_label, inline=False)
         return True
 
     def _boolean_route(self, q: _Ask) -> bool:

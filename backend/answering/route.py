@@ -104,6 +104,19 @@ def asks_computation(question: str) -> bool:
 _WHICH_YEAR = re.compile(r"\b(?:in )?which (?:fiscal )?year\b|哪一?年|哪个年度", re.I)
 
 
+#: The figures of several years added up ("total gross profit altogether for 2018 and 2019").
+SUM_ASK = re.compile(r"\baltogether\b|\bcombined\b|\bsum\b|\bin total\b|合计|总和|累计|共计", re.I)
+
+
+def asks_sum(question: str) -> bool:
+    """The question asks its figures added up — with the statement items' own names set aside
+    ("负债合计" is a line, not a sum)."""
+    bare = question
+    for start, end, _ in item_spans(question):
+        bare = bare[:start] + " " * (end - start) + bare[end:]
+    return bool(SUM_ASK.search(bare))
+
+
 def asks_which_year(question: str) -> bool:
     """The question asks which year a figure was higher, lower or past a threshold."""
     return bool(_WHICH_YEAR.search(question))
@@ -461,10 +474,12 @@ def calculation_route(question: str) -> Route:
 
 __all__ = [
     "STANDS_FOR",
+    "SUM_ASK",
     "Route",
     "analyse",
     "asks_computation",
     "asks_decimals",
+    "asks_sum",
     "asks_which_year",
     "calculation_route",
     "expression_fits",

@@ -7,7 +7,8 @@ qualify, it matches the question best by label, parents and table title, without
 different values); its column only when the question's year and other header words pick exactly
 one. Otherwise nothing is answered here and the rows go to the model as evidence. A change between
 two years is computed with the calculator from the two cells (difference, or percent change when
-the question asks for a percentage).
+the question asks for a percentage). "Which year …" compares the years of the row named: the
+highest or lowest cell, or the years past a threshold, every year's cell shown.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from backend.store.tables import RowHit
 #: Words that say what to do with a figure, not which figure it is.
 _QUESTION_WORDS = frozenset(
     """what which how much many was were is are did does do has have had the a an of in on for
-    to from by at
-    and or as per between during year years fiscal fy ended ending end company company's its
+    to from by at and or as per between during year years fiscal fy ended ending end company
+    company's its
     their report reports annual amount value total reported respectively change changes changed
     increase increased decrease decreased difference growth grow grew percentage percent rate
     average mean ratio proportion share compared compare versus vs than million millions billion
