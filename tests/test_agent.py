@@ -362,6 +362,8 @@ def test_one_item_added_up_over_years_shows_each_year_and_the_sum(svc):
     assert "8830669 + 11692713" in answer.answer.replace(",", "")
     page = page_text(svc, answer.citations[0])
     assert "8,830,669" in page and "11,692,713" in page
+    combined = ask(svc, "What were Netflix's revenues for 2016 and 2017 combined?")
+    assert combined.route == "facts" and combined.value == answer.value
     # a line whose own name holds 合计 is no sum: each year's figure, not their total
     zh = ask(svc, "华锦股份2018年和2019年的负债合计分别是多少？")
     assert not zh.refused and "合计为" not in zh.answer and "+" not in zh.answer, zh.answer

@@ -339,7 +339,8 @@ _MODIFIERS = frozenset(
 _FUNCTION_WORDS = frozenset(
     """what which how much many was were is are did does do the a an its their our in of for from
     by and or to at on as per with change changes growth increase decrease ratio margin percent
-    percentage average sum difference compute calculate report reported during between
+    percentage average sum combined altogether together difference compute calculate report
+    reported during between
     year years company company's amount value figure line item has have had be been being can
     could would should will may if then than not this that these those it like such about define
     defined using use based considering given changed changing compare compared improve improved
