@@ -8,6 +8,7 @@ the model is only asked to plan a calculation or to write a text answer.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -367,3 +368,22 @@ def test_one_item_added_up_over_years_shows_each_year_and_the_sum(svc):
     # a line whose own name holds 合计 is no sum: each year's figure, not their total
     zh = ask(svc, "华锦股份2018年和2019年的负债合计分别是多少？")
     assert not zh.refused and "合计为" not in zh.answer and "+" not in zh.answer, zh.answer
+
+
+def test_average_inside_the_questions_own_definition_is_the_formulas(svc):
+    """ "… defined as: FY2017 revenue / (average total assets between FY2016 and FY2017)" asks
+    the FY2017 ratio, not the average of the FY2016 and FY2017 ratios."""
+    q = (
+        "What is Netflix's FY2017 total asset turnover? Total asset turnover is defined as: "
+        "FY2017 revenue / (average total assets between FY2016 and FY2017). Round your answer "
+        "to two decimal places."
+    )
+    answer = ask(svc, q)
+    assert answer.route == "facts", answer.answer
+    calc = re.search(r"FY2017: (\d+) / avg\((\d+), (\d+)\) = ([\d.]+)", answer.answer)
+    assert calc, answer.answer
+    revenue, assets, prior = (int(calc.group(i)) for i in (1, 2, 3))
+    assert revenue == 11692713
+    assert answer.value == pytest.approx(revenue / ((assets + prior) / 2), abs=0.01)
+    pages = " ".join(page_text(svc, c) for c in answer.citations)
+    assert f"{assets:,}" in pages and f"{prior:,}" in pages

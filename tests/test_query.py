@@ -422,3 +422,17 @@ def test_a_metric_takes_the_narrower_input_the_question_names():
     answer = _facts_answer(question, values)
     assert answer.value == pytest.approx(0.5)
     assert "Formula: (Net income parent - Dividends paid) / Net income parent." in answer.answer
+
+
+def test_average_or_change_inside_a_definition_belongs_to_the_formula():
+    defined = analyse(
+        "What is FY2018 days payable outstanding (DPO) for Walmart? DPO is defined as: 365 * "
+        "(average accounts payable between FY2017 and FY2018) / (FY2018 COGS + change in "
+        "inventory between FY2017 and FY2018). Round your answer to two decimal places."
+    )
+    assert not defined.average and not defined.change and defined.definition
+    asked = analyse(
+        "What is the average ROA for FY2016 and FY2017? ROA is defined as: net income / "
+        "(average total assets)."
+    )
+    assert asked.average

@@ -216,14 +216,16 @@ def analyse(question: str) -> Route:
     spans = _spans(question)
     # what the question asks of its items, their names set aside: "负债合计" is a line, not a sum
     asks = _blank(question, [(start, end) for start, end, _ in spans])
+    # "average" or "change" inside the question's own definition is the formula's, not the ask
+    ask_text = _without_definition(question)
     return Route(
         items=list(dict.fromkeys(key for _, _, key in spans)) or items_in(question),
         metric=metric,
         scope=scope_in(question) or "consolidated",
         compute=asks_computation(asks) or metric is not None,
-        change=bool(_CHANGE.search(question)),
-        average=bool(_AVERAGE.search(question)),
-        compare=bool(_COMPARE.search(question)),
+        change=bool(_CHANGE.search(ask_text)),
+        average=bool(_AVERAGE.search(ask_text)),
+        compare=bool(_COMPARE.search(ask_text)),
         decimals=requested_decimals(question),
         narrow=narrow_question(question),
         narrative=bool(_NARRATIVE.search(question)) and boolean is None,
@@ -237,6 +239,20 @@ def analyse(question: str) -> Route:
         percent_ok=bool(_PERCENT_OK.search(question)),
         reasons=_asks_reasons(question),
     )
+
+
+def _without_definition(question: str) -> str:
+    """``question`` without the sentence that defines its formula ("Inventory turnover ratio is
+    defined as: (FY2019 COGS) / (average inventory between FY2018 and FY2019).")."""
+    m = _DEFINED.search(question)
+    if m is None:
+        return question
+    start = max(question.rfind(p, 0, m.start()) for p in (". ", "? ", "。", "？", "（", "("))
+    end = min(
+        (i for i in (question.find(p, m.end()) for p in (". ", "。", "）")) if i >= 0),
+        default=len(question),
+    )
+    return question[: max(start, 0) + 1] + " " + question[end + 1 :]
 
 
 def takes_facts_route(plan: QueryPlan, route: Route) -> bool:
