@@ -387,3 +387,12 @@ def test_average_inside_the_questions_own_definition_is_the_formulas(svc):
     assert answer.value == pytest.approx(revenue / ((assets + prior) / 2), abs=0.01)
     pages = " ".join(page_text(svc, c) for c in answer.citations)
     assert f"{assets:,}" in pages and f"{prior:,}" in pages
+
+
+def test_compound_annual_growth_of_one_item(svc):
+    answer = ask(svc, "What was Netflix's revenue CAGR from FY2015 to FY2017?")
+    assert answer.route == "facts", answer.answer
+    assert "cagr(6779511, 11692713, 2)" in answer.answer
+    assert answer.value == pytest.approx(((11692713 / 6779511) ** 0.5 - 1) * 100, abs=0.01)
+    page = page_text(svc, answer.citations[0])
+    assert "6,779,511" in page and "11,692,713" in page

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import STANDS_FOR, Route, asks_decimals, asks_sum
+from backend.answering.route import STANDS_FOR, Route, asks_cagr, asks_decimals, asks_sum
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
 from backend.domain.calculator import CalculationError, calculate
@@ -156,6 +156,8 @@ class FactsRoute:
         summed = len(set(route.items)) == 1 and len(years) > 1 and asks_sum(plan.question)
         if summed:
             return self._sum_route(q)
+        if len(set(route.items)) == 1 and len(years) > 1 and asks_cagr(plan.question):
+            return self._cagr_route(q)
         if route.compute:
             return False  # a ratio or computation we have no formula for: not a single lookup
         if len(route.items) > 1 or len(years) > 1:
@@ -298,6 +300,43 @@ class FactsRoute:
                 f"Calculation: {expr} = {total:,.2f}. Inputs: {inputs}."
             )
         self._set(q.answer, text, facts, value=total, unit=facts[-1].unit_label, inline=False)
+        return True
+
+    def _cagr_route(self, q: _Ask) -> bool:
+        """One item's compound annual growth rate from the first to the last year asked, by the
+        calculator's ``cagr(first, last, years)``, with both figures cited."""
+        plan, route, lang = q.plan, q.route, q.plan.language
+        y0, y1 = min(q.years), max(q.years)
+        f0 = self._headline(q, route.items[0], y0)
+        f1 = self._headline(q, route.items[0], y1)
+        if not f0 or not f1 or f0.value <= 0 or f1.value <= 0:
+            return False
+        same = f0.scale == f1.scale
+        first, last = (f0.value, f1.value) if same else (f0.base_value, f1.base_value)
+        expr = f"cagr({fmt.plain(first)}, {fmt.plain(last)}, {y1 - y0})"
+        call = self.toolbox.call("calculate", {"expression": expr})
+        if call.error:
+            return False
+        rate = call.result["value"]
+        d = route.decimals if asks_decimals(plan.question) else 2
+        shown = f"{rate:.{d}f}%"
+        inputs = "; ".join(
+            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
+            for f in (f0, f1)
+        )
+        company = plan.companies[0]
+        if lang == "zh":
+            text = (
+                f"{company}{f1.label}{y0}–{y1}年的年均复合增长率为{shown}。"
+                f"计算：{expr} = {rate:.{d + 2}f}%。数据：{inputs}。"
+            )
+        else:
+            text = (
+                f"{company}'s {f1.label} grew at a compound annual rate of {shown} from FY{y0} to "
+                f"FY{y1}. Calculation: {expr} = ((last / first) ** (1 / {y1 - y0}) - 1) × 100 = "
+                f"{rate:.{d + 2}f}%. Inputs: {inputs}."
+            )
+        self._set(q.answer, text, [f0, f1], value=round(rate, d), unit="%", inline=False)
         return True
 
     def _boolean_route(self, q: _Ask) -> bool:

@@ -117,6 +117,14 @@ def asks_sum(question: str) -> bool:
     return bool(SUM_ASK.search(bare))
 
 
+_CAGR = re.compile(r"\bcagr\b|compound(?:ed)? annual growth|年均复合增长率|复合增长率", re.I)
+
+
+def asks_cagr(question: str) -> bool:
+    """The question asks a compound annual growth rate."""
+    return bool(_CAGR.search(question))
+
+
 def asks_which_year(question: str) -> bool:
     """The question asks which year a figure was higher, lower or past a threshold."""
     return bool(_WHICH_YEAR.search(question))
@@ -494,6 +502,7 @@ __all__ = [
     "SUM_ASK",
     "Route",
     "analyse",
+    "asks_cagr",
     "asks_computation",
     "asks_decimals",
     "asks_sum",
