@@ -283,10 +283,7 @@ class FactsRoute:
         total = call.result["value"]
         shown = fmt.amount(_Delta(total, facts[-1]), lang)
         label, company = facts[-1].label, plan.companies[0]
-        inputs = "; ".join(
-            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
-            for f in facts
-        )
+        inputs = self._inputs(facts, lang)
         span = (
             "、".join(str(y) for y in years)
             if lang == "zh"
@@ -320,10 +317,7 @@ class FactsRoute:
         rate = call.result["value"]
         d = route.decimals if asks_decimals(plan.question) else 2
         shown = f"{rate:.{d}f}%"
-        inputs = "; ".join(
-            f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
-            for f in (f0, f1)
-        )
+        inputs = self._inputs([f0, f1], lang)
         company = plan.companies[0]
         if lang == "zh":
             text = (
@@ -550,12 +544,15 @@ class FactsRoute:
     def _workings(self, results: Sequence[MetricResult], lang: str) -> tuple[str, str]:
         """The calculation of each year and every input with its page, as the answer shows them."""
         calcs = "; ".join(f"FY{r.year}: {r.expression} = {r.value:,.4g}" for r in results)
-        inputs = "; ".join(
+        return calcs, self._inputs([f for r in results for f in r.inputs], lang)
+
+    def _inputs(self, facts: Sequence[Fact], lang: str) -> str:
+        """Every input with its year, value and page: "Revenues FY2016 = $8,830,669 thousand
+        [netflix.pdf p.42]; …"."""
+        return "; ".join(
             f"{f.label} FY{f.fiscal_year} = {fmt.amount(f, lang)} [{self._file(f)} p.{f.page}]"
-            for r in results
-            for f in r.inputs
+            for f in facts
         )
-        return calcs, inputs
 
     # -- helpers --------------------------------------------------------------------------------
     def _target_years(self, plan: QueryPlan) -> list[int]:
