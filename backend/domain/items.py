@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -109,7 +110,9 @@ SCOPES = ("consolidated", "parent")
 @dataclass(frozen=True)
 class Item:
     """A canonical statement item. ``en``: full-match regexes on normalised English labels;
-    ``zh``: normalised Chinese labels; ``ask``: phrases that name the item in a question."""
+    ``zh``: normalised Chinese labels; ``ask``: phrases that name the item in a question;
+    ``parts``: (part, other part) regexes — a label matching the part is not the item where
+    its statement also prints the other part."""
 
     key: str
     statement: str
@@ -117,6 +120,7 @@ class Item:
     en: tuple[str, ...] = ()
     zh: tuple[str, ...] = ()
     ask: tuple[str, ...] = ()
+    parts: tuple[tuple[str, str], ...] = ()
 
 
 _SH = r"(?:share|stock)holders?|shareowners?|owners?|members?|partners?"
@@ -142,6 +146,7 @@ def load_items(path: Path = ITEMS_FILE) -> tuple[Item, ...]:
             en=tuple(pattern(p) for p in d.get("en", ())),
             zh=tuple(d.get("zh", ())),
             ask=tuple(d.get("ask", ())),
+            parts=tuple((part, other) for part, other in d.get("parts", ())),
         )
         for d in table
     )
@@ -219,6 +224,21 @@ def match_item(label: str, statement: str, per_share: bool | None = None) -> tup
         if rx.fullmatch(norm):
             return item.key, prio
     return None
+
+
+def part_rows(labels: Sequence[str], statement: str) -> set[int]:
+    """Indexes of the ``labels`` (one statement's rows) that are only one part of an item
+    because the statement also prints its other part (:attr:`Item.parts`): such a row is not
+    the item, its total is, when printed."""
+    norm = [normalize_label(x) for x in labels]
+    out: set[int] = set()
+    for item in ITEMS:
+        if item.statement != statement:
+            continue
+        for part, other in item.parts:
+            if any(re.fullmatch(other, x) for x in norm):
+                out |= {i for i, x in enumerate(norm) if re.fullmatch(part, x)}
+    return out
 
 
 def canonical_items() -> dict[str, str]:

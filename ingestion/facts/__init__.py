@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.domain.items import match_item, normalize_label
+from backend.domain.items import match_item, part_rows
 from backend.records import Fact, StatementCheck
 from ingestion.facts.checks import check_statement
 from ingestion.facts.layout import Line, PdfGeometry
@@ -135,32 +135,11 @@ def _has_groups(region: Region, language: str) -> bool:
     return bool(column_groups(region.header, period_line(anchors, region.header)))
 
 
-#: A line that names one part of an item when the statement prints its other part beside it:
-#: "Cost of products" is not the cost of revenue where "Cost of services" follows (Boeing).
-_PART_OF = {
-    "cost_of_revenue": (
-        re.compile(r"cost of (?:products?|goods)(?: sold)?"),
-        re.compile(r"cost of (?:services?|service revenues?)(?: sold| provided)?"),
-    ),
-}
-
-
-def _parts_only(st: ParsedStatement) -> set[int]:
-    """Rows whose label is one part of an item whose other part is a row of the same
-    statement: such a row is not the item (its total is, when printed)."""
-    labels = [normalize_label(row.label) for row in st.rows]
-    out: set[int] = set()
-    for part, other in _PART_OF.values():
-        if any(other.fullmatch(x) for x in labels):
-            out |= {r for r, x in enumerate(labels) if part.fullmatch(x)}
-    return out
-
-
 def _assign_items(st: ParsedStatement) -> None:
     """Item keys per (row, column): the best synonym wins; a tie between different values
     leaves the item unassigned (ambiguous); a row that is one part of the item is not it."""
     best: dict[tuple[int, str], list[tuple[int, int, float]]] = defaultdict(list)
-    parts = _parts_only(st)
+    parts = part_rows([row.label for row in st.rows], st.statement)
     for r, row in enumerate(st.rows):
         if r in parts:
             continue
