@@ -111,9 +111,7 @@ SUM_ASK = re.compile(r"\baltogether\b|\bcombined\b|\bsum\b|\bin total\b|合计|�
 def asks_sum(question: str) -> bool:
     """The question asks its figures added up — with the statement items' own names set aside
     ("负债合计" is a line, not a sum)."""
-    bare = question
-    for start, end, _ in item_spans(question):
-        bare = bare[:start] + " " * (end - start) + bare[end:]
+    bare = _blank(question, [(start, end) for start, end, _ in item_spans(question)])
     return bool(SUM_ASK.search(bare))
 
 
@@ -260,7 +258,8 @@ def _without_definition(question: str) -> str:
         (i for i in (question.find(p, m.end()) for p in (". ", "。", "）")) if i >= 0),
         default=len(question),
     )
-    return question[: max(start, 0) + 1] + " " + question[end + 1 :]
+    head = question[: start + 1] if start >= 0 else ""
+    return head + " " + question[end + 1 :]
 
 
 def takes_facts_route(plan: QueryPlan, route: Route) -> bool:

@@ -21,6 +21,7 @@ from backend.answering.plan import QueryPlan
 from backend.answering.route import Route, asks_decimals, asks_which_year
 from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
+from backend.domain.numbers import parse_numbers
 from backend.domain.text import CJK, YEAR
 from backend.records import Cell
 from backend.store.keywords import tokens
@@ -57,10 +58,9 @@ _LESS = re.compile(
 )
 _THAN = re.compile(
     r"(?:\bthan|\bbelow|\babove|\bover|\bunder|小于|低于|大于|高于|超过)\s*\$?\s*"
-    r"(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>thousands?|millions?|billions?)?",
+    r"(?P<amount>\d[\d,]*(?:\.\d+)?(?:\s*(?:thousands?|millions?|billions?))?)",
     re.I,
 )
-_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
 
 
@@ -233,11 +233,12 @@ class TableRoute:
             return False
         than = _THAN.search(plan.question)
         if than:
-            limit = float(than.group("num").replace(",", ""))
-            scale = _SCALE_WORDS.get((than.group("scale") or "").lower().rstrip("s"))
+            threshold = parse_numbers(than.group("amount"), skip_years=False)[0]
+            limit, scale = threshold.value, threshold.scale
 
             def size(c: Cell) -> float:  # the cell in the threshold's scale, where both known
-                return c.value * row.scale / scale if scale and row.unit_label else c.value
+                known = scale != 1.0 and row.unit_label
+                return c.value * row.scale / scale if known else c.value
 
             picked = [
                 y for y, c in by_year.items() if (size(c) > limit if more else size(c) < limit)

@@ -127,6 +127,16 @@ def rounds_to(value: float, target: float) -> bool:
     return round(value, decimals) == round(target, decimals)
 
 
+def rounds_to_printed(value: float, printed: Number) -> bool:
+    """``value``, in any scale notation, rounded to the decimals ``printed`` is written with
+    (trailing zeros are formatting: "$382.00" is a whole number) is ``printed``: 5.43 for "5.4%",
+    381,603 thousand for "382.00" million."""
+    digits = re.search(r"\.(\d+)", printed.text)
+    decimals = len(digits.group(1).rstrip("0")) if digits else 0
+    scales = _PCT_SCALES if printed.percent else _SCALES
+    return any(round(value * s, decimals) == round(printed.value, decimals) for s in scales)
+
+
 def unverified_numbers(
     answer: str, evidence: list[str], extra_values: list[float] = ()
 ) -> list[str]:

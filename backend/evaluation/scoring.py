@@ -21,7 +21,13 @@ import math
 import re
 from typing import Any
 
-from backend.domain.numbers import Number, parse_numbers, same_amount, strip_citations
+from backend.domain.numbers import (
+    Number,
+    parse_numbers,
+    rounds_to_printed,
+    same_amount,
+    strip_citations,
+)
 
 _YES = re.compile(r"^\W*(yes|true|correct|是的|是)\b", re.I)
 _NO = re.compile(r"^\W*(no|false|not|否|不是|没有)\b", re.I)
@@ -61,20 +67,15 @@ def _close(a: float, b: float, tol: float) -> bool:
     return same_amount(a, b, rel_tol=max(tol, 1e-9)) or math.isclose(a, b, abs_tol=0.006)
 
 
-_SCALES = (1.0, 1e3, 1e6, 1e9, 1e-3, 1e-6, 1e-9)
-
-
 def rounds_to_gold(value: float, gold: Number) -> bool:
     """``value`` rounded to the precision the gold is printed in is the gold ("5.43 %" for a gold
-    "5.4%", "$381,603 thousand" for "$382.00" million), in any scale notation. Trailing zeros are
-    formatting ("$382.00" is a whole number of millions); a gold printed without decimals counts
+    "5.4%", "$381,603 thousand" for "$382.00" million); a gold printed without decimals counts
     only from 100 up (rounding 1.6 to "2" is not the same answer)."""
     digits = re.search(r"\.(\d+)", gold.text)
-    decimals = len(digits.group(1).rstrip("0")) if digits else 0
-    if decimals == 0 and abs(gold.value) < 100:
+    whole = not (digits and digits.group(1).rstrip("0"))
+    if whole and abs(gold.value) < 100:
         return False
-    scales = (1.0, 1e2, 1e-2) if gold.percent else _SCALES
-    return any(round(value * s, decimals) == round(gold.value, decimals) for s in scales)
+    return rounds_to_printed(value, gold)
 
 
 def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
@@ -109,11 +110,11 @@ def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
         key = max(re.findall(r"[\w./:]+", gold), key=len, default="")
         return bool(key) and key.lower() in text.lower()
     parts = gold_list(gold)
-    gold_nums = [n for p in parts for n in _numbers(p)]
+    printed = [n for p in parts for n in parse_numbers(p, skip_years=True)]
+    gold_nums = [n.value for n in printed]
     if gold_nums and all(_numbers(p) for p in parts):
         # spans copied from a table must match as printed, or round to the gold as printed
         span_tol = tol if item.get("tolerance") else 0.001
-        printed = [n for p in parts for n in parse_numbers(p, skip_years=True)]
         return all(
             any(_close(v, g.value, span_tol) or rounds_to_gold(v, g) for v in values_in_answer)
             for g in printed
