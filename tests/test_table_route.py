@@ -87,3 +87,62 @@ def test_which_year_is_not_answered_by_one_statement_line(svc):
 
     plan = svc.retriever.plan("Which year had higher cost of goods sold at Lifeway?")
     assert not takes_facts_route(plan, analyse(plan.question))
+
+
+# -- arithmetic between rows the question names ------------------------------------------------
+VIAVI = REPORTS / "uda_finqa_tatqa/viavi-solutions-inc_2019.pdf"
+
+
+@pytest.fixture(scope="module")
+def rows_svc(tmp_path_factory):
+    """Lifeway's net sales by product category (p.9); Viavi's director compensation (p.20) and
+    audit fees (p.23) tables."""
+    root = tmp_path_factory.mktemp("table_rows")
+    lifeway = excerpt(LIFEWAY, [1, 9], root / "lifeway-foods-inc_2019_categories.pdf")
+    viavi = excerpt(VIAVI, [1, 20, 23], root / "viavi-solutions-inc_2019_fees.pdf")
+    return indexed_services(root, [lifeway, viavi])
+
+
+def test_the_difference_between_two_named_rows_in_the_question_order(rows_svc):
+    q = "What is the difference in Lifeway's net sales between drinkable Kefir other than ProBugs and Cheese in 2019?"
+    answer, _ = table_answer(rows_svc, q)
+    assert answer is not None and answer.value == 60363
+    assert "71,822" in answer.answer and "11,459" in answer.answer
+    assert "71822 - 11459" in answer.answer  # the calculation is shown
+    page = page_text(rows_svc, answer.citations[0])
+    assert "Drinkable Kefir other than ProBugs $ 71,822" in page and "Cheese 11,459" in page
+    swapped, _ = table_answer(
+        rows_svc,
+        "What is the difference in Lifeway's net sales between Cheese and drinkable Kefir other "
+        "than ProBugs in 2018?",
+    )
+    assert swapped is not None and swapped.value == 11486 - 78523
+
+
+def test_the_total_of_two_named_rows_leaves_the_total_row_out(rows_svc):
+    answer, _ = table_answer(
+        rows_svc, "What is the total of Tax Fees and All Other Fees in fiscal 2019?"
+    )
+    assert answer is not None and answer.value == 169776 + 4500
+    assert "169776 + 4500" in answer.answer
+
+
+def test_the_column_is_the_one_the_question_words_name(rows_svc):
+    """Fees, stock awards and total: "total compensation" picks the Total ($) column."""
+    answer, _ = table_answer(
+        rows_svc,
+        "What is the difference between Richard E. Belluzzo's total compensation as compared to "
+        "Laura Black?",
+    )
+    assert answer is not None and answer.value == 338317 - 245817
+
+
+def test_rows_are_not_combined_when_the_table_lacks_a_word_of_the_question(rows_svc):
+    """A qualifier the table does not have (a region), or two years for one difference."""
+    for q in (
+        "What is the difference in Lifeway's net sales in Canada between drinkable Kefir other "
+        "than ProBugs and Cheese in 2019?",
+        "What is the difference between Tax Fees and All Other Fees in 2019 and 2018?",
+    ):
+        answer, _ = table_answer(rows_svc, q)
+        assert answer is None or "Calculation" not in answer.answer, q

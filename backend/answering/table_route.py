@@ -8,7 +8,9 @@ different values); its column only when the question's year and other header wor
 one. Otherwise nothing is answered here and the rows go to the model as evidence. A change between
 two years is computed with the calculator from the two cells (difference, or percent change when
 the question asks for a percentage). "Which year …" compares the years of the row named: the
-highest or lowest cell, or the years past a threshold, every year's cell shown.
+highest or lowest cell, or the years past a threshold, every year's cell shown. "The difference
+between A and B" / "the total of A and B" (rows of one table, each label quoted whole in the
+question, one column picked by the year and header words) is computed from the rows' cells.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from backend.store.tables import RowHit
 #: Words that say what to do with a figure, not which figure it is.
 _QUESTION_WORDS = frozenset(
     """what which how much many was were is are did does do has have had the a an of in on for
-    to from by at and or as per between during year years fiscal fy ended ending end company
+    to from by at and or as per between during year years fiscal fy ended ending end company both
     company's its
     their report reports annual amount value total reported respectively change changes changed
     increase increased decrease decreased difference growth grow grew percentage percent rate
@@ -62,6 +64,12 @@ _THAN = re.compile(
     re.I,
 )
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
+#: Arithmetic between rows the question names: "the difference (in X) between A and B", "A as
+#: compared to B"; "the total / sum of A and B", "A and B combined".
+_BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
+_ADDED = re.compile(
+    r"\b(?:total|sum) of\b|\bcombined\b|\baltogether\b|\bin total\b|合计|总和|之和", re.I
+)
 
 
 def _norm(tok: str) -> str:
@@ -104,18 +112,22 @@ class TableRoute:
         which_year = asks_which_year(plan.question)
         if _OPEN_ENDED.search(plan.question) and not which_year:
             return False  # "when…", "which quarter…": not a lookup
-        if route.compute and not (route.change or route.average):
-            return False  # a sum, ratio or difference between rows: the planner's job
         names = set()
         for name in plan.companies:
             names |= terms(name)
         q_terms = terms(plan.question) - names
+        between = _BETWEEN.search(plan.question) or _ADDED.search(plan.question)
+        if between and len(plan.years) <= 1 and not which_year and q_terms:
+            self._find(plan.question, q_terms)
+            if self._between_rows(plan, route, answer, q_terms):
+                return True
+        if route.compute and not (route.change or route.average):
+            return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
             q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
         if not q_terms:
             return False
-        query = " ".join(w for w in dict.fromkeys(tokens(plan.question)) if _norm(w) in q_terms)
-        self.toolbox.call("find_rows", {"query": search_query(query)})
+        self._find(plan.question, q_terms)
         row = self._row(plan.question, q_terms, [] if which_year else plan.years)
         if row is None:
             return False
@@ -132,6 +144,16 @@ class TableRoute:
         return True
 
     # -- choosing ---------------------------------------------------------------------------
+    def _find(self, question: str, q_terms: set[str]) -> None:
+        """``find_rows`` with the question's words that can name a row (once per query)."""
+        query = search_query(
+            " ".join(w for w in dict.fromkeys(tokens(question)) if _norm(w) in q_terms)
+        )
+        if not any(
+            c.tool == "find_rows" and c.args.get("query") == query for c in self.toolbox.calls
+        ):
+            self.toolbox.call("find_rows", {"query": query})
+
     def _row(self, question: str, q_terms: set[str], years: list[int]) -> RowHit | None:
         """The row the question names: its own label's words all in the question, and the
         question's words covered by its label, parents, title and headers (a total row does not
@@ -319,6 +341,71 @@ class TableRoute:
         self._set(answer, text, row, round(value, d), unit)
         return True
 
+    def _between_rows(
+        self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str]
+    ) -> bool:
+        """Two (or, for a sum, more) rows of one table whose labels the question quotes whole,
+        in one column: their difference in the question's order, or their sum."""
+        adding = not _BETWEEN.search(plan.question)
+        for table_id in dict.fromkeys(r.table_id for r in self.toolbox.rows):
+            rows = _quoted_rows(
+                plan.question, [r for r in self.toolbox.rows if r.table_id == table_id]
+            )
+            if len(rows) < 2 or (len(rows) > 2 and not adding):
+                continue
+            named: set[str] = set()
+            for row in rows:
+                named |= terms(row.label)
+            rest = q_terms - named
+            around = terms(" ".join([rows[0].title, *rows[0].columns, *rows[0].path]))
+            if rest - around:
+                continue  # a word of the question (a qualifier) is nowhere in this table
+            cells = _shared_column(plan, rows, named)
+            if cells is None:
+                continue
+            return self._rows_result(plan, route, answer, rows, cells, adding)
+        return False
+
+    def _rows_result(
+        self,
+        plan: QueryPlan,
+        route: Route,
+        answer: Answer,
+        rows: list[RowHit],
+        cells: list[Cell],
+        adding: bool,
+    ) -> bool:
+        values = [fmt.plain(c.value) for c in cells if c.value is not None]
+        expr = " + ".join(values) if adding else f"{values[0]} - {values[1]}"
+        calc = self.toolbox.call("calculate", {"expression": expr})
+        if calc.error:
+            return False
+        value = calc.result["value"]
+        decimals = max(_decimals(c.text) for c in cells)
+        if asks_decimals(plan.question):
+            decimals = route.decimals
+        row, column = rows[0], cells[0].column
+        shown = row.display(Cell(column, f"{value:,.{decimals}f}", round(value, decimals)))
+        parts = [f"{r.label} {r.display(c)}" for r, c in zip(rows, cells, strict=True)]
+        if plan.language == "zh":
+            what = "合计" if adding else "差额"
+            text = (
+                f"{column}："
+                + "，".join(parts)
+                + f"；{what}为{shown}。计算：{expr} = {fmt.plain(value)}。"
+            )
+        else:
+            what = "the total" if adding else "the difference"
+            where = f" ({column})" if column else ""
+            text = (
+                f"{'; '.join(parts)}{where}; {what} is {shown}. "
+                f"Calculation: {expr} = {fmt.plain(value)}."
+            )
+        self._set(
+            answer, text, row, round(value, decimals), "%" if cells[0].percent else row.unit_label
+        )
+        return True
+
     def _set(self, answer: Answer, text: str, row: RowHit, value: float | None, unit: str) -> None:
         cite = Citation(row.doc_id, row.file_name, row.page, f"{row.full_label}")
         end = "。" if text.endswith("。") else "."
@@ -368,3 +455,63 @@ def _cells_differ(a: RowHit, b: RowHit, years: list[int]) -> bool:
     if years:
         return _year_values(a, years) != _year_values(b, years)
     return tuple(c.value for c in a.cells) != tuple(c.value for c in b.cells)
+
+
+def _quoted_rows(question: str, rows: list[RowHit]) -> list[RowHit]:
+    """Rows whose whole label the question quotes, one per quoted place (the longest label
+    there), in the question's order; [] when two rows with one label differ (ambiguous). A row
+    named by the table's title ("Net Sales" under "Net sales of products by category") is what
+    the rows measure, not one of them."""
+    q = f" {_squash(question)} "
+    flat = question.replace(" ", "")
+    spans: list[tuple[int, int, RowHit]] = []
+    for row in rows:
+        label = _UNITS_IN_LABEL.sub("", row.label) if CJK.search(row.label) else row.label
+        if CJK.search(label):
+            core = label.replace(" ", "")
+            at = flat.find(core) if len(core) >= 2 else -1
+            size = len(core)
+        else:
+            core = _squash(label)
+            own = terms(label)  # not "Total" alone, nor the table's own measure ("Net sales")
+            at = q.find(f" {core} ") if own and not own <= terms(row.title) else -1
+            size = len(core) + 2
+        if at >= 0:
+            spans.append((at, at + size, row))
+    spans.sort(key=lambda s: s[0] - s[1])  # longest first
+    chosen: list[tuple[int, int, RowHit]] = []
+    for start, end, row in spans:
+        same = [c for c in chosen if (c[0], c[1]) == (start, end)]
+        if same:
+            if [c.value for c in same[0][2].cells] != [c.value for c in row.cells]:
+                return []
+            continue
+        if all(end <= c[0] or start >= c[1] for c in chosen):
+            chosen.append((start, end, row))
+    return [row for _, _, row in sorted(chosen, key=lambda c: c[0])]
+
+
+def _shared_column(plan: QueryPlan, rows: list[RowHit], named: set[str]) -> list[Cell] | None:
+    """One cell per row in the one column the question picks: its year (when asked), then the
+    header words the question uses besides the rows' labels; amounts before percentages."""
+    by_column: dict[str, list[Cell]] = {}
+    for row in rows:
+        for c in row.cells:
+            if c.value is not None:
+                by_column.setdefault(c.column, []).append(c)
+    columns = [col for col, cs in by_column.items() if len(cs) == len(rows)]
+    if plan.years:
+        columns = [col for col in columns if _has_year(col, plan.years[0])]
+    if not _PERCENT_ASK.search(plan.question):
+        columns = [col for col in columns if not by_column[col][0].percent] or columns
+    if len(columns) > 1:
+        asked = {_norm(w) for w in tokens(plan.question)} - named
+        fit = {col: len({_norm(w) for w in tokens(col)} & asked) for col in columns}
+        best = max(fit.values())
+        columns = [col for col in columns if fit[col] == best]
+    return by_column[columns[0]] if len(columns) == 1 else None
+
+
+def _decimals(text: str) -> int:
+    m = re.search(r"\.(\d+)", text)
+    return len(m.group(1)) if m else 0
