@@ -48,7 +48,9 @@ def svc(tmp_path_factory):
     files = [
         excerpt(WEIS, [1, 3, 4, 24, 25, 28], root / "weis_2022_10k_excerpt.pdf"),
         excerpt(NETFLIX, [1, 42, 44, 45], root / "netflix_2017_10k_excerpt.pdf"),
-        excerpt(HUAJIN_2019, [1, 2, 46, 47, 48, 51, 54], root / "华锦股份_2019_年报_excerpt.pdf"),
+        excerpt(
+            HUAJIN_2019, [1, 2, 46, 47, 48, 50, 51, 54], root / "华锦股份_2019_年报_excerpt.pdf"
+        ),
         write_pdf(root / "acme_2023.pdf", ACME_PAGES),
         write_pdf(
             root / "acme_injected_2023.pdf",
@@ -396,3 +398,43 @@ def test_compound_annual_growth_of_one_item(svc):
     assert answer.value == pytest.approx(((11692713 / 6779511) ** 0.5 - 1) * 100, abs=0.01)
     page = page_text(svc, answer.citations[0])
     assert "6,779,511" in page and "11,692,713" in page
+
+
+def test_a_formula_the_question_writes_is_computed_from_cited_facts(svc):
+    """DPO over "COGS + change in inventory" is not our DPO: the question's own formula is read
+    into statement items and computed, each input cited; a Chinese 期间费用率 over a sum it
+    defines is a percentage."""
+    q = (
+        "What is Weis Markets' FY2022 days payable outstanding? DPO is defined as: 365 * "
+        "(average accounts payable between FY2021 and FY2022) / (FY2022 COGS + change in "
+        "inventory between FY2021 and FY2022). Round your answer to two decimal places."
+    )
+    a = ask(svc, q)
+    assert a.route == "facts" and a.unit == "days", a.answer
+    facts, company = svc.facts, a.trace[0]["companies"][0]
+
+    def value(item, year=2022):
+        return abs(facts.best(company=company, item=item, year=year).value)
+
+    expected = (
+        365
+        * (value("accounts_payable") + value("accounts_payable", 2021))
+        / 2
+        / (value("cost_of_revenue") + value("inventory") - value("inventory", 2021))
+    )
+    assert a.value == pytest.approx(round(expected, 2))
+    assert "DPO" in a.answer and "Calculation:" in a.answer
+    zh = ask(
+        svc,
+        "华锦股份2019年的期间费用率是多少？（期间费用=销售费用+管理费用+研发费用+财务费用，"
+        "期间费用率=期间费用/营业收入，保留两位小数）",
+    )
+    assert zh.route == "facts" and zh.unit == "%", zh.answer
+    company = zh.trace[0]["companies"][0]
+    items = ("selling_expense", "admin_expense", "rd_expense", "finance_expense")
+    total = sum(facts.best(company=company, item=i, year=2019).value for i in items)
+    revenue = facts.best(company=company, item="revenue", year=2019).value
+    assert zh.value == pytest.approx(round(total / revenue * 100, 2))
+    assert "期间费用率" in zh.answer
+    pages = " ".join(page_text(svc, c) for c in zh.citations)
+    assert "销售费用" in pages and "财务费用" in pages

@@ -320,9 +320,14 @@ _CCC = (
 
 def test_a_definition_with_an_extra_term_is_another_formula():
     """The same items are not the same formula: DPO over "COGS + change in inventory" (purchases)
-    names inventory once more than our DPO over COGS, and gives another number."""
-    assert facts_route(_CCC.format(""))
-    assert not facts_route(_CCC.format(" + change in inventory between FY2017 and FY2018"))
+    names inventory once more than our DPO over COGS, and gives another number — the question's
+    own formula is computed (read into statement items), or, where it cannot be read (a change
+    without its years), the question is not the facts route's."""
+    assert analyse(_CCC.format("")).metric.key == "cash_conversion_cycle"
+    purchases = analyse(_CCC.format(" + change in inventory between FY2017 and FY2018"))
+    assert purchases.metric.key == "written"
+    assert "(inventory - inventory@-1)" in purchases.metric.formula
+    assert facts_route(_CCC.format(" + change in inventory between FY2017 and FY2018"))
     assert not facts_route(
         "What is 3M's FY2018 days payable outstanding? DPO is defined as: 365 * (average "
         "accounts payable between FY2017 and FY2018) / (FY2018 COGS + change in inventory)."

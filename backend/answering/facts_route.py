@@ -445,10 +445,15 @@ class FactsRoute:
             values[(item, offset)] = f
         use_base = len({f.scale for f in values.values()}) > 1
         as_expense = self._signed_taxes(q, values, scope)
+        # cost lines printed in parentheses (Boeing's "Cost of products (53,969)") are amounts of
+        # cost; where the statement prints its costs as positive amounts, a negative one is an
+        # income (a net finance income, 财务费用 -9,854,947.13) and keeps its sign
+        costs = [f.value for f in values.values() if f.item in EXPENSE_ITEMS and f.value]
+        printed_negative = sum(v < 0 for v in costs) > sum(v > 0 for v in costs)
 
         def number(key: tuple[str, int], f: Fact) -> str:
             v = f.base_value if use_base else f.value
-            if f.item in OUTFLOW_ITEMS | EXPENSE_ITEMS:
+            if f.item in OUTFLOW_ITEMS or (f.item in EXPENSE_ITEMS and printed_negative):
                 v = abs(v)
             elif key in as_expense:
                 v = -v

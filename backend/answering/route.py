@@ -18,6 +18,7 @@ from backend.answering.plan import QueryPlan, narrow_question
 from backend.domain.items import item_spans, items_in, scope_in
 from backend.domain.metrics import METRICS, Metric, find_metric, metric_spans
 from backend.domain.text import CJK
+from backend.domain.written import written_metric
 
 
 def _terms(en: str, zh: str) -> re.Pattern[str]:
@@ -224,7 +225,7 @@ def analyse(question: str) -> Route:
     asks = _blank(question, [(start, end) for start, end, _ in spans])
     # "average" or "change" inside the question's own definition is the formula's, not the ask
     ask_text = _without_definition(question)
-    return Route(
+    route = Route(
         items=list(dict.fromkeys(key for _, _, key in spans)) or items_in(question),
         metric=metric,
         scope=scope_in(question) or "consolidated",
@@ -245,21 +246,25 @@ def analyse(question: str) -> Route:
         percent_ok=bool(_PERCENT_OK.search(question)),
         reasons=_asks_reasons(question),
     )
+    if other_formula(route):  # the question's own formula, where it reads as statement items
+        route.metric = written_metric(question) or route.metric
+    return route
 
 
 def _without_definition(question: str) -> str:
-    """``question`` without the sentence that defines its formula ("Inventory turnover ratio is
-    defined as: (FY2019 COGS) / (average inventory between FY2018 and FY2019).")."""
-    m = _DEFINED.search(question)
-    if m is None:
-        return question
-    start = max(question.rfind(p, 0, m.start()) for p in (". ", "? ", "。", "？", "（", "("))
-    end = min(
-        (i for i in (question.find(p, m.end()) for p in (". ", "。", "）")) if i >= 0),
-        default=len(question),
-    )
-    head = question[: start + 1] if start >= 0 else ""
-    return head + " " + question[end + 1 :]
+    """``question`` without the sentences that define its formula ("Inventory turnover ratio is
+    defined as: (FY2019 COGS) / (average inventory between FY2018 and FY2019)."; every one of
+    "CCC is defined as: DIO + DSO - DPO. DIO is defined as: …")."""
+    text = question
+    while m := _DEFINED.search(text):
+        start = max(text.rfind(p, 0, m.start()) for p in (". ", "? ", "。", "？", "（", "("))
+        end = min(
+            (i for i in (text.find(p, m.end()) for p in (". ", "。", "）")) if i >= 0),
+            default=len(text),
+        )
+        head = text[: start + 1] if start >= 0 else ""
+        text = head + " " + text[end + 1 :]
+    return text
 
 
 def takes_facts_route(plan: QueryPlan, route: Route) -> bool:
