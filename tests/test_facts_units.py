@@ -134,6 +134,20 @@ def test_label_normalisation() -> None:
         ("Total equity", "balance", "total_equity"),
         ("Total liabilities and shareholders’ equity", "balance", "total_liabilities_equity"),
         ("Purchases of property, plant and equipment (PP&E)", "cashflow", "capex"),
+        ("Purchases of land, buildings, and equipment", "cashflow", "capex"),
+        # General Mills: the headline line, the company's share and the others' share
+        (
+            "Net earnings, including earnings attributable to redeemable and noncontrolling "
+            "interests",
+            "income",
+            "net_income",
+        ),
+        ("Net earnings attributable to General Mills", "income", "net_income_parent"),
+        (
+            "Net earnings attributable to redeemable and noncontrolling interests",
+            "income",
+            "minority_interest_income",
+        ),
         ("Net cash provided by (used in) operating activities", "cashflow", "operating_cash_flow"),
         (
             "Effect of exchange rate changes on cash and cash equivalents",
