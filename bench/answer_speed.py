@@ -15,7 +15,9 @@ model, alternating which goes first:
   sources fenced.
 
 ``--variants`` picks the prompts compared (default ``pages,evidence``): ``evidence:N`` is the
-evidence prompt under a budget of N tokens (plain ``evidence``: the ``evidence_tokens`` setting).
+evidence prompt under a budget of N tokens (plain ``evidence``: the ``evidence_tokens`` setting);
+a ``-norefusal`` suffix drops the refusal example from the few-shot examples (its own fixed prefix,
+primed like the others).
 
 Per prompt: prompt tokens (the model's tokenizer), seconds to the first token and in all (answers
 capped at ``--max-tokens``), and whether the answer is right: the model's text is checked as the
@@ -81,8 +83,13 @@ def old_messages(question: str, passages: list) -> list[dict[str, str]]:
 PRIME = rag_messages("-", [])
 
 
-def timed(llm, messages, max_tokens: int) -> dict[str, float]:
-    for _ in llm.stream(PRIME, max_tokens=1):
+def without_refusal(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The prompt without its first few-shot pair (the refusal example)."""
+    return [messages[0], *messages[3:]] if len(messages) > 3 else messages
+
+
+def timed(llm, messages, max_tokens: int, prime=PRIME) -> dict[str, float]:
+    for _ in llm.stream(prime, max_tokens=1):
         pass
     t0 = time.perf_counter()
     first = None
@@ -170,17 +177,21 @@ def main() -> int:
             if name == "pages":
                 prompts[name], evidence[name] = old_messages(plan.question, passages), passages
                 continue
-            budget = int(name.partition(":")[2] or settings.evidence_tokens)
+            base_name, _, flags = name.partition("-")
+            budget = int(base_name.partition(":")[2] or settings.evidence_tokens)
             evidence[name] = select(
                 plan.question, passages, [] if route.narrative else box.rows,
                 names=services.retriever.names_of(plan), years=plan.years,
                 budget=budget, docs=box.docs_by_id(),
             )  # fmt: skip
             prompts[name] = rag_messages(plan.question, evidence[name], few_shot=llm.info.few_shot)
+            if flags == "norefusal":
+                prompts[name] = without_refusal(prompts[name])
         order = variants if k % 2 == 0 else variants[::-1]
         row = {"id": it["id"], "type": it.get("question_type")}
         for name in order:
-            row[name] = timed(llm, prompts[name], ns.max_tokens)
+            prime = without_refusal(PRIME) if name.endswith("-norefusal") else PRIME
+            row[name] = timed(llm, prompts[name], ns.max_tokens, prime)
             raw = row[name]["raw"] if ns.out else row[name].pop("raw")
             row[name].update(checked(it, plan, evidence[name], raw))
         rows.append(row)

@@ -8,6 +8,8 @@ the question ambiguous (nothing answered here)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from backend.answering.route import analyse
@@ -146,3 +148,18 @@ def test_rows_are_not_combined_when_the_table_lacks_a_word_of_the_question(rows_
     ):
         answer, _ = table_answer(rows_svc, q)
         assert answer is None or "Calculation" not in answer.answer, q
+
+
+def test_a_change_in_one_year_is_over_that_year(svc):
+    """ "The percentage change in X in 2019": from the 2018 cell to the 2019 cell of the row."""
+    answer, _ = table_answer(
+        svc, "What was the percentage change in Lifeway's cost of goods sold in 2019?"
+    )
+    assert answer is not None and answer.unit == "%", answer and answer.answer
+    page = page_text(svc, answer.citations[0])
+    new, old = (
+        68367,
+        int(re.search(r"Cost of goods sold ([\d,]+) ([\d,]+)", page)[2].replace(",", "")),
+    )
+    assert answer.value == pytest.approx(round((new - old) / old * 100, 2))
+    assert f"({new} - {old}) / {old} * 100" in answer.answer

@@ -299,9 +299,12 @@ class TableRoute:
     def _two_columns(
         self, plan: QueryPlan, route: Route, answer: Answer, row: RowHit, q_terms: set[str]
     ) -> bool:
-        if len(plan.years) < 2:
+        if len(plan.years) >= 2:
+            y0, y1 = min(plan.years), max(plan.years)
+        elif plan.years and route.change and not route.average:
+            y0, y1 = plan.years[0] - 1, plan.years[0]  # "the growth rate of X in 2009": over 2009
+        else:
             return False
-        y0, y1 = min(plan.years), max(plan.years)
         cells = self._candidates(row, plan, q_terms)
         old = [c for c in cells if _has_year(c.column, y0)]
         new = [c for c in cells if _has_year(c.column, y1)]
