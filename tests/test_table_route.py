@@ -163,3 +163,21 @@ def test_a_change_in_one_year_is_over_that_year(svc):
     )
     assert answer.value == pytest.approx(round((new - old) / old * 100, 2))
     assert f"({new} - {old}) / {old} * 100" in answer.answer
+
+
+def test_a_row_named_with_a_typo_is_read_and_the_reading_said(rows_svc):
+    answer, _ = table_answer(
+        rows_svc,
+        "What is the amount of net sales from ProBugs Kelir in 2018 and 2019 respectively?",
+    )
+    assert answer is not None, "a one-letter typo keeps the row unnamed"
+    assert "2,795" in answer.answer and "2,780" in answer.answer
+    assert "“Kelir” was read as “Kefir”" in answer.answer
+    # a word two letters away from every row word is not read as one
+    assert (
+        table_answer(
+            rows_svc,
+            "What is the amount of net sales from ProBugs Kevlar in 2018 and 2019 respectively?",
+        )[0]
+        is None
+    )

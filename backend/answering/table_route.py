@@ -105,8 +105,20 @@ class TableRoute:
 
     def __init__(self, toolbox: Toolbox) -> None:
         self.toolbox = toolbox
+        self._readings: list[tuple[str, str]] = []  # (word typed, row word read) of a question
 
     def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
+        self._readings = []
+        if not self._answer(plan, route, answer):
+            return False
+        for typed, read in self._readings:  # say how a misspelt word of the question was read
+            if plan.language == "zh":
+                answer.answer += f"问题中的“{typed}”按“{read}”理解。"
+            else:
+                answer.answer += f" The question's “{typed}” was read as “{read}”."
+        return True
+
+    def _answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
         if self.toolbox.tables is None:
             return False
         which_year = asks_which_year(plan.question)
@@ -119,6 +131,7 @@ class TableRoute:
         between = _BETWEEN.search(plan.question) or _ADDED.search(plan.question)
         if between and len(plan.years) <= 1 and not which_year and q_terms:
             self._find(plan.question, q_terms)
+            plan, q_terms = self._spelled(plan, q_terms)
             if self._between_rows(plan, route, answer, q_terms):
                 return True
         if route.compute and not (route.change or route.average):
@@ -128,6 +141,7 @@ class TableRoute:
         if not q_terms:
             return False
         self._find(plan.question, q_terms)
+        plan, q_terms = self._spelled(plan, q_terms)
         row = self._row(plan.question, q_terms, [] if which_year else plan.years)
         if row is None:
             return False
@@ -153,6 +167,31 @@ class TableRoute:
             c.tool == "find_rows" and c.args.get("query") == query for c in self.toolbox.calls
         ):
             self.toolbox.call("find_rows", {"query": query})
+
+    def _spelled(self, plan: QueryPlan, q_terms: set[str]) -> tuple[QueryPlan, set[str]]:
+        """The question with a misspelt word ("ProBugs Kelir", "Luke Scrivanch") read as the one
+        word of the rows found that is one letter away (words of five letters or more, not
+        themselves a word of those rows): a row named with a typo is still named."""
+        vocabulary: dict[str, str] = {}
+        for row in self.toolbox.rows:
+            for w in re.findall(r"[^\W\d_]{5,}", " ".join([row.label, *row.path, row.title])):
+                vocabulary.setdefault(_norm(w), w)
+        question, terms_ = plan.question, set(q_terms)
+        for term in q_terms:
+            if len(term) < 5 or term in vocabulary or not term.isascii():
+                continue
+            near = [v for v in vocabulary if _one_edit(term, v)]
+            if len(near) != 1:
+                continue
+            written = re.search(rf"\b{re.escape(term)}\w*", question, re.I)
+            if written is None:
+                continue
+            self._readings.append((written.group(0), vocabulary[near[0]]))
+            question = question[: written.start()] + vocabulary[near[0]] + question[written.end() :]
+            terms_ = (terms_ - {term}) | {near[0]}
+        if question == plan.question:
+            return plan, q_terms
+        return replace(plan, question=question), terms_
 
     def _row(self, question: str, q_terms: set[str], years: list[int]) -> RowHit | None:
         """The row the question names: its own label's words all in the question, and the
@@ -518,3 +557,17 @@ def _shared_column(plan: QueryPlan, rows: list[RowHit], named: set[str]) -> list
 def _decimals(text: str) -> int:
     m = re.search(r"\.(\d+)", text)
     return len(m.group(1)) if m else 0
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by exactly one letter changed, added or dropped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
