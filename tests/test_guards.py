@@ -133,6 +133,15 @@ def test_relevance_gate_ignores_possessives_fiscal_years_and_instructions():
     zh = [passage("研发费用 100,209,482.50 净利润 1,048,976,368.69")]
     assert not nothing_relevant("华锦股份2019年的研发经费与利润的比值是多少？", zh, ["华锦股份"])
     assert nothing_relevant("What was the non-performing loan balance of the bank?", src)
+    # a conditional instruction is what to do when, not what is asked: its words are no terms
+    npl = [passage("Non-performing loans to total loans 0.25 % 0.31 %")]
+    asked = (
+        "For FNCB Bancorp, Inc., what was the value of Non-performing loan ratio (NPL) at "
+        "year-end? If data is not available, return 'N/A'."
+    )
+    terms, found = evidence_coverage(asked, npl, names=["FNCB Bancorp, Inc."])
+    assert "available" not in terms and {"non-performing", "loan"} <= set(found)
+    assert not nothing_relevant(asked, npl, ["FNCB Bancorp, Inc."])
 
 
 def test_stratified_sample_interleaves_question_types(tmp_path):

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from backend.answering.plan import CompanyIndex, QueryPlan, narrow_question, plan_query, years_in
+from backend.answering.route import instructions_aside
 from backend.domain.items import items_in, scope_in
 from backend.domain.metrics import find_metric
 from backend.errors import AnnalystError
@@ -289,7 +290,10 @@ _FISCAL_YEAR = re.compile(r"^(?:fy|q[1-4])?'?\d{2,4}$")
 
 
 def _stem(word: str) -> str:
-    """Crude prefix stem: "operates"/"operating" → "operat", "geographies" → "geogra"."""
+    """Crude prefix stem: "operates"/"operating" → "operat", "geographies" → "geogra", "loans"
+    → "loan"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
     return word[:6]
 
 
@@ -302,7 +306,7 @@ def evidence_coverage(
     for name in names:
         skip.update(tokens(name))
     terms = []
-    for tok in tokens(question, drop_stopwords=True):
+    for tok in tokens(instructions_aside(question), drop_stopwords=True):
         tok = re.sub(r"['’]s$", "", tok)  # "adobe's" → "adobe"
         if not tok or tok in skip or tok in _GENERIC_TERMS or _FISCAL_YEAR.match(tok):
             continue

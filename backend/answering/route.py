@@ -200,6 +200,13 @@ def _definition(question: str) -> list[str] | None:
     return [key for _, _, key in item_spans(question[m.end() :])]
 
 
+def instructions_aside(question: str) -> str:
+    """``question`` without its conditional instructions ("If data is not available, return
+    'N/A'.", "If gross margin is not a useful metric for a company like this, then state that
+    …"): what to do when, not what is asked."""
+    return _CONDITION.sub(" ", question)
+
+
 def _asks_reasons(question: str) -> bool:
     """The question asks why a figure is what it is ("What drove the gross margin change?",
     "毛利率下降的原因"): the facts route gives a number, not a reason. Words inside an item's
