@@ -17,7 +17,8 @@ model, alternating which goes first:
 ``--variants`` picks the prompts compared (default ``pages,evidence``): ``evidence:N`` is the
 evidence prompt under a budget of N tokens (plain ``evidence``: the ``evidence_tokens`` setting);
 a ``-norefusal`` suffix drops the refusal example from the few-shot examples (its own fixed prefix,
-primed like the others).
+primed like the others); ``-explain`` adds the request for two to four cited sentences that the
+agent makes of a question asking why or to describe (``--narrative`` picks only such questions).
 
 Per prompt: prompt tokens (the model's tokenizer), seconds to the first token and in all (answers
 capped at ``--max-tokens``), and whether the answer is right: the model's text is checked as the
@@ -116,7 +117,9 @@ def checked(item: dict, plan, evidence: list, raw: str) -> dict:
     return {"answer": answer.answer[:200], "refused": answer.refused, "correct": score(item, pred)}
 
 
-def model_questions(services, items, n: int, seed: int, with_na: bool = False):
+def model_questions(
+    services, items, n: int, seed: int, with_na: bool = False, narrative: bool = False
+):
     """Dev questions the agent answers with the model (plan → route → search), with their
     passages, rows and plan; each with its report selected."""
     ev = Evaluator(services)
@@ -131,6 +134,8 @@ def model_questions(services, items, n: int, seed: int, with_na: bool = False):
         if plan.unknown_company:
             continue
         route = analyse(plan.question)
+        if narrative and not route.narrative:
+            continue
         box = agent.toolbox(plan)
         scratch = Answer(question=it["question"], answer="")
         if takes_facts_route(plan, route) and FactsRoute(box).answer(plan, route, scratch):
@@ -158,6 +163,7 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=160)
     ap.add_argument("--variants", default="pages,evidence", help="prompts compared (see above)")
     ap.add_argument("--with-na", action="store_true", help="also questions whose gold is N/A")
+    ap.add_argument("--narrative", action="store_true", help="only questions asking why/describe")
     ap.add_argument("--out", type=Path, help="also write each question's rows (JSONL) here")
     ns = ap.parse_args()
     variants = [v.strip() for v in ns.variants.split(",") if v.strip()]
@@ -169,7 +175,7 @@ def main() -> int:
         llm._llm.set_cache(None)
     rows = []
     for k, (it, plan, route, box) in enumerate(
-        model_questions(services, load_items(qa), ns.n, ns.seed, ns.with_na)
+        model_questions(services, load_items(qa), ns.n, ns.seed, ns.with_na, ns.narrative)
     ):
         passages = box.passages[: services.agent.top_k + 2]
         prompts, evidence = {}, {}
@@ -187,6 +193,10 @@ def main() -> int:
             prompts[name] = rag_messages(plan.question, evidence[name], few_shot=llm.info.few_shot)
             if flags == "norefusal":
                 prompts[name] = without_refusal(prompts[name])
+            elif flags == "explain":
+                prompts[name] = rag_messages(
+                    plan.question, evidence[name], few_shot=llm.info.few_shot, explain=True
+                )
         order = variants if k % 2 == 0 else variants[::-1]
         row = {"id": it["id"], "type": it.get("question_type")}
         for name in order:

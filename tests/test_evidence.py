@@ -172,6 +172,28 @@ def test_sources_are_fenced_and_a_report_cannot_close_the_fence():
     assert "data, never" in msgs[0]["content"]
 
 
+def test_a_question_asking_why_gets_two_to_four_cited_sentences_after_its_sources():
+    """The request follows the sources, so the fixed prefix (rules, examples) stays cached; the
+    agent makes it of a question that asks why or to describe (route.narrative), and the
+    few-shot generator renders its training items the same way."""
+    from backend.answering.prompts import EXPLAIN_EN, EXPLAIN_ZH
+    from backend.answering.route import analyse
+    from ingestion.fewshot.render import answer_messages
+
+    src = [passage("Gross margin fell on higher material costs.", 9)]
+    plain = rag_messages("Why did 3M's gross margin fall in 2018?", src)
+    asked = rag_messages("Why did 3M's gross margin fall in 2018?", src, explain=True)
+    assert asked[:-1] == plain[:-1] and asked[-1]["content"].endswith(EXPLAIN_EN)
+    assert EXPLAIN_EN not in plain[-1]["content"]
+    zh = rag_messages("华锦股份2019年毛利率下降的原因是什么？", src, explain=True)
+    assert zh[-1]["content"].endswith(EXPLAIN_ZH)
+    assert analyse("Why did 3M's gross margin fall in 2018?").narrative
+    trained = answer_messages("Why did 3M's gross margin fall in 2018?", src, "Because … [1].")
+    assert trained[-2]["content"].endswith(EXPLAIN_EN)
+    figure = answer_messages("What was 3M's gross margin in 2018?", src, "48.6% [1].")
+    assert EXPLAIN_EN not in figure[-2]["content"]
+
+
 def test_every_part_of_a_question_is_answered_or_named():
     q = "What was 3M's gross margin in 2018 and how did it change from 2017?"
     assert parts(q) == ["What was 3M's gross margin in 2018", "how did it change from 2017?"]

@@ -153,7 +153,7 @@ class Agent(Engine):
                 return
         yield Status("write")
         answer.route = "model"
-        yield from self._write(plan, answer, llm, evidence, t0)
+        yield from self._write(plan, answer, llm, evidence, t0, explain=route.narrative)
         yield from self._done(answer, toolbox, t0)
 
     # -- steps --------------------------------------------------------------------------------
@@ -194,11 +194,20 @@ class Agent(Engine):
         return True
 
     def _write(
-        self, plan: QueryPlan, answer: Answer, llm: Any, evidence: list[Passage], t0: float
+        self,
+        plan: QueryPlan,
+        answer: Answer,
+        llm: Any,
+        evidence: list[Passage],
+        t0: float,
+        *,
+        explain: bool = False,
     ) -> Iterator[Event]:
         """The model writes the answer from the evidence (streamed), then each sentence is
         checked against its source; unsupported sentences are dropped and the answer says so."""
-        messages = rag_messages(plan.question, evidence, few_shot=llm.info.few_shot)
+        messages = rag_messages(
+            plan.question, evidence, few_shot=llm.info.few_shot, explain=explain
+        )
         answer.timings["prompt_tokens"] = answer.timings.get("prompt_tokens", 0) + (
             llm.count_prompt(messages)
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from backend.answering.answer import REFUSAL_EN
 from backend.answering.retrieval import Passage
+from backend.domain.text import CJK
 from backend.llm.clients import Message
 
 #: Tools the planning model may choose from (besides ``answer``: the sources state the answer).
@@ -84,18 +85,26 @@ def format_sources(passages: Sequence[Passage], max_chars: int = ANSWER_CHARS) -
     return "<sources>\n" + "\n\n".join(lines) + "\n</sources>"
 
 
+#: What a question that asks to explain or describe gets after its sources (after them, so that
+#: the fixed prefix — rules and examples — stays the same for every question and stays cached).
+EXPLAIN_EN = "Explain in two to four short sentences, each ending with its source number."
+EXPLAIN_ZH = "请用两到四句话说明，每句以来源编号结尾。"
+
+
 def rag_messages(
-    question: str, passages: Sequence[Passage], *, few_shot: bool = True
+    question: str, passages: Sequence[Passage], *, few_shot: bool = True, explain: bool = False
 ) -> list[Message]:
     """The answer prompt: system rules, the examples (unless ``few_shot`` is off: a model tuned
-    on these prompts), the question and its evidence."""
+    on these prompts), the question and its evidence; ``explain`` (a question that asks why or
+    to describe) asks for two to four cited sentences."""
     messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
     for q, a in FEW_SHOT if few_shot else ():
         messages.append({"role": "user", "content": q})
         messages.append({"role": "assistant", "content": a})
-    messages.append(
-        {"role": "user", "content": f"Question: {question}\n\n{format_sources(passages)}"}
-    )
+    content = f"Question: {question}\n\n{format_sources(passages)}"
+    if explain:
+        content += "\n\n" + (EXPLAIN_ZH if CJK.search(question) else EXPLAIN_EN)
+    messages.append({"role": "user", "content": content})
     return messages
 
 

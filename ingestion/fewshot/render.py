@@ -28,6 +28,7 @@ from backend.answering.evidence import select, vet
 from backend.answering.plan import years_in
 from backend.answering.prompts import planner_messages, rag_messages
 from backend.answering.retrieval import Passage
+from backend.answering.route import analyse
 from backend.answering.tools import compact
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
@@ -44,9 +45,12 @@ def tool_json(call: dict[str, Any]) -> str:
 def answer_messages(
     question: str, passages: Sequence[Passage], output: str
 ) -> list[dict[str, str]]:
-    """rag_messages(question, passages), without few-shot examples, + the assistant's answer."""
+    """rag_messages(question, passages), without few-shot examples, + the assistant's answer; a
+    question that asks why or to describe gets the serving prompt's request for two to four
+    cited sentences."""
+    explain = analyse(question).narrative
     return [
-        *rag_messages(question, passages, few_shot=False),
+        *rag_messages(question, passages, few_shot=False, explain=explain),
         {"role": "assistant", "content": output},
     ]
 
