@@ -438,3 +438,13 @@ def test_a_formula_the_question_writes_is_computed_from_cited_facts(svc):
     assert "期间费用率" in zh.answer
     pages = " ".join(page_text(svc, c) for c in zh.citations)
     assert "销售费用" in pages and "财务费用" in pages
+
+
+def test_an_items_percent_margin_is_computed_over_revenue(svc):
+    a = ask(svc, "What is Weis Markets' FY2022 operating income % margin?")
+    assert a.route == "facts" and a.unit == "%", a.answer
+    company = a.trace[0]["companies"][0]
+    income = svc.facts.best(company=company, item="operating_income", year=2022).value
+    revenue = svc.facts.best(company=company, item="revenue", year=2022).value
+    assert a.value == pytest.approx(round(income / revenue * 100, 2))
+    assert "Operating income margin" in a.answer and "Calculation:" in a.answer

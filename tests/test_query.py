@@ -441,3 +441,19 @@ def test_average_or_change_inside_a_definition_belongs_to_the_formula():
         "(average total assets)."
     )
     assert asked.average
+
+
+def test_an_items_percent_margin_is_the_item_over_revenue():
+    """FinanceBench's "operating income % margin", "D&A (from the cash flow statement) %
+    margin": the item over revenue in percent, where the item has no margin metric of its own;
+    a margin of ours keeps ours, and a margin not over an item is none."""
+    margin = analyse("What is Corning's FY2019 - FY2021 3 year average operating income % margin?")
+    assert margin.metric is not None and margin.metric.formula == "operating_income / revenue * 100"
+    assert margin.average and margin.metric.unit == "%"
+    da = analyse(
+        "What is AMD's FY2015 depreciation and amortization (D&A from cash flow) % margin?"
+    )
+    assert da.metric is not None and da.metric.formula.startswith("depreciation_amortization /")
+    assert analyse("What is 3M's FY2018 gross margin?").metric.key == "gross_margin"
+    assert analyse("What is JPM's net interest margin in 2022?").metric is None
+    assert analyse("What was Corning's operating income in 2020?").metric is None

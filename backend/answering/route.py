@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.answering.plan import QueryPlan, narrow_question
-from backend.domain.items import item_spans, items_in, scope_in
+from backend.domain.items import item_label, item_spans, items_in, scope_in
 from backend.domain.metrics import METRICS, Metric, find_metric, metric_spans
 from backend.domain.text import CJK
 from backend.domain.written import written_metric
@@ -255,7 +255,33 @@ def analyse(question: str) -> Route:
     )
     if other_formula(route):  # the question's own formula, where it reads as statement items
         route.metric = written_metric(question) or route.metric
+    if route.metric is None:
+        route.metric = item_margin(question, spans)
+        route.compute = route.compute or route.metric is not None
     return route
+
+
+#: "operating income % margin", "D&A (from the cash flow statement) % margin": right after an
+#: item's name.
+_ITEM_MARGIN = re.compile(r"^(?:\s*\([^)]{0,60}\))?\s*%?\s*margin\b", re.I)
+
+
+def item_margin(question: str, spans: Sequence[tuple[int, int, str]]) -> Metric | None:
+    """An item's margin (the item over revenue, in percent) where the question asks "<item> %
+    margin" of one statement item that has no margin metric of its own."""
+    found = [key for _, end, key in spans if _ITEM_MARGIN.match(question[end:])]
+    if len(found) != 1 or found[0] in ("revenue", "total_revenue"):
+        return None
+    key = found[0]
+    label, zh = item_label(key), item_label(key, "zh")
+    return Metric(
+        f"{key}_margin",
+        f"{key} / revenue * 100",
+        "%",
+        (f"{label} margin",),
+        (),
+        f"{zh}率" if CJK.search(zh) else "",
+    )
 
 
 def _without_definition(question: str) -> str:
