@@ -64,6 +64,7 @@ _THAN = re.compile(
     re.I,
 )
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
+_ZH_TOTALS = frozenset({"合计", "总计", "小计", "总额"})  # a total row is no operand of a sum
 #: Arithmetic between rows the question names: "the difference (in X) between A and B", "A as
 #: compared to B"; "the total / sum of A and B", "A and B combined".
 _BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
@@ -511,7 +512,7 @@ def _quoted_rows(question: str, rows: list[RowHit]) -> list[RowHit]:
         label = _UNITS_IN_LABEL.sub("", row.label) if CJK.search(row.label) else row.label
         if CJK.search(label):
             core = label.replace(" ", "")
-            at = flat.find(core) if len(core) >= 2 else -1
+            at = flat.find(core) if len(core) >= 2 and core not in _ZH_TOTALS else -1
             size = len(core)
         else:
             core = _squash(label)
