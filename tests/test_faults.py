@@ -40,6 +40,7 @@ from tests.conftest import AMCOR_8K, FOOTLOCKER_8K, HUAJIN_2019, MODELS, require
 from tests.pdfmaker import write_objects
 from tests.test_ingest import (
     assert_consistent,
+    check_beside,
     cli,
     doc_id_of,
     excerpt,
@@ -292,7 +293,8 @@ def test_reindex_killed_keeps_the_old_version(tmp_path: Path, when: str) -> None
         return len(vector_ids(services, doc_id)) > len(services.catalog.chunk_ids(doc_id))
 
     stop_when(proc, reached, 300, f"the re-index to be {when}")
-    assert _searchable(services, doc_id, company)  # while the new build is being written
+    # while the new build is being written (the stopped writer may hold Chroma's lock)
+    assert check_beside(proc, lambda: _searchable(services, doc_id, company))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert _searchable(services, doc_id, company)  # and after the kill

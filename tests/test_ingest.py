@@ -320,15 +320,27 @@ def _check_while_stopped(proc: subprocess.Popen[str], condition, wait_s: float =
     """``condition()`` while ``proc`` is stopped. Stopped in the middle of a write, ``proc`` may
     hold a database lock the check waits on (Chroma's SQLite waits without end): then ``proc``
     goes on until the check returns, and this state counts as not reached (it has moved on)."""
+    held, result = _beside(proc, condition, wait_s)
+    return not held and bool(result)
+
+
+def check_beside(proc: subprocess.Popen[str], condition, wait_s: float = 5.0) -> bool:
+    """``condition()`` beside a stopped ``proc`` that may hold a database lock the check waits on:
+    then ``proc`` goes on (SIGCONT) until the check returns, and the check's result counts."""
+    return bool(_beside(proc, condition, wait_s)[1])
+
+
+def _beside(proc: subprocess.Popen[str], condition, wait_s: float) -> tuple[bool, bool]:
+    """(whether ``proc`` had to go on for the check to return, ``condition()``)."""
     result: list[bool] = []
     check = threading.Thread(target=lambda: result.append(bool(condition())), daemon=True)
     check.start()
     check.join(wait_s)
-    if check.is_alive():
+    held = check.is_alive()
+    if held:
         proc.send_signal(signal.SIGCONT)
         check.join()
-        return False
-    return bool(result and result[0])
+    return held, bool(result and result[0])
 
 
 def test_cli_kill_9_mid_embedding_then_rerun(tmp_path: Path) -> None:
