@@ -251,3 +251,12 @@ def test_statement_titles() -> None:
     assert classify_zh_title("4、母公司利润表") == ("income", "parent")
     assert classify_zh_title("合并现金流量表") == ("cashflow", "consolidated")
     assert classify_zh_title("受影响的合并资产负债表项目和金额：") is None
+
+
+def test_labels_are_shown_without_enumerators_remarks_or_dot_leaders() -> None:
+    from backend.domain.format import display_label
+
+    assert display_label("Interest expense . . . . . . .") == "Interest expense"
+    assert display_label("五、净利润（净亏损以“－”号填列）") == "净利润"
+    assert display_label("其中：营业收入") == "营业收入"
+    assert display_label("Sales to U.S.") == "Sales to U.S."

@@ -135,11 +135,13 @@ def result(value: float, unit: str, decimals: int) -> str:
 
 _LABEL_NOISE = re.compile(
     r"^\s*(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\(?\d+\)|\d+[、.])\s*|"
-    r"^\s*(?:其中|加|减)\s*[:：]\s*|[（(][^）)]*(?:填列|以|号)[^）)]*[）)]\s*$"
+    r"^\s*(?:其中|加|减)\s*[:：]\s*|[（(][^）)]*(?:填列|以|号)[^）)]*[）)]\s*$|"
+    r"\s*(?:\.\s*){2,}$"  # dot leaders: "Interest expense . . . . . ."
 )
 
 
 def display_label(label: str) -> str:
-    """A statement row label without enumerators and remarks: "五、净利润（净亏损以“－”号填列）"
-    → "净利润", "其中：营业收入" → "营业收入"."""
+    """A statement row label without enumerators, remarks and dot leaders: "五、净利润（净亏损以
+    “－”号填列）" → "净利润", "其中：营业收入" → "营业收入", "Interest expense . . ." → "Interest
+    expense"."""
     return fixed_point(lambda s: _LABEL_NOISE.sub("", s).strip(), label)
