@@ -59,6 +59,8 @@ def test_a_chinese_rate_defined_over_a_defined_sum_is_a_percentage():
         "What is X's FY2020 ROA? ROA is defined as: net income / average total assets.",
         # no definition at all
         "What is X's FY2020 return on assets?",
+        # a definition whose text looks like a regex replacement template is text, not a template
+        "What is X's FY2020 ratio? Ratio is defined as: DIO / revenue. DIO is defined as: \\1 \\g<0>.",
     ],
 )
 def test_a_formula_with_anything_but_items_and_arithmetic_is_not_read(question):

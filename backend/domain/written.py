@@ -18,7 +18,7 @@ import re
 
 from backend.domain.items import item_spans
 from backend.domain.metrics import Metric
-from backend.domain.text import has_cjk
+from backend.domain.text import YEAR, has_cjk
 
 _EN_DEFINED = re.compile(
     r"(?P<name>[^.?!:;]{1,80}?)\s+(?:here\s+)?(?:is\s+)?(?:defined|calculated)\s+as\s*:?\s*"
@@ -48,8 +48,13 @@ def written_metric(question: str) -> Metric | None:
     others = dict(definitions[1:])
     for _ in range(3):  # names defined in terms of other names, a few levels deep
         for other, formula in others.items():
-            text = re.sub(rf"(?<!\w){re.escape(other)}(?!\w)", f"({formula})", text, flags=re.I)
-    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", question)]
+            text = re.sub(
+                rf"(?<!\w){re.escape(other)}(?!\w)",
+                lambda _m, f=formula: f"({f})",
+                text,
+                flags=re.I,
+            )  # the formula as text, never as a replacement template ("\\1" in a question)
+    years = [int(y) for y in YEAR.findall(question)]
     formula = _read(text, max(years) if years else None)
     if formula is None:
         return None
