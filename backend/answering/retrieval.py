@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from backend.answering.plan import CompanyIndex, QueryPlan, narrow_question, plan_query, years_in
-from backend.answering.route import instructions_aside
 from backend.domain.items import items_in, scope_in
 from backend.domain.metrics import find_metric
+from backend.domain.text import instructions_aside
 from backend.errors import AnnalystError
 from backend.records import Chunk, Document
 from backend.store.catalog import Catalog

@@ -17,7 +17,7 @@ from typing import Any
 from backend.answering.plan import QueryPlan, narrow_question
 from backend.domain.items import item_label, item_spans, items_in, scope_in
 from backend.domain.metrics import METRICS, Metric, find_metric, metric_spans
-from backend.domain.text import CJK
+from backend.domain.text import CJK, instructions_aside
 from backend.domain.written import written_metric
 
 
@@ -53,12 +53,6 @@ _REASONS = _terms(
     r"why|explain\w*|reasons?|drove|drivers?|driven|caus\w*|factors?|impact\w*|effects?|"
     r"contribut\w* to|led to",
     "为什么|为何|原因|驱动|导致|归因|影响",
-)
-#: A conditional instruction ("If gross margin is not a useful metric …, state that and explain
-#: why."): what it asks is only asked when its condition holds. A conditional question ("If
-#: revenue grew, why did the margin fall?") still asks.
-_CONDITION = re.compile(
-    r"(?:^|(?<=[.;?!。；？！]))\s*(?:if\b|如果|若)[^.;?!。；？！]*(?=[.;。；]|$)", re.I
 )
 _YES_NO = re.compile(r"^\s*(?:does|do|did|is|are|was|were|has|have|had|can)\b|是否|有没有", re.I)
 _TREND_UP = _terms(r"improv\w*|increas\w*|grow\w*|higher|rising", "上升|改善|提高")
@@ -200,19 +194,12 @@ def _definition(question: str) -> list[str] | None:
     return [key for _, _, key in item_spans(question[m.end() :])]
 
 
-def instructions_aside(question: str) -> str:
-    """``question`` without its conditional instructions ("If data is not available, return
-    'N/A'.", "If gross margin is not a useful metric for a company like this, then state that
-    …"): what to do when, not what is asked."""
-    return _CONDITION.sub(" ", question)
-
-
 def _asks_reasons(question: str) -> bool:
     """The question asks why a figure is what it is ("What drove the gross margin change?",
     "毛利率下降的原因"): the facts route gives a number, not a reason. Words inside an item's
     own name ("effect of exchange rate changes on cash", "汇率变动…的影响") and a conditional
     clause ("if … is not a useful metric, explain why") ask no reason."""
-    text = _CONDITION.sub(" ", question)
+    text = instructions_aside(question)
     return bool(_REASONS.search(_blank(text, [(s, e) for s, e, _key in item_spans(text)])))
 
 
