@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import Route, asks_decimals, asks_which_year
+from backend.answering.route import SUM_ASK, Route, asks_decimals, asks_which_year
 from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
 from backend.domain.numbers import parse_numbers
@@ -66,11 +66,9 @@ _THAN = re.compile(
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
 _ZH_TOTALS = frozenset({"合计", "总计", "小计", "总额"})  # a total row is no operand of a sum
 #: Arithmetic between rows the question names: "the difference (in X) between A and B", "A as
-#: compared to B"; "the total / sum of A and B", "A and B combined".
+#: compared to B"; a sum as the router reads one ("A and B combined"), or "the total of A and B".
 _BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
-_ADDED = re.compile(
-    r"\b(?:total|sum) of\b|\bcombined\b|\baltogether\b|\bin total\b|合计|总和|之和", re.I
-)
+_ADDED = re.compile(rf"{SUM_ASK.pattern}|\b(?:total|sum) of\b|之和", re.I)
 
 
 def _norm(tok: str) -> str:
