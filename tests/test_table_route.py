@@ -185,7 +185,7 @@ def test_a_row_named_with_a_typo_is_read_and_the_reading_said(rows_svc):
 
 def test_a_chinese_total_row_is_no_operand_of_a_sum():
     """ "A和B合计": the rows A and B, not the table's 合计 row as a third operand."""
-    from backend.answering.table_route import _quoted_rows
+    from backend.answering.table_rows import quoted_rows
     from backend.records import Cell
     from backend.store.tables import RowHit
 
@@ -194,5 +194,5 @@ def test_a_chinese_total_row_is_no_operand_of_a_sum():
         return RowHit(i, 1, "d", 3, label, [], cells, "营业成本构成", ["2019年"])
 
     rows = [row(1, "直接材料", 100), row(2, "直接人工", 20), row(3, "合计", 150)]
-    picked = _quoted_rows("公司2019年直接材料和直接人工合计是多少？", rows)
+    picked = quoted_rows("公司2019年直接材料和直接人工合计是多少？", rows)
     assert [r.label for r in picked] == ["直接材料", "直接人工"]

@@ -21,6 +21,18 @@ from dataclasses import dataclass, replace
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
 from backend.answering.route import SUM_ASK, Route, asks_decimals, asks_which_year
+from backend.answering.table_rows import (
+    PERCENT_ASK,
+    UNITS_IN_LABEL,
+    has_year,
+    norm,
+    one_edit,
+    printed_decimals,
+    quoted_rows,
+    shared_column,
+    squash,
+    terms,
+)
 from backend.answering.tools import Toolbox, search_query
 from backend.domain import format as fmt
 from backend.domain.numbers import parse_numbers
@@ -29,24 +41,11 @@ from backend.records import Cell
 from backend.store.keywords import tokens
 from backend.store.tables import RowHit
 
-#: Words that say what to do with a figure, not which figure it is.
-_QUESTION_WORDS = frozenset(
-    """what which how much many was were is are did does do has have had the a an of in on for
-    to from by at and or as per between during year years fiscal fy ended ending end company both
-    company's its
-    their report reports annual amount value total reported respectively change changes changed
-    increase increased decrease decreased difference growth grow grew percentage percent rate
-    average mean ratio proportion share compared compare versus vs than million millions billion
-    thousand thousands usd dollar dollars figure figures number according give provide please
-    state round rounded decimal place places two one nearest show shown table""".split()
-)
 _ZH_QUESTION = re.compile(
     r"是多少|多少|分别|请问|请|年度|年末|年初|同比|增长率|增长|变动|变化|比较|较上年|上年|本年|本期|"
     r"的|了|是|为|元|万元|亿元|百分比|比例|占比|保留|小数|两位|一位"
 )
 _OPEN_ENDED = re.compile(r"\b(?:in )?which (?:year|period|quarter)|^\s*when\b|哪一?年|何时", re.I)
-_PERCENT_ASK = re.compile(r"percent|percentage|%|rate|growth|百分|增长率|比例|占比|比重", re.I)
-_UNITS_IN_LABEL = re.compile(r"[（(][^）)]{0,12}[）)]")
 #: A comparison between the years of a row ("which year has a higher …").
 _MORE = re.compile(
     r"\b(?:higher|highest|larger|largest|greater|greatest|more|most|bigger|biggest|above|over|"
@@ -64,31 +63,15 @@ _THAN = re.compile(
     re.I,
 )
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
-_ZH_TOTALS = frozenset({"合计", "总计", "小计", "总额"})  # a total row is no operand of a sum
 #: Arithmetic between rows the question names: "the difference (in X) between A and B", "A as
 #: compared to B"; a sum as the router reads one ("A and B combined"), or "the total of A and B".
 _BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
 _ADDED = re.compile(rf"{SUM_ASK.pattern}|\b(?:total|sum) of\b|之和", re.I)
 
 
-def _norm(tok: str) -> str:
-    tok = re.sub(r"['’]s$", "", tok.lower())
-    return tok[:-1] if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss") else tok
-
-
-def terms(text: str) -> set[str]:
-    """Normalised content words of ``text`` (English singular forms; Chinese jieba words)."""
-    out = set()
-    for tok in tokens(text):
-        tok = _norm(tok)
-        if tok and not tok[0].isdigit() and tok not in _QUESTION_WORDS and len(tok) > 1:
-            out.add(tok)
-    return out
-
-
 def _cjk_label_in(label: str, question: str) -> bool:
     """A Chinese label (units in brackets aside) appears in the question."""
-    core = _UNITS_IN_LABEL.sub("", label).replace(" ", "")
+    core = UNITS_IN_LABEL.sub("", label).replace(" ", "")
     q = _ZH_QUESTION.sub("", question.replace(" ", ""))
     return (len(core) >= 2 and core in question.replace(" ", "")) or (bool(core) and core in q)
 
@@ -160,7 +143,7 @@ class TableRoute:
     def _find(self, question: str, q_terms: set[str]) -> None:
         """``find_rows`` with the question's words that can name a row (once per query)."""
         query = search_query(
-            " ".join(w for w in dict.fromkeys(tokens(question)) if _norm(w) in q_terms)
+            " ".join(w for w in dict.fromkeys(tokens(question)) if norm(w) in q_terms)
         )
         if not any(
             c.tool == "find_rows" and c.args.get("query") == query for c in self.toolbox.calls
@@ -174,12 +157,12 @@ class TableRoute:
         vocabulary: dict[str, str] = {}
         for row in self.toolbox.rows:
             for w in re.findall(r"[^\W\d_]{5,}", " ".join([row.label, *row.path, row.title])):
-                vocabulary.setdefault(_norm(w), w)
+                vocabulary.setdefault(norm(w), w)
         question, terms_ = plan.question, set(q_terms)
         for term in q_terms:
             if len(term) < 5 or term in vocabulary or not term.isascii():
                 continue
-            near = [v for v in vocabulary if _one_edit(term, v)]
+            near = [v for v in vocabulary if one_edit(term, v)]
             if len(near) != 1:
                 continue
             written = re.search(rf"\b{re.escape(term)}\w*", question, re.I)
@@ -199,7 +182,7 @@ class TableRoute:
         candidate; among equals, the row whose whole label the question quotes ("cost of goods
         sold", not "total cost of goods sold") — the longest quoted label first."""
         picks = []
-        quoted_in = _squash(question)
+        quoted_in = squash(question)
         for rank, row in enumerate(self.toolbox.rows):
             own = terms(row.label)
             if CJK.search(row.label):
@@ -213,7 +196,7 @@ class TableRoute:
                 continue  # a word of the question (a qualifier) is nowhere in this row's table
             if years and not _year_values(row, years):
                 continue  # no cell for the year asked: it cannot answer
-            label = _squash(row.label)
+            label = squash(row.label)
             quoted = len(label) if label and label in quoted_in else 0
             picks.append(_Pick(row, (covered, len(own), quoted, -rank)))
         if not picks:
@@ -237,7 +220,7 @@ class TableRoute:
         words = [c for c in cells if terms(c.column) & q_terms]
         if words:
             cells = words
-        if not _PERCENT_ASK.search(plan.question):
+        if not PERCENT_ASK.search(plan.question):
             amounts = [c for c in cells if not c.percent]
             cells = amounts or cells
         return cells
@@ -246,14 +229,14 @@ class TableRoute:
         cells = self._candidates(row, plan, q_terms)
         years = plan.years[-1:] if plan.years else []
         if years:
-            cells = [c for c in cells if _has_year(c.column, years[0])]
+            cells = [c for c in cells if has_year(c.column, years[0])]
         elif len(cells) > 1:
             fiscal = [
                 d.fiscal_year
                 for d in self.toolbox.documents([row.doc_id])
                 if d.fiscal_year is not None
             ]
-            cells = [c for c in cells if fiscal and _has_year(c.column, fiscal[0])] or cells
+            cells = [c for c in cells if fiscal and has_year(c.column, fiscal[0])] or cells
         return cells[0] if len(cells) == 1 else None
 
     def _several_years(
@@ -263,7 +246,7 @@ class TableRoute:
         cells = self._candidates(row, plan, q_terms)
         picked = []
         for year in plan.years:
-            mine = [c for c in cells if _has_year(c.column, year)]
+            mine = [c for c in cells if has_year(c.column, year)]
             if len(mine) != 1:
                 return False
             picked.append((year, mine[0]))
@@ -344,14 +327,14 @@ class TableRoute:
         else:
             return False
         cells = self._candidates(row, plan, q_terms)
-        old = [c for c in cells if _has_year(c.column, y0)]
-        new = [c for c in cells if _has_year(c.column, y1)]
+        old = [c for c in cells if has_year(c.column, y0)]
+        new = [c for c in cells if has_year(c.column, y1)]
         if len(old) != 1 or len(new) != 1:
             return False
         a, b = old[0], new[0]
         if route.average:
             expr, unit = f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2", row.unit_label
-        elif _PERCENT_ASK.search(plan.question) and not a.percent:
+        elif PERCENT_ASK.search(plan.question) and not a.percent:
             if a.value == 0:
                 return False
             expr = (
@@ -389,7 +372,7 @@ class TableRoute:
         in one column: their difference in the question's order, or their sum."""
         adding = not _BETWEEN.search(plan.question)
         for table_id in dict.fromkeys(r.table_id for r in self.toolbox.rows):
-            rows = _quoted_rows(
+            rows = quoted_rows(
                 plan.question, [r for r in self.toolbox.rows if r.table_id == table_id]
             )
             if len(rows) < 2 or (len(rows) > 2 and not adding):
@@ -401,7 +384,7 @@ class TableRoute:
             around = terms(" ".join([rows[0].title, *rows[0].columns, *rows[0].path]))
             if rest - around:
                 continue  # a word of the question (a qualifier) is nowhere in this table
-            cells = _shared_column(plan, rows, named)
+            cells = shared_column(plan, rows, named)
             if cells is None:
                 continue
             return self._rows_result(plan, route, answer, rows, cells, adding)
@@ -422,7 +405,7 @@ class TableRoute:
         if calc.error:
             return False
         value = calc.result["value"]
-        decimals = max(_decimals(c.text) for c in cells)
+        decimals = max(printed_decimals(c.text) for c in cells)
         if asks_decimals(plan.question):
             decimals = route.decimals
         row, column = rows[0], cells[0].column
@@ -467,23 +450,12 @@ def _by_year(row: RowHit, shown: list[tuple[int, str]], language: str) -> str:
     return f"{row.full_label}: " + "; ".join(f"{s} in {y}" for y, s in shown) + "."
 
 
-def _has_year(column: str, year: int) -> bool:
-    return bool(re.search(rf"(?<!\d){year}(?!\d)", column)) or (
-        bool(re.search(rf"(?<!\d)FY\s?'?{year % 100:02d}(?!\d)", column, re.I))
-    )
-
-
-def _squash(text: str) -> str:
-    """Lower case, one space between words: for finding a label quoted in a question."""
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
 def _year_values(row: RowHit, years: list[int]) -> tuple[float | None, ...]:
     """The row's values in the columns of the years asked, in the years' order (a year with no
     single such cell gives nothing)."""
     values = []
     for year in years:
-        mine = [c.value for c in row.cells if c.value is not None and _has_year(c.column, year)]
+        mine = [c.value for c in row.cells if c.value is not None and has_year(c.column, year)]
         if not mine:
             return ()
         values.append(mine[0])
@@ -496,77 +468,3 @@ def _cells_differ(a: RowHit, b: RowHit, years: list[int]) -> bool:
     if years:
         return _year_values(a, years) != _year_values(b, years)
     return tuple(c.value for c in a.cells) != tuple(c.value for c in b.cells)
-
-
-def _quoted_rows(question: str, rows: list[RowHit]) -> list[RowHit]:
-    """Rows whose whole label the question quotes, one per quoted place (the longest label
-    there), in the question's order; [] when two rows with one label differ (ambiguous). A row
-    named by the table's title ("Net Sales" under "Net sales of products by category") is what
-    the rows measure, not one of them."""
-    q = f" {_squash(question)} "
-    flat = question.replace(" ", "")
-    spans: list[tuple[int, int, RowHit]] = []
-    for row in rows:
-        label = _UNITS_IN_LABEL.sub("", row.label) if CJK.search(row.label) else row.label
-        if CJK.search(label):
-            core = label.replace(" ", "")
-            at = flat.find(core) if len(core) >= 2 and core not in _ZH_TOTALS else -1
-            size = len(core)
-        else:
-            core = _squash(label)
-            own = terms(label)  # not "Total" alone, nor the table's own measure ("Net sales")
-            at = q.find(f" {core} ") if own and not own <= terms(row.title) else -1
-            size = len(core) + 2
-        if at >= 0:
-            spans.append((at, at + size, row))
-    spans.sort(key=lambda s: s[0] - s[1])  # longest first
-    chosen: list[tuple[int, int, RowHit]] = []
-    for start, end, row in spans:
-        same = [c for c in chosen if (c[0], c[1]) == (start, end)]
-        if same:
-            if [c.value for c in same[0][2].cells] != [c.value for c in row.cells]:
-                return []
-            continue
-        if all(end <= c[0] or start >= c[1] for c in chosen):
-            chosen.append((start, end, row))
-    return [row for _, _, row in sorted(chosen, key=lambda c: c[0])]
-
-
-def _shared_column(plan: QueryPlan, rows: list[RowHit], named: set[str]) -> list[Cell] | None:
-    """One cell per row in the one column the question picks: its year (when asked), then the
-    header words the question uses besides the rows' labels; amounts before percentages."""
-    by_column: dict[str, list[Cell]] = {}
-    for row in rows:
-        for c in row.cells:
-            if c.value is not None:
-                by_column.setdefault(c.column, []).append(c)
-    columns = [col for col, cs in by_column.items() if len(cs) == len(rows)]
-    if plan.years:
-        columns = [col for col in columns if _has_year(col, plan.years[0])]
-    if not _PERCENT_ASK.search(plan.question):
-        columns = [col for col in columns if not by_column[col][0].percent] or columns
-    if len(columns) > 1:
-        asked = {_norm(w) for w in tokens(plan.question)} - named
-        fit = {col: len({_norm(w) for w in tokens(col)} & asked) for col in columns}
-        best = max(fit.values())
-        columns = [col for col in columns if fit[col] == best]
-    return by_column[columns[0]] if len(columns) == 1 else None
-
-
-def _decimals(text: str) -> int:
-    m = re.search(r"\.(\d+)", text)
-    return len(m.group(1)) if m else 0
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """``a`` and ``b`` differ by exactly one letter changed, added or dropped."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :]
-    return a[i:] == b[i + 1 :]
