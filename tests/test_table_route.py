@@ -196,3 +196,66 @@ def test_a_chinese_total_row_is_no_operand_of_a_sum():
     rows = [row(1, "直接材料", 100), row(2, "直接人工", 20), row(3, "合计", 150)]
     picked = quoted_rows("公司2019年直接材料和直接人工合计是多少？", rows)
     assert [r.label for r in picked] == ["直接材料", "直接人工"]
+
+
+GS = REPORTS / "uda_finqa_tatqa/GS_2016.pdf"  # two text columns: tables set beside prose
+
+
+ABMD = REPORTS / "uda_finqa_tatqa/ABMD_2012.pdf"
+
+
+@pytest.fixture(scope="module")
+def gs_svc(tmp_path_factory):
+    """Goldman Sachs 2016: Investing & Lending net revenues (p.77), loans receivable (p.161),
+    common stock repurchases (p.186); Abiomed 2012: the stock performance table (p.41)."""
+    root = tmp_path_factory.mktemp("gs_tables")
+    gs = excerpt(GS, [1, 77, 161, 186], root / "GS_2016_excerpt.pdf")
+    return indexed_services(root, [gs, excerpt(ABMD, [1, 41], root / "ABMD_2012_excerpt.pdf")])
+
+
+def test_a_share_of_one_named_row_in_another(gs_svc):
+    answer, _ = table_answer(
+        gs_svc,
+        "What percentage of total loans receivable, gross in 2016 were loans backed by "
+        "commercial real estate?",
+    )
+    assert answer is not None and answer.value == 9.49 and answer.unit == "%"
+    assert "4761 / 50181 * 100" in answer.answer  # the part over the whole, shown
+    page = page_text(gs_svc, answer.citations[0])
+    assert "Loans backed by commercial real estate" in page and "50,181" in page
+    # the part named first, the whole after "as a percentage of"; a plural the row lacks
+    other, _ = table_answer(
+        gs_svc,
+        "What were equity securities as a percentage of total net revenue in the Investing & "
+        "Lending segment in 2015?",
+    )
+    assert other is not None and other.value == 69.55
+    assert "3781 / 5436 * 100" in other.answer
+
+
+def test_a_share_needs_both_rows_named_and_every_word_in_the_table(gs_svc):
+    none, _ = table_answer(
+        gs_svc, "What percentage of loans backed by commercial real estate were impaired in 2016?"
+    )
+    assert none is None  # the whole is no row, and "impaired" is nowhere in the table
+
+
+def test_the_difference_of_one_row_between_two_years(gs_svc):
+    answer, _ = table_answer(
+        gs_svc,
+        "What was the difference in millions between the total cost of common share "
+        "repurchases in 2015 and 2016?",
+    )
+    assert answer is not None and answer.value == 1874
+    assert "6069 - 4195" in answer.answer
+
+
+def test_the_return_on_an_investment_between_two_dates_of_a_row(gs_svc):
+    answer, _ = table_answer(
+        gs_svc,
+        "What is the ROI of an investment in the Nasdaq Composite Index from March 2007 to "
+        "March 2010?",
+    )
+    assert answer is not None and answer.value == -0.98 and answer.unit == "%"
+    assert "(99.02 - 100) / 100 * 100" in answer.answer and "the return is -0.98%" in answer.answer
+    assert "Nasdaq Composite Index" in page_text(gs_svc, answer.citations[0])

@@ -9,8 +9,9 @@ one. Otherwise nothing is answered here and the rows go to the model as evidence
 two years is computed with the calculator from the two cells (difference, or percent change when
 the question asks for a percentage). "Which year …" compares the years of the row named: the
 highest or lowest cell, or the years past a threshold, every year's cell shown. "The difference
-between A and B" / "the total of A and B" (rows of one table, each label quoted whole in the
-question, one column picked by the year and header words) is computed from the rows' cells.
+between A and B" / "the total of A and B" / "what percentage of A were B" (rows of one table,
+each label quoted whole in the question, one column picked by the year and header words) is
+computed from the rows' cells.
 """
 
 from __future__ import annotations
@@ -67,6 +68,25 @@ _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
 #: compared to B"; a sum as the router reads one ("A and B combined"), or "the total of A and B".
 _BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
 _ADDED = re.compile(rf"{SUM_ASK.pattern}|\b(?:total|sum) of\b|之和", re.I)
+#: The return on an investment between two dates of a performance table ("the roi of an
+#: investment in the Nasdaq Composite from March 2007 to March 2010"): the row's percent change.
+_ROI = re.compile(r"\broi\b|\breturn on (?:an |the )?investment\b", re.I)
+#: Month names: a date's words, matched by the columns' dates ("3/31/2010"), not by row words.
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+#: Words that join the part to the whole in a share question ("what percentage of A is due to B").
+_SHARE_LINK = re.compile(
+    r"\b(?:due to|attributable to|related to|accounted for by|represented by|made up of|comes? "
+    r"from|came from)\b",
+    re.I,
+)
+#: One row as a share of another: "what percentage of A were B", "B as a % of A", "B占A的比例";
+#: the row quoted first after the marker is the whole.
+_SHARE = re.compile(
+    r"\b(?:percent(?:age)?|%|portion|proportion|share|fraction)\s+of\b|%\s+of\b|占(?![用有据])",
+    re.I,
+)
 
 
 def _cjk_label_in(label: str, question: str) -> bool:
@@ -110,13 +130,19 @@ class TableRoute:
         for name in plan.companies:
             names |= terms(name)
         q_terms = terms(plan.question) - names
-        between = _BETWEEN.search(plan.question) or _ADDED.search(plan.question)
-        if between and len(plan.years) <= 1 and not which_year and q_terms:
+        op = _operation(plan.question)
+        if op and len(plan.years) <= 1 and not which_year and q_terms:
             self._find(plan.question, q_terms)
             plan, q_terms = self._spelled(plan, q_terms)
-            if self._between_rows(plan, route, answer, q_terms):
+            if self._between_rows(plan, route, answer, q_terms, op):
                 return True
-        if route.compute and not (route.change or route.average):
+        # one row, two years: "the difference in X between 2015 and 2016", "the roi of X from
+        # March 2007 to March 2010"
+        roi = bool(_ROI.search(plan.question)) and len(plan.years) == 2
+        over_years = (op == "difference" and len(plan.years) == 2) or roi
+        if roi:
+            q_terms -= terms(" ".join(_ROI.findall(plan.question))) | _MONTHS | {"investment"}
+        if route.compute and not (route.change or route.average or over_years):
             return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
             q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
@@ -129,7 +155,7 @@ class TableRoute:
             return False
         if which_year:
             return self._which_year(plan, answer, row)
-        if route.change or route.average:
+        if route.change or route.average or over_years:
             return self._two_columns(plan, route, answer, row, q_terms)
         if len(plan.years) > 1:
             return self._several_years(plan, answer, row, q_terms)
@@ -140,11 +166,16 @@ class TableRoute:
         return True
 
     # -- choosing ---------------------------------------------------------------------------
-    def _find(self, question: str, q_terms: set[str]) -> None:
-        """``find_rows`` with the question's words that can name a row (once per query)."""
-        query = search_query(
+    @staticmethod
+    def _query(question: str, q_terms: set[str]) -> str:
+        """The question's words that can name a row, as a row search."""
+        return search_query(
             " ".join(w for w in dict.fromkeys(tokens(question)) if norm(w) in q_terms)
         )
+
+    def _find(self, question: str, q_terms: set[str]) -> None:
+        """``find_rows`` with the question's words that can name a row (once per query)."""
+        query = self._query(question, q_terms)
         if not any(
             c.tool == "find_rows" and c.args.get("query") == query for c in self.toolbox.calls
         ):
@@ -334,7 +365,7 @@ class TableRoute:
         a, b = old[0], new[0]
         if route.average:
             expr, unit = f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2", row.unit_label
-        elif PERCENT_ASK.search(plan.question) and not a.percent:
+        elif (PERCENT_ASK.search(plan.question) or _ROI.search(plan.question)) and not a.percent:
             if a.value == 0:
                 return False
             expr = (
@@ -358,6 +389,8 @@ class TableRoute:
             )
         else:
             what = "the average" if route.average else "the change"
+            if _ROI.search(plan.question) and not route.average:
+                what = "the return"
             text = (
                 f"{row.full_label}: {sa} ({a.column}) and {sb} ({b.column}); {what} is {shown}. "
                 f"Calculation: {expr} = {value:,.{d + 2}f}."
@@ -366,28 +399,35 @@ class TableRoute:
         return True
 
     def _between_rows(
-        self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str]
+        self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str], op: str
     ) -> bool:
         """Two (or, for a sum, more) rows of one table whose labels the question quotes whole,
-        in one column: their difference in the question's order, or their sum."""
-        adding = not _BETWEEN.search(plan.question)
-        for table_id in dict.fromkeys(r.table_id for r in self.toolbox.rows):
-            rows = quoted_rows(
-                plan.question, [r for r in self.toolbox.rows if r.table_id == table_id]
-            )
-            if len(rows) < 2 or (len(rows) > 2 and not adding):
+        in one column: their difference in the question's order, their sum, or one as a
+        percentage of the other (``op``: "difference", "sum", "share")."""
+        whole = self.toolbox.whole_tables(self._query(plan.question, q_terms))
+        for table_id in dict.fromkeys(r.table_id for r in whole):
+            rows = quoted_rows(plan.question, [r for r in whole if r.table_id == table_id])
+            if len(rows) < 2 or (len(rows) > 2 and op != "sum"):
                 continue
+            if op == "share":
+                rows = _part_then_whole(plan.question, rows)
+                if rows is None:
+                    continue
             named: set[str] = set()
             for row in rows:
                 named |= terms(row.label)
             rest = q_terms - named
+            if op == "share":  # "… is due to B", "… attributable to B": how a part is said
+                rest -= terms(" ".join(_SHARE_LINK.findall(plan.question)))
             around = terms(" ".join([rows[0].title, *rows[0].columns, *rows[0].path]))
             if rest - around:
                 continue  # a word of the question (a qualifier) is nowhere in this table
             cells = shared_column(plan, rows, named)
-            if cells is None:
+            if cells is None or (
+                op == "share" and (any(c.percent for c in cells) or not cells[1].value)
+            ):
                 continue
-            return self._rows_result(plan, route, answer, rows, cells, adding)
+            return self._rows_result(plan, route, answer, rows, cells, op)
         return False
 
     def _rows_result(
@@ -397,37 +437,45 @@ class TableRoute:
         answer: Answer,
         rows: list[RowHit],
         cells: list[Cell],
-        adding: bool,
+        op: str,
     ) -> bool:
         values = [fmt.plain(c.value) for c in cells if c.value is not None]
-        expr = " + ".join(values) if adding else f"{values[0]} - {values[1]}"
+        expr = {
+            "sum": " + ".join(values),
+            "difference": f"{values[0]} - {values[1]}",
+            "share": f"{values[0]} / {values[1]} * 100",
+        }[op]
         calc = self.toolbox.call("calculate", {"expression": expr})
         if calc.error:
             return False
         value = calc.result["value"]
         decimals = max(printed_decimals(c.text) for c in cells)
+        if op == "share":
+            decimals = 2
         if asks_decimals(plan.question):
             decimals = route.decimals
         row, column = rows[0], cells[0].column
-        shown = row.display(Cell(column, f"{value:,.{decimals}f}", round(value, decimals)))
+        if op == "share":
+            shown = fmt.result(value, "%", decimals)
+        else:
+            shown = row.display(Cell(column, f"{value:,.{decimals}f}", round(value, decimals)))
         parts = [f"{r.label} {r.display(c)}" for r, c in zip(rows, cells, strict=True)]
         if plan.language == "zh":
-            what = "合计" if adding else "差额"
+            what = {"sum": "合计", "difference": "差额", "share": "占比"}[op]
             text = (
                 f"{column}："
                 + "，".join(parts)
                 + f"；{what}为{shown}。计算：{expr} = {fmt.plain(value)}。"
             )
         else:
-            what = "the total" if adding else "the difference"
+            what = {"sum": "the total", "difference": "the difference", "share": "the share"}[op]
             where = f" ({column})" if column else ""
             text = (
                 f"{'; '.join(parts)}{where}; {what} is {shown}. "
                 f"Calculation: {expr} = {fmt.plain(value)}."
             )
-        self._set(
-            answer, text, row, round(value, decimals), "%" if cells[0].percent else row.unit_label
-        )
+        unit = "%" if op == "share" or cells[0].percent else row.unit_label
+        self._set(answer, text, row, round(value, decimals), unit)
         return True
 
     def _set(self, answer: Answer, text: str, row: RowHit, value: float | None, unit: str) -> None:
@@ -441,6 +489,36 @@ class TableRoute:
         answer.trace.append(
             {"step": "table_route", "row": row.full_label, "table": row.title, "page": row.page}
         )
+
+
+def _operation(question: str) -> str | None:
+    """Arithmetic the question asks between rows it names: "share", "difference" or "sum"."""
+    if _SHARE.search(question):
+        return "share"
+    if _BETWEEN.search(question):
+        return "difference"
+    return "sum" if _ADDED.search(question) else None
+
+
+def _part_then_whole(question: str, rows: list[RowHit]) -> list[RowHit] | None:
+    """The two rows of a share as [part, whole]: the whole is the row quoted first after "…
+    percentage of" / "占" ("what percentage of A were B", "B as a % of A", "B占A")."""
+    marker = _SHARE.search(question)
+    if marker is None or len(rows) != 2:
+        return None
+    tail = question[marker.end() :]
+
+    def where(row: RowHit) -> int:
+        if CJK.search(row.label):
+            at = tail.replace(" ", "").find(UNITS_IN_LABEL.sub("", row.label).replace(" ", ""))
+        else:
+            at = f" {squash(tail)} ".find(f" {squash(row.label)} ")
+        return at if at >= 0 else len(question)
+
+    whole = min(rows, key=where)
+    if where(whole) == len(question):
+        return None
+    return [r for r in rows if r is not whole] + [whole]
 
 
 def _by_year(row: RowHit, shown: list[tuple[int, str]], language: str) -> str:

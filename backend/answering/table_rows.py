@@ -52,8 +52,9 @@ def has_year(column: str, year: int) -> bool:
 
 
 def squash(text: str) -> str:
-    """Lower case, one space between words: for finding a label quoted in a question."""
-    return " ".join(re.findall(r"\w+", text.lower()))
+    """Lower case, singular, one space between words: for finding a label quoted in a question
+    ("total net revenue" quotes "Total net revenues")."""
+    return " ".join(norm(w) for w in re.findall(r"\w+", text.lower()))
 
 
 def quoted_rows(question: str, rows: list[RowHit]) -> list[RowHit]:

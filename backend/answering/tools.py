@@ -211,6 +211,16 @@ class Toolbox:
                 self.rows.append(h)
         return [h.to_dict() for h in hits]
 
+    def whole_tables(self, query: str, tables: int = 8) -> list[Any]:
+        """Every row (RowHit) of the ``tables`` tables whose rows match ``query`` best, in the
+        question's documents — for reading two rows of one table that a question names by
+        their whole labels, where the best-matching rows may all come from other tables. Not
+        a model tool: nothing is added to :attr:`rows` until an answer cites it."""
+        if self.tables is None:
+            return []
+        hits = self.tables.find_rows(query, doc_ids=self.scope.doc_ids, limit=60)
+        return self.tables.table_rows(list(dict.fromkeys(h.table_id for h in hits))[:tables])
+
     def calculate(self, expression: Annotated[str, Field(max_length=160)]) -> dict[str, Any]:
         """Evaluate arithmetic on numbers taken from the reports: + - * / ( ), percentages,
         avg(a, b), growth(old, new) in percent, pct(part, whole) in percent.

@@ -106,7 +106,14 @@ class TableStore:
         self, query: str, *, doc_ids: Sequence[str] | None = None, limit: int = 10
     ) -> list[RowHit]:
         """Rows matching the words of ``query`` among ``doc_ids`` (None: every document)."""
-        rows = self.catalog.table_row_search(match_query(query), doc_ids, limit)
+        return self._hits(self.catalog.table_row_search(match_query(query), doc_ids, limit))
+
+    def table_rows(self, table_ids: Sequence[int]) -> list[RowHit]:
+        """Every row of the tables ``table_ids``, in printed order (a row found by its words
+        brings its table's other rows: "what percentage of A were B" names two of them)."""
+        return self._hits(self.catalog.table_rows(table_ids))
+
+    def _hits(self, rows: list[dict[str, Any]]) -> list[RowHit]:
         files = {d.doc_id: d.file_name for d in self.catalog.documents()}
         hits = []
         for r in rows:

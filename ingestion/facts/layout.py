@@ -13,6 +13,7 @@ PDFium's per-character boxes cost ~0.04 s per page, so only candidate statement 
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,3 +215,70 @@ class PdfGeometry:
                 page.close()
         self._cache[number] = lines
         return lines
+
+
+_AMOUNTISH = re.compile(r"^[$€£¥(]*[-–]?[\d.,]+%?\)?[.,;]?$")
+#: A two-column page: at least this many lines hold text on both sides of the gutter …
+_MIN_SPLIT_LINES = 8
+#: … and most of those lines' left parts are prose (words, not a row of amounts).
+_PROSE_SHARE = 0.6
+
+
+def column_bands(lines: list[Line]) -> list[list[Line]]:
+    """A page set in two text columns (older 10-Ks: prose left, a table right, side by side) →
+    its left column's lines, then its right column's, each top to bottom; any other page → one
+    band, unchanged. Grouping words by height alone joins the left column's prose to the right
+    column's table rows ("… financial condition as of Total cost of common share repurchases
+    $ 6,069"), so a row's label takes the prose and its header line is lost.
+
+    The gutter is the widest vertical strip in the middle of the page that no word crosses on
+    (nearly) any line; the page counts as two columns when at least eight lines hold words on
+    both sides of it and on most of those lines both sides are words: prose on the left, prose
+    or a row label on the right (a statement's long labels beside its amounts are one column). A full-width line (one word
+    crosses the gutter) stays whole, in the left band."""
+    words = [w for ln in lines for w in ln.words]
+    if len(lines) < 2 * _MIN_SPLIT_LINES or not words:
+        return [lines]
+    left_edge, right_edge = min(w.x0 for w in words), max(w.x1 for w in words)
+    width = right_edge - left_edge
+    lo, hi = int(left_edge + 0.3 * width), int(left_edge + 0.7 * width)
+    if hi - lo < 8:
+        return [lines]
+    crossed = [0] * (hi - lo)
+    for ln in lines:
+        for w in ln.words:
+            for x in range(max(lo, int(w.x0)), min(hi, int(w.x1) + 1)):
+                crossed[x - lo] += 1
+    allowed = max(1, len(lines) // 30)
+    best, start = (0, 0), None
+    for i, n in enumerate([*crossed, allowed + 1]):
+        if n <= allowed and start is None:
+            start = i
+        elif n > allowed and start is not None:
+            best = max(best, (i - start, start))
+            start = None
+    size, at = best
+    if size < 8:
+        return [lines]
+    gutter = lo + at + size / 2
+    left: list[Line] = []
+    right: list[Line] = []
+    both = prose = 0
+    for ln in lines:
+        if any(w.x0 < gutter < w.x1 for w in ln.words):
+            left.append(ln)
+            continue
+        a = [w for w in ln.words if w.x1 <= gutter]
+        b = [w for w in ln.words if w.x0 >= gutter]
+        if a and b:
+            both += 1
+            amounts = sum(bool(_AMOUNTISH.match(w.text)) for w in a)
+            worded = sum(any(ch.isalpha() for ch in w.text) for w in b)
+            prose += len(a) - amounts >= 4 and amounts <= 1 and worded >= 2
+        if a:
+            left.append(Line(ln.page, a))
+        if b:
+            right.append(Line(ln.page, b))
+    if both < _MIN_SPLIT_LINES or prose < _PROSE_SHARE * both:
+        return [lines]
+    return [left, right]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from backend.domain.text import CJK
 from backend.records import Cell, Table, TableRow
-from ingestion.facts.layout import Line, Word
+from ingestion.facts.layout import Line, Word, column_bands
 from ingestion.facts.parse import digit_right, is_chrome
 from ingestion.facts.units import (
     CURRENCY_SIGNS,
@@ -53,7 +53,8 @@ _PROSE_WORDS = 14
 _FOOTNOTE = re.compile(r"(?:\((?:\d{1,2}|[a-z])\))+|[*†‡]+")
 _CHECKBOX = re.compile(r"[√□☑☐]\s*(?:适用|不适用)")
 _UNIT_PHRASE = re.compile(
-    r"^单位\s*[:：]|^币种\s*[:：]|^\(?\s*(?:in|amounts in)\s+(?:millions|thousands|billions)\b",
+    r"^单位\s*[:：]|^币种\s*[:：]|^\(?\s*(?:in|amounts in)\s+(?:millions|thousands|billions)\b|"
+    r"^\(?\s*(?:\$|dollars|u\.?s\.? dollars)?\s*(?:in\s+)?(?:millions|thousands|billions)\b",
     re.I,
 )
 
@@ -367,8 +368,9 @@ def _header(
             continue
         if not over or (_cells(ln) and not all(_YEAR.fullmatch(p[2]) for p in over)):
             break
-        if sum(p[1] - p[0] for p in over) < 0.3 * sum(p[1] - p[0] for p in phrases):
-            break  # mostly left-aligned text: a title, not a column header
+        worded = [p for p in phrases if not _UNIT_PHRASE.search(p[2])]
+        if sum(p[1] - p[0] for p in over) < 0.3 * sum(p[1] - p[0] for p in worded):
+            break  # mostly left-aligned text: a title, not a column header ("in millions" aside)
         _assign_line([p for p in over if not _UNIT_PHRASE.search(p[2])], cols, regions, label_limit)
         left = [p for p in phrases if p[1] <= label_limit - 4]
         label_text[:0] = [p[2] for p in left]
@@ -393,6 +395,9 @@ def _title(lines: list[Line], top: int) -> str:
             i -= 1
             continue
         sentence = text.endswith((".", "。")) and len(text) > 40
+        if text[:1].islower():  # a sentence's middle (prose set in a narrow column)
+            i -= 1
+            continue
         if text and not sentence and (text.endswith(_HEADING_END) or len(text) <= 90):
             return text
         i -= 1
@@ -555,10 +560,20 @@ def _wraps(parsed: list[_Line], k: int) -> bool:
 
 
 def read_tables(lines: list[Line], page: int, language: str) -> list[Table]:
-    """Every table on one page (lines top to bottom, as :class:`PdfGeometry` returns them)."""
+    """Every table on one page (lines top to bottom, as :class:`PdfGeometry` returns them); a
+    page set in two text columns is read one column after the other."""
     lines = [ln for ln in lines if not is_chrome(ln, language)]
-    tables = []
+    tables: list[Table] = []
     previous: list[_Column] = []
+    for band in column_bands(lines):
+        previous = _read_band(band, page, language, tables, previous)
+    return tables
+
+
+def _read_band(
+    lines: list[Line], page: int, language: str, tables: list[Table], previous: list[_Column]
+) -> list[_Column]:
+    """Append the tables of one text column to ``tables``; returns the last table's columns."""
     for first, last in _blocks(lines):
         cols = _columns([c for c in (_cells(ln) for ln in lines[first : last + 1]) if c])
         if not cols:
@@ -591,7 +606,7 @@ def read_tables(lines: list[Line], page: int, language: str) -> list[Table]:
                 label_header=label_header,
             )
         )
-    return tables
+    return previous
 
 
 def _same_columns(cols: list[_Column], previous: list[_Column]) -> bool:
