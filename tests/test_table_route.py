@@ -206,10 +206,11 @@ ABMD = REPORTS / "uda_finqa_tatqa/ABMD_2012.pdf"
 
 @pytest.fixture(scope="module")
 def gs_svc(tmp_path_factory):
-    """Goldman Sachs 2016: Investing & Lending net revenues (p.77), loans receivable (p.161),
+    """Goldman Sachs 2016: operating expenses and staff (p.70), Investing & Lending net revenues
+    (p.77), loans receivable (p.161),
     common stock repurchases (p.186); Abiomed 2012: the stock performance table (p.41)."""
     root = tmp_path_factory.mktemp("gs_tables")
-    gs = excerpt(GS, [1, 77, 161, 186], root / "GS_2016_excerpt.pdf")
+    gs = excerpt(GS, [1, 70, 77, 161, 186], root / "GS_2016_excerpt.pdf")
     return indexed_services(root, [gs, excerpt(ABMD, [1, 41], root / "ABMD_2012_excerpt.pdf")])
 
 
@@ -259,3 +260,17 @@ def test_the_return_on_an_investment_between_two_dates_of_a_row(gs_svc):
     assert answer is not None and answer.value == -0.98 and answer.unit == "%"
     assert "(99.02 - 100) / 100 * 100" in answer.answer and "the return is -0.98%" in answer.answer
     assert "Nasdaq Composite Index" in page_text(gs_svc, answer.citations[0])
+
+
+def test_counts_in_a_money_table_are_shown_as_counts(gs_svc):
+    """Staff at period-end sits in a "$ in millions" table; shares repurchased are millions of
+    shares, not of dollars."""
+    staff, _ = table_answer(gs_svc, "What is the net change in the number of staff in 2016?")
+    assert staff is not None and staff.value == -2400
+    assert "36,800 (Year Ended December 2015)" in staff.answer and "USD" not in staff.answer
+    assert "the change is -2,400." in staff.answer
+    shares, _ = table_answer(
+        gs_svc, "What was the difference in common share repurchases between 2015 and 2016?"
+    )
+    assert shares is not None and shares.value == 14.5
+    assert "22.1 million (Year Ended December 2015)" in shares.answer and "USD" not in shares.answer

@@ -75,6 +75,7 @@ _ROI = re.compile(r"\broi\b|\breturn on (?:an |the )?investment\b", re.I)
 _MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
+_NET_CHANGE = re.compile(r"\bnet (?:change|increase|decrease)\b", re.I)
 #: Words that join the part to the whole in a share question ("what percentage of A is due to B").
 _SHARE_LINK = re.compile(
     r"\b(?:due to|attributable to|related to|accounted for by|represented by|made up of|comes? "
@@ -130,6 +131,8 @@ class TableRoute:
         for name in plan.companies:
             names |= terms(name)
         q_terms = terms(plan.question) - names
+        if _NET_CHANGE.search(plan.question):
+            q_terms.discard("net")  # "the net change in staff": how it changed, not "net staff"
         op = _operation(plan.question)
         if op and len(plan.years) <= 1 and not which_year and q_terms:
             self._find(plan.question, q_terms)
@@ -378,7 +381,11 @@ class TableRoute:
         if calc.error:
             return False
         value = calc.result["value"]
-        d = route.decimals if asks_decimals(plan.question) else 2
+        d = 2  # a difference of printed amounts has their decimals; an average or a rate two
+        if unit != "%" and not route.average:
+            d = max(printed_decimals(a.text), printed_decimals(b.text))
+        if asks_decimals(plan.question):
+            d = route.decimals
         shown = fmt.result(value, unit if unit == "%" else "", d)
         sa, sb = row.display(a), row.display(b)
         if plan.language == "zh":

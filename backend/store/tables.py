@@ -10,6 +10,7 @@ A row is found by the words of its label, its parent labels, its table's title a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,9 +62,13 @@ class RowHit:
         """A cell as printed with the table's unit: '12,372 million USD', '7.21%'."""
         if cell.percent or cell.value is None:
             return cell.text
-        per_share = "per share" in f"{self.label} {' '.join(self.path)}".lower()
+        label = f"{self.label} {' '.join(self.path)}"
+        per_share = "per share" in label.lower()
+        if _HEADCOUNT.search(label):  # staff printed in a "$ in millions" table: a plain count
+            return compact(_CellAmount(cell.value, 1.0, "", "", cell.text))
+        currency = "" if _SHARE_COUNT.search(label) and not _MONEY.search(label) else self.currency
         unit = _CellAmount(
-            cell.value, 1.0 if per_share else self.scale, self.unit_label, self.currency, cell.text
+            cell.value, 1.0 if per_share else self.scale, self.unit_label, currency, cell.text
         )
         return compact(unit)
 
@@ -83,6 +88,16 @@ class RowHit:
             "currency": self.currency,
             "doc_id": self.doc_id,
         }
+
+
+#: Rows that count people, or shares, in a table whose unit is money.
+_HEADCOUNT = re.compile(r"\b(?:staff|employees|headcount)\b|员工人数|职工人数", re.I)
+_SHARE_COUNT = re.compile(r"\bshares?\b|\bshare repurchases\b", re.I)
+_MONEY = re.compile(
+    r"\b(?:cost|costs|price|prices|value|amount|proceeds|dividends?|per share|paid|compensation|"
+    r"expense|revenue|income|equity|capital)\b|\$",
+    re.I,
+)
 
 
 @dataclass
