@@ -54,3 +54,18 @@ def test_single_column_pages_are_one_band() -> None:
         for page in (20, 60, 61):  # prose, an income statement, a balance sheet
             lines = geo.lines(page)
             assert column_bands(lines) == [lines]
+
+
+def test_a_year_line_inside_a_table_starts_the_next_section() -> None:
+    """Lifeway's stock price table prints 2018's quarters, then "2019" over the same Low / High
+    columns and 2019's quarters: each section gets its own year."""
+    lifeway = REPORTS / "uda_finqa_tatqa/lifeway-foods-inc_2019.pdf"
+    require(lifeway.is_file(), f"report not found: {lifeway}")
+    with PdfGeometry(lifeway) as geo:
+        tables = read_tables(geo.lines(37), 37, "en")
+    first = {(t.columns[0], r.cells[0].value) for t in tables for r in t.rows}
+    assert ("Common Stock Price Range 2018 Low", 5.99) in first
+    assert ("2019 Low", 1.98) in first
+    assert not any(
+        "2018" in t.columns[0] and r.cells[0].value == 1.98 for t in tables for r in t.rows
+    )

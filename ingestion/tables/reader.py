@@ -173,6 +173,10 @@ def _blocks(lines: list[Line]) -> list[tuple[int, int]]:
 
     for i, ln in enumerate(lines):
         cells = _cells(ln)
+        if start >= 0 and _years_over_amounts(ln, lines[start]):
+            close()  # "2019" over the amounts, under the 2018 quarters: the next section's header
+            start, rows, texts = -1, 0, 0
+            continue
         texts = 0 if cells else texts + 1
         breaks = (
             _is_prose(ln, cells)
@@ -192,6 +196,11 @@ def _blocks(lines: list[Line]) -> list[tuple[int, int]]:
             prev_cy = ln.cy
     close()
     return out
+
+
+def _years_over_amounts(line: Line, first_row: Line) -> bool:
+    """A line of years only, set right of where the block's rows start: a header line."""
+    return all(_YEAR.fullmatch(w.text) for w in line.words) and line.x0 > first_row.x0 + 60
 
 
 def _extend_down(lines: list[Line], last: int, label_limit: float) -> int:
