@@ -97,11 +97,11 @@ VIAVI = REPORTS / "uda_finqa_tatqa/viavi-solutions-inc_2019.pdf"
 
 @pytest.fixture(scope="module")
 def rows_svc(tmp_path_factory):
-    """Lifeway's net sales by product category (p.9); Viavi's director compensation (p.20) and
-    audit fees (p.23) tables."""
+    """Lifeway's net sales by product category (p.9); Viavi's director compensation (p.20),
+    audit fees (p.23) and executives' MSU / PSU values by year (p.50) tables."""
     root = tmp_path_factory.mktemp("table_rows")
     lifeway = excerpt(LIFEWAY, [1, 9], root / "lifeway-foods-inc_2019_categories.pdf")
-    viavi = excerpt(VIAVI, [1, 20, 23], root / "viavi-solutions-inc_2019_fees.pdf")
+    viavi = excerpt(VIAVI, [1, 20, 23, 50], root / "viavi-solutions-inc_2019_fees.pdf")
     return indexed_services(root, [lifeway, viavi])
 
 
@@ -274,3 +274,26 @@ def test_counts_in_a_money_table_are_shown_as_counts(gs_svc):
     )
     assert shares is not None and shares.value == 14.5
     assert "22.1 million (Year Ended December 2015)" in shares.answer and "USD" not in shares.answer
+
+
+def test_rows_labelled_by_a_year_under_the_person_named(rows_svc):
+    """Viavi's table gives each executive rows "2019", "2018", "2017" and a column per award."""
+    one, _ = table_answer(
+        rows_svc,
+        "What was the maximum possible value of MSU's using grant date fair value for Paul "
+        "McNab in 2019?",
+    )
+    assert one is not None and one.value == 591150
+    assert "Paul McNab > 2019" in one.answer and "Maximum Possible Value of MSUs" in one.answer
+    change, _ = table_answer(
+        rows_svc,
+        "What was the change in maximum possible value of MSU's using grant date fair value for "
+        "Paul McNab between 2017 and 2018 as a percentage?",
+    )
+    assert change is not None and change.value == 18.47
+    assert "(442395 - 373425) / 373425 * 100" in change.answer
+    # a person the table does not hold: no row answers
+    none, _ = table_answer(
+        rows_svc, "What was the maximum possible value of MSUs for Jane Roe in 2019?"
+    )
+    assert none is None

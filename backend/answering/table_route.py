@@ -155,7 +155,7 @@ class TableRoute:
         plan, q_terms = self._spelled(plan, q_terms)
         row = self._row(plan.question, q_terms, [] if which_year else plan.years)
         if row is None:
-            return False
+            return not which_year and self._year_rows(plan, route, answer, q_terms)
         if which_year:
             return self._which_year(plan, answer, row)
         if route.change or route.average or over_years:
@@ -354,18 +354,29 @@ class TableRoute:
     def _two_columns(
         self, plan: QueryPlan, route: Route, answer: Answer, row: RowHit, q_terms: set[str]
     ) -> bool:
-        if len(plan.years) >= 2:
-            y0, y1 = min(plan.years), max(plan.years)
-        elif plan.years and route.change and not route.average:
-            y0, y1 = plan.years[0] - 1, plan.years[0]  # "the growth rate of X in 2009": over 2009
-        else:
+        span = _span(plan, route)
+        if span is None:
             return False
         cells = self._candidates(row, plan, q_terms)
-        old = [c for c in cells if has_year(c.column, y0)]
-        new = [c for c in cells if has_year(c.column, y1)]
+        old = [c for c in cells if has_year(c.column, span[0])]
+        new = [c for c in cells if has_year(c.column, span[1])]
         if len(old) != 1 or len(new) != 1:
             return False
-        a, b = old[0], new[0]
+        return self._change(
+            plan, route, answer, (row, old[0], old[0].column), (row, new[0], new[0].column)
+        )
+
+    def _change(
+        self,
+        plan: QueryPlan,
+        route: Route,
+        answer: Answer,
+        first: tuple[RowHit, Cell, str],
+        second: tuple[RowHit, Cell, str],
+    ) -> bool:
+        """The change (or the average, or the return) from the first cell to the second, each
+        given with its row and what to call it (its column, or the year of a row labelled so)."""
+        (row_a, a, when_a), (row, b, when_b) = first, second
         if route.average:
             expr, unit = f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2", row.unit_label
         elif (PERCENT_ASK.search(plan.question) or _ROI.search(plan.question)) and not a.percent:
@@ -387,11 +398,12 @@ class TableRoute:
         if asks_decimals(plan.question):
             d = route.decimals
         shown = fmt.result(value, unit if unit == "%" else "", d)
-        sa, sb = row.display(a), row.display(b)
+        sa, sb = row_a.display(a), row.display(b)
+        label = row.full_label if row_a is row else f"{' > '.join(row.path)} > {b.column}"
         if plan.language == "zh":
             what = "平均值" if route.average else "变动"
             text = (
-                f"{row.full_label}：{a.column}为{sa}，{b.column}为{sb}，{what}为{shown}。"
+                f"{label}：{when_a}为{sa}，{when_b}为{sb}，{what}为{shown}。"
                 f"计算：{expr} = {value:,.{d + 2}f}。"
             )
         else:
@@ -399,11 +411,61 @@ class TableRoute:
             if _ROI.search(plan.question) and not route.average:
                 what = "the return"
             text = (
-                f"{row.full_label}: {sa} ({a.column}) and {sb} ({b.column}); {what} is {shown}. "
+                f"{label}: {sa} ({when_a}) and {sb} ({when_b}); {what} is {shown}. "
                 f"Calculation: {expr} = {value:,.{d + 2}f}."
             )
         self._set(answer, text, row, round(value, d), unit)
+        if row_a is not row and row_a.page != row.page:
+            answer.citations.insert(
+                0, Citation(row_a.doc_id, row_a.file_name, row_a.page, row_a.full_label)
+            )
         return True
+
+    def _year_rows(self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str]) -> bool:
+        """Rows labelled by a year under a parent the question names ("Paul McNab" > "2019" in a
+        summary compensation table): the years asked pick the rows, the question's other words
+        pick one column; a value, or a change between two such rows."""
+        span = (
+            _span(plan, route) if (route.change or route.average or len(plan.years) > 1) else None
+        )
+        wanted = list(span) if span else plan.years[-1:]
+        if not wanted or (len(plan.years) > 1 and span is None):
+            return False
+        groups: dict[tuple[int, tuple[str, ...]], dict[int, RowHit]] = {}
+        for r in self.toolbox.rows:
+            named = terms(" ".join(r.path))
+            if YEAR.fullmatch(r.label.strip()) and named and named <= q_terms:
+                groups.setdefault((r.table_id, tuple(r.path)), {})[int(r.label.strip())] = r
+        found = [g for g in groups.values() if all(y in g for y in wanted)]
+        if len(found) != 1:
+            return False
+        rows = [found[0][y] for y in wanted]
+        rest = q_terms - terms(" ".join(rows[0].path))
+        fit: dict[str, int] = {}
+        for c in rows[0].cells:
+            if c.value is not None:
+                fit[c.column] = len(terms(c.column) & rest)
+        best = max(fit.values(), default=0)
+        columns = [col for col, n in fit.items() if n == best]
+        around = terms(" ".join([rows[0].title, *columns]))
+        if best == 0 or len(columns) != 1 or len(rest - around) > (1 if len(rest) >= 5 else 0):
+            return False  # no one column, or a word of the question is nowhere in this table
+        cells = []
+        for r in rows:
+            mine = [c for c in r.cells if c.column == columns[0] and c.value is not None]
+            if len(mine) != 1:
+                return False
+            cells.append(mine[0])
+        if len(rows) == 1:
+            self._lookup(plan, answer, rows[0], cells[0])
+            return True
+        return self._change(
+            plan,
+            route,
+            answer,
+            (rows[0], cells[0], str(wanted[0])),
+            (rows[1], cells[1], str(wanted[1])),
+        )
 
     def _between_rows(
         self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str], op: str
@@ -496,6 +558,16 @@ class TableRoute:
         answer.trace.append(
             {"step": "table_route", "row": row.full_label, "table": row.title, "page": row.page}
         )
+
+
+def _span(plan: QueryPlan, route: Route) -> tuple[int, int] | None:
+    """The two years a change or an average is over: the first and last asked, or the year
+    before the one asked ("the growth rate of X in 2009": over 2009)."""
+    if len(plan.years) >= 2:
+        return min(plan.years), max(plan.years)
+    if plan.years and route.change and not route.average:
+        return plan.years[0] - 1, plan.years[0]
+    return None
 
 
 def _operation(question: str) -> str | None:
