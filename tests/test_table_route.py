@@ -207,10 +207,10 @@ ABMD = REPORTS / "uda_finqa_tatqa/ABMD_2012.pdf"
 @pytest.fixture(scope="module")
 def gs_svc(tmp_path_factory):
     """Goldman Sachs 2016: operating expenses and staff (p.70), Investing & Lending net revenues
-    (p.77), loans receivable (p.161),
+    (p.77), loans receivable (p.161), future minimum rental payments (p.183),
     common stock repurchases (p.186); Abiomed 2012: the stock performance table (p.41)."""
     root = tmp_path_factory.mktemp("gs_tables")
-    gs = excerpt(GS, [1, 70, 77, 161, 186], root / "GS_2016_excerpt.pdf")
+    gs = excerpt(GS, [1, 70, 77, 161, 183, 186], root / "GS_2016_excerpt.pdf")
     return indexed_services(root, [gs, excerpt(ABMD, [1, 41], root / "ABMD_2012_excerpt.pdf")])
 
 
@@ -297,3 +297,15 @@ def test_rows_labelled_by_a_year_under_the_person_named(rows_svc):
         rows_svc, "What was the maximum possible value of MSUs for Jane Roe in 2019?"
     )
     assert none is None
+
+
+def test_the_share_of_a_year_in_a_maturity_table(gs_svc):
+    answer, _ = table_answer(
+        gs_svc, "What percentage of future minimum rental payments are due in 2017?"
+    )
+    assert answer is not None and answer.value == 14.94
+    assert "290 / 1941 * 100" in answer.answer
+    none, _ = table_answer(
+        gs_svc, "What percentage of future minimum rental payments are due in 2030?"
+    )
+    assert none is None  # no row for that year

@@ -75,6 +75,7 @@ _ROI = re.compile(r"\broi\b|\breturn on (?:an |the )?investment\b", re.I)
 _MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
+_TOTAL_ROW = re.compile(r"\s*total\b|\s*(?:合计|总计)", re.I)
 _NET_CHANGE = re.compile(r"\bnet (?:change|increase|decrease)\b", re.I)
 #: Words that join the part to the whole in a share question ("what percentage of A is due to B").
 _SHARE_LINK = re.compile(
@@ -475,10 +476,15 @@ class TableRoute:
         percentage of the other (``op``: "difference", "sum", "share")."""
         whole = self.toolbox.whole_tables(self._query(plan.question, q_terms))
         for table_id in dict.fromkeys(r.table_id for r in whole):
-            rows = quoted_rows(plan.question, [r for r in whole if r.table_id == table_id])
+            table = [r for r in whole if r.table_id == table_id]
+            rows = quoted_rows(plan.question, table)
+            pick = plan
+            if op == "share" and len(rows) < 2:
+                rows = _year_of_total(plan, table) or []  # "… of total payments are due in 2017"
+                pick = replace(plan, years=[])  # the year is the row's, not the column's
             if len(rows) < 2 or (len(rows) > 2 and op != "sum"):
                 continue
-            if op == "share":
+            if op == "share" and pick is plan:
                 rows = _part_then_whole(plan.question, rows)
                 if rows is None:
                     continue
@@ -487,11 +493,11 @@ class TableRoute:
                 named |= terms(row.label)
             rest = q_terms - named
             if op == "share":  # "… is due to B", "… attributable to B": how a part is said
-                rest -= terms(" ".join(_SHARE_LINK.findall(plan.question)))
+                rest -= terms(" ".join(_SHARE_LINK.findall(plan.question))) | {"due"}
             around = terms(" ".join([rows[0].title, *rows[0].columns, *rows[0].path]))
             if rest - around:
                 continue  # a word of the question (a qualifier) is nowhere in this table
-            cells = shared_column(plan, rows, named)
+            cells = shared_column(pick, rows, named)
             if cells is None or (
                 op == "share" and (any(c.percent for c in cells) or not cells[1].value)
             ):
@@ -577,6 +583,19 @@ def _operation(question: str) -> str | None:
     if _BETWEEN.search(question):
         return "difference"
     return "sum" if _ADDED.search(question) else None
+
+
+def _year_of_total(plan: QueryPlan, table: list[RowHit]) -> list[RowHit] | None:
+    """[the row labelled with the one year asked, the table's total row] of a maturity table
+    ("2017 | 290 … Total | 1,941": "what percentage of future minimum rental payments are due
+    in 2017"); None unless exactly one of each, under the same parents."""
+    if len(plan.years) != 1:
+        return None
+    year = [r for r in table if r.label.strip() == str(plan.years[0])]
+    if len(year) != 1:
+        return None
+    totals = [r for r in table if _TOTAL_ROW.match(r.label) and r.path == year[0].path]
+    return [year[0], totals[0]] if len(totals) == 1 else None
 
 
 def _part_then_whole(question: str, rows: list[RowHit]) -> list[RowHit] | None:
