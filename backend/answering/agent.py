@@ -13,6 +13,8 @@ One explicit loop per question, small enough to read:
    ``get_fact`` and ``calculate`` and no model — the answer shows the formula and every input
    with its page.
 3. Search: ``search_reports``; nothing relevant → "not found in the indexed reports" at once.
+   A figure the retrieved pages state in a sentence once per year ("… $244 million for 2016,
+   $249 million for 2015 …") is answered from that sentence (:mod:`.prose_route`).
    The evidence is selected (:mod:`.evidence`): the table rows and the lines of the passages that
    match the question, with their table headers, under a token cap — and its best line is shown
    at once (:class:`~.events.Evidence`). When the question asks for a computation and planning
@@ -49,6 +51,7 @@ from backend.answering.parts import not_found_note, unanswered
 from backend.answering.plan import QueryPlan
 from backend.answering.planner import plan_calculation
 from backend.answering.prompts import rag_messages
+from backend.answering.prose_route import ProseRoute
 from backend.answering.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
 from backend.answering.route import Route, analyse, takes_facts_route
 from backend.answering.table_route import TableRoute
@@ -117,6 +120,10 @@ class Agent(Engine):
         if self._refuse_irrelevant(plan, answer, toolbox):
             answer.route = "refused"
             yield from self._done(answer, toolbox, t0)
+            return
+        if ProseRoute(toolbox).answer(plan, route, answer):  # a sentence's value per year
+            answer.route = "prose"
+            yield from self._done(answer, toolbox, t0, show=True)
             return
         names = self.retriever.names_of(plan)
         evidence = select(

@@ -70,7 +70,8 @@ class Answer:
     unit: str = ""
     model: str = ""
     mode: str = "rag"
-    #: how it was made: "refused" (at once, no model), "facts" / "tables" (no model), "parts"
+    #: how it was made: "refused" (at once, no model), "facts" / "tables" / "prose" (no model:
+    #: statements, printed tables, a sentence's value per year), "parts"
     #: (a several-figure question answered part by part from the facts and tables, no model),
     #: "calculation" (a model-planned, checked calculation), "model" (written by the model)
     route: str = ""

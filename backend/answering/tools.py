@@ -132,6 +132,10 @@ class Toolbox:
         """Every indexed document by id (company, fiscal year, file name)."""
         return dict(self._docs)
 
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        """The whole text of one page of an indexed report."""
+        return self.retriever.catalog.page_text(doc_id, page)
+
     def file_name(self, doc_id: str) -> str:
         doc = self._docs.get(doc_id)
         return doc.file_name if doc else doc_id
