@@ -30,6 +30,7 @@ from backend.answering.route import SUM_ASK, Route, asks_decimals
 from backend.answering.table_rows import PERCENT_ASK, printed_decimals, terms
 from backend.answering.tools import Toolbox
 from backend.domain import format as fmt
+from backend.domain.injection import instruction_like
 from backend.domain.numbers import Number, parse_numbers
 from backend.domain.text import YEAR
 
@@ -38,8 +39,9 @@ _FOR_YEAR = re.compile(
     r"\s*,?\s*(?:for|in|during)\s+(?:(?:the\s+)?fiscal\s+(?:year\s+)?)?((?:19|20)\d\d)\b", re.I
 )
 #: Where a table's last number runs into the next sentence in a page's text ("… $45,407 As of
-#: December 2016 …"): the sentence starts again there.
-_TABLE_END = re.compile(r"(?<=\d)\s+(?=[A-Z][a-z])")
+#: December 2016 …"), or a sentence ends with a year ("… for 2014. Operating leases …"): the
+#: sentence starts again there.
+_TABLE_END = re.compile(r"(?<=\d)\s+(?=[A-Z][a-z])|(?<=\d\.)\s+(?=[A-Z])")
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 _TOTAL = re.compile(r"\btotal\b", re.I)
 _DATE_WORDS = frozenset(
@@ -122,6 +124,8 @@ class ProseRoute:
             text = self.toolbox.page_text(doc_id, page) or ""
             for whole in sentences(re.sub(r"\s+", " ", text)):
                 for s in _TABLE_END.split(whole):  # "… Total $1,941 Rent charged to …"
+                    if instruction_like(s):
+                        continue  # text planted to steer a reader is data, never quoted as fact
                     values = series(s)
                     if values:
                         name = self.toolbox.file_name(doc_id)
