@@ -309,3 +309,14 @@ def test_the_share_of_a_year_in_a_maturity_table(gs_svc):
         gs_svc, "What percentage of future minimum rental payments are due in 2030?"
     )
     assert none is None  # no row for that year
+
+
+def test_the_difference_between_two_people_in_one_year(rows_svc):
+    q = (
+        "What is the difference between the maximum possible value of PSUs in 2018 between Oleg "
+        "Khaykin and Amar Maletira?"
+    )
+    answer, _ = table_answer(rows_svc, q)
+    assert answer is not None and answer.value == 909900 - 454950
+    assert "Oleg Khaykin > 2018 909,900; Amar Maletira > 2018 454,950" in answer.answer
+    assert "909900 - 454950" in answer.answer

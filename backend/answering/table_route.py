@@ -140,6 +140,8 @@ class TableRoute:
             plan, q_terms = self._spelled(plan, q_terms)
             if self._between_rows(plan, route, answer, q_terms, op):
                 return True
+            if op == "difference" and self._year_rows(plan, route, answer, q_terms, op):
+                return True
         # one row, two years: "the difference in X between 2015 and 2016", "the roi of X from
         # March 2007 to March 2010"
         roi = bool(_ROI.search(plan.question)) and len(plan.years) == 2
@@ -156,7 +158,7 @@ class TableRoute:
         plan, q_terms = self._spelled(plan, q_terms)
         row = self._row(plan.question, q_terms, [] if which_year else plan.years)
         if row is None:
-            return not which_year and self._year_rows(plan, route, answer, q_terms)
+            return not which_year and self._year_rows(plan, route, answer, q_terms, None)
         if which_year:
             return self._which_year(plan, answer, row)
         if route.change or route.average or over_years:
@@ -422,14 +424,18 @@ class TableRoute:
             )
         return True
 
-    def _year_rows(self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str]) -> bool:
+    def _year_rows(
+        self, plan: QueryPlan, route: Route, answer: Answer, q_terms: set[str], op: str | None
+    ) -> bool:
         """Rows labelled by a year under a parent the question names ("Paul McNab" > "2019" in a
         summary compensation table): the years asked pick the rows, the question's other words
-        pick one column; a value, or a change between two such rows."""
+        pick one column; a value, a change between two such rows, or the difference between two
+        parents' rows of the year asked ("… in 2018 between Oleg Khaykin and Amar Maletira")."""
+        between = op == "difference" and len(plan.years) == 1
         span = (
             _span(plan, route) if (route.change or route.average or len(plan.years) > 1) else None
         )
-        wanted = list(span) if span else plan.years[-1:]
+        wanted = list(span) if span and not between else plan.years[-1:]
         if not wanted or (len(plan.years) > 1 and span is None):
             return False
         groups: dict[tuple[int, tuple[str, ...]], dict[int, RowHit]] = {}
@@ -438,10 +444,16 @@ class TableRoute:
             if YEAR.fullmatch(r.label.strip()) and named and named <= q_terms:
                 groups.setdefault((r.table_id, tuple(r.path)), {})[int(r.label.strip())] = r
         found = [g for g in groups.values() if all(y in g for y in wanted)]
-        if len(found) != 1:
+        if between and len(found) == 2:  # two parents named: their rows of the year, in order
+            spoken = squash(plan.question)
+            rows = sorted(
+                (g[wanted[0]] for g in found), key=lambda r: spoken.find(squash(r.path[-1]))
+            )
+        elif len(found) == 1 and not between:
+            rows = [found[0][y] for y in wanted]
+        else:
             return False
-        rows = [found[0][y] for y in wanted]
-        rest = q_terms - terms(" ".join(rows[0].path))
+        rest = q_terms - terms(" ".join(p for r in rows for p in r.path))
         fit: dict[str, int] = {}
         for c in rows[0].cells:
             if c.value is not None:
@@ -460,6 +472,8 @@ class TableRoute:
         if len(rows) == 1:
             self._lookup(plan, answer, rows[0], cells[0])
             return True
+        if between:
+            return self._rows_result(plan, route, answer, rows, cells, "difference")
         return self._change(
             plan,
             route,
@@ -534,7 +548,11 @@ class TableRoute:
             shown = fmt.result(value, "%", decimals)
         else:
             shown = row.display(Cell(column, f"{value:,.{decimals}f}", round(value, decimals)))
-        parts = [f"{r.label} {r.display(c)}" for r, c in zip(rows, cells, strict=True)]
+        twice = len({r.label for r in rows}) < len(rows)  # "2018" of two people: say whose
+        parts = [
+            f"{r.full_label if twice else r.label} {r.display(c)}"
+            for r, c in zip(rows, cells, strict=True)
+        ]
         if plan.language == "zh":
             what = {"sum": "合计", "difference": "差额", "share": "占比"}[op]
             text = (
