@@ -48,9 +48,9 @@ _DATE_WORDS = frozenset(
     "january february march april may june july august september october november december "
     "december31 quarter".split()
 )
-#: Words the table route passes over that still name what a sentence is about: "vested shares"
-#: are not "options vested"; a "growth rate" is not the amount.
-_KEEP = re.compile(r"\b(shares?|rate|growth|ratio|average|percentage|percent|per)\b", re.I)
+#: A word the table route passes over that still names what a sentence is about: "vested
+#: shares" are not "options vested".
+_SHARES = re.compile(r"\bshares?\b", re.I)
 #: Pages read per question (those of the best passages, in rank order).
 _PAGES = 4
 
@@ -161,18 +161,13 @@ class ProseRoute:
             return False
         if len(picked) == 2 and (route.change or route.average):
             (_, a), (_, b) = sorted(picked)
-            if route.average:
-                expr, what, unit = (
-                    f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2",
-                    "the average",
-                    "",
-                )
-            elif PERCENT_ASK.search(plan.question) and not a.percent and a.value:
-                expr = f"({fmt.plain(b.value)} - {fmt.plain(a.value)}) / {fmt.plain(abs(a.value))} * 100"
-                what, unit = "the change", "%"
-            else:
-                expr, what, unit = f"{fmt.plain(b.value)} - {fmt.plain(a.value)}", "the change", ""
-        elif adds:
+            rate = not route.average and not a.percent and bool(PERCENT_ASK.search(plan.question))
+            if rate and not a.value:
+                return False
+            expr = fmt.change_expression(a.value, b.value, average=route.average, percent=rate)
+            what = "the average" if route.average else "the change"
+            unit = "%" if rate else ""
+        elif adds and not any(n.percent for _, n in picked):  # percentages do not add up
             expr, what, unit = " + ".join(fmt.plain(n.value) for _, n in picked), "together", ""
         else:
             return self._set(answer, s, f"{shown}.", picked[0][1].value, picked[0][1])
@@ -212,10 +207,9 @@ class ProseRoute:
         return True
 
 
-def _kept(question: str) -> set[str]:
-    """The question's words of :data:`_KEEP` that stand for themselves (not what to compute)."""
-    words = {m.group(1).lower().rstrip("s") for m in _KEEP.finditer(question)}
-    return words & {"share"}  # the others say what to compute: checked by the answer's kind
+def _kept(text: str) -> set[str]:
+    """Words :func:`terms` passes over that name an item here ("shares")."""
+    return {"share"} if _SHARES.search(text) else set()
 
 
 def _scale_word(n: Number) -> str:

@@ -21,7 +21,17 @@ from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
-from backend.answering.route import SUM_ASK, Route, asks_decimals, asks_which_year
+from backend.answering.route import Route, asks_decimals, asks_which_year
+from backend.answering.table_asks import (
+    MONTHS,
+    NET_CHANGE,
+    ROI,
+    SHARE_LINK,
+    change_span,
+    operation,
+    part_then_whole,
+    year_of_total,
+)
 from backend.answering.table_rows import (
     PERCENT_ASK,
     UNITS_IN_LABEL,
@@ -64,31 +74,6 @@ _THAN = re.compile(
     re.I,
 )
 _NIL = frozenset({"-", "--", "—", "–", "— —", "-—"})
-#: Arithmetic between rows the question names: "the difference (in X) between A and B", "A as
-#: compared to B"; a sum as the router reads one ("A and B combined"), or "the total of A and B".
-_BETWEEN = re.compile(r"\bdifference\b|\bas compared (?:to|with)\b|差额|相差", re.I)
-_ADDED = re.compile(rf"{SUM_ASK.pattern}|\b(?:total|sum) of\b|之和", re.I)
-#: The return on an investment between two dates of a performance table ("the roi of an
-#: investment in the Nasdaq Composite from March 2007 to March 2010"): the row's percent change.
-_ROI = re.compile(r"\broi\b|\breturn on (?:an |the )?investment\b", re.I)
-#: Month names: a date's words, matched by the columns' dates ("3/31/2010"), not by row words.
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()
-)
-_TOTAL_ROW = re.compile(r"\s*total\b|\s*(?:合计|总计)", re.I)
-_NET_CHANGE = re.compile(r"\bnet (?:change|increase|decrease)\b", re.I)
-#: Words that join the part to the whole in a share question ("what percentage of A is due to B").
-_SHARE_LINK = re.compile(
-    r"\b(?:due to|attributable to|related to|accounted for by|represented by|made up of|comes? "
-    r"from|came from)\b",
-    re.I,
-)
-#: One row as a share of another: "what percentage of A were B", "B as a % of A", "B占A的比例";
-#: the row quoted first after the marker is the whole.
-_SHARE = re.compile(
-    r"\b(?:percent(?:age)?|%|portion|proportion|share|fraction)\s+of\b|%\s+of\b|占(?![用有据])",
-    re.I,
-)
 
 
 def _cjk_label_in(label: str, question: str) -> bool:
@@ -132,9 +117,9 @@ class TableRoute:
         for name in plan.companies:
             names |= terms(name)
         q_terms = terms(plan.question) - names
-        if _NET_CHANGE.search(plan.question):
+        if NET_CHANGE.search(plan.question):
             q_terms.discard("net")  # "the net change in staff": how it changed, not "net staff"
-        op = _operation(plan.question)
+        op = operation(plan.question)
         if op and len(plan.years) <= 1 and not which_year and q_terms:
             self._find(plan.question, q_terms)
             plan, q_terms = self._spelled(plan, q_terms)
@@ -144,10 +129,10 @@ class TableRoute:
                 return True
         # one row, two years: "the difference in X between 2015 and 2016", "the roi of X from
         # March 2007 to March 2010"
-        roi = bool(_ROI.search(plan.question)) and len(plan.years) == 2
+        roi = bool(ROI.search(plan.question)) and len(plan.years) == 2
         over_years = (op == "difference" and len(plan.years) == 2) or roi
         if roi:
-            q_terms -= terms(" ".join(_ROI.findall(plan.question))) | _MONTHS | {"investment"}
+            q_terms -= terms(" ".join(ROI.findall(plan.question))) | MONTHS | {"investment"}
         if route.compute and not (route.change or route.average or over_years):
             return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
@@ -357,7 +342,7 @@ class TableRoute:
     def _two_columns(
         self, plan: QueryPlan, route: Route, answer: Answer, row: RowHit, q_terms: set[str]
     ) -> bool:
-        span = _span(plan, route)
+        span = change_span(plan, route)
         if span is None:
             return False
         cells = self._candidates(row, plan, q_terms)
@@ -380,17 +365,12 @@ class TableRoute:
         """The change (or the average, or the return) from the first cell to the second, each
         given with its row and what to call it (its column, or the year of a row labelled so)."""
         (row_a, a, when_a), (row, b, when_b) = first, second
-        if route.average:
-            expr, unit = f"({fmt.plain(a.value)} + {fmt.plain(b.value)}) / 2", row.unit_label
-        elif (PERCENT_ASK.search(plan.question) or _ROI.search(plan.question)) and not a.percent:
-            if a.value == 0:
-                return False
-            expr = (
-                f"({fmt.plain(b.value)} - {fmt.plain(a.value)}) / {fmt.plain(abs(a.value))} * 100"
-            )
-            unit = "%"
-        else:
-            expr, unit = f"{fmt.plain(b.value)} - {fmt.plain(a.value)}", row.unit_label
+        rate = not route.average and not a.percent
+        rate = rate and bool(PERCENT_ASK.search(plan.question) or ROI.search(plan.question))
+        if rate and a.value == 0:
+            return False
+        expr = fmt.change_expression(a.value, b.value, average=route.average, percent=rate)
+        unit = "%" if rate else row.unit_label
         calc = self.toolbox.call("calculate", {"expression": expr})
         if calc.error:
             return False
@@ -411,7 +391,7 @@ class TableRoute:
             )
         else:
             what = "the average" if route.average else "the change"
-            if _ROI.search(plan.question) and not route.average:
+            if ROI.search(plan.question) and not route.average:
                 what = "the return"
             text = (
                 f"{label}: {sa} ({when_a}) and {sb} ({when_b}); {what} is {shown}. "
@@ -433,7 +413,9 @@ class TableRoute:
         parents' rows of the year asked ("… in 2018 between Oleg Khaykin and Amar Maletira")."""
         between = op == "difference" and len(plan.years) == 1
         span = (
-            _span(plan, route) if (route.change or route.average or len(plan.years) > 1) else None
+            change_span(plan, route)
+            if (route.change or route.average or len(plan.years) > 1)
+            else None
         )
         wanted = list(span) if span and not between else plan.years[-1:]
         if not wanted or (len(plan.years) > 1 and span is None):
@@ -494,12 +476,12 @@ class TableRoute:
             rows = quoted_rows(plan.question, table)
             pick = plan
             if op == "share" and len(rows) < 2:
-                rows = _year_of_total(plan, table) or []  # "… of total payments are due in 2017"
+                rows = year_of_total(plan, table) or []  # "… of total payments are due in 2017"
                 pick = replace(plan, years=[])  # the year is the row's, not the column's
             if len(rows) < 2 or (len(rows) > 2 and op != "sum"):
                 continue
             if op == "share" and pick is plan:
-                rows = _part_then_whole(plan.question, rows)
+                rows = part_then_whole(plan.question, rows)
                 if rows is None:
                     continue
             named: set[str] = set()
@@ -507,7 +489,7 @@ class TableRoute:
                 named |= terms(row.label)
             rest = q_terms - named
             if op == "share":  # "… is due to B", "… attributable to B": how a part is said
-                rest -= terms(" ".join(_SHARE_LINK.findall(plan.question))) | {"due"}
+                rest -= terms(" ".join(SHARE_LINK.findall(plan.question))) | {"due"}
             around = terms(" ".join([rows[0].title, *rows[0].columns, *rows[0].path]))
             if rest - around:
                 continue  # a word of the question (a qualifier) is nowhere in this table
@@ -582,59 +564,6 @@ class TableRoute:
         answer.trace.append(
             {"step": "table_route", "row": row.full_label, "table": row.title, "page": row.page}
         )
-
-
-def _span(plan: QueryPlan, route: Route) -> tuple[int, int] | None:
-    """The two years a change or an average is over: the first and last asked, or the year
-    before the one asked ("the growth rate of X in 2009": over 2009)."""
-    if len(plan.years) >= 2:
-        return min(plan.years), max(plan.years)
-    if plan.years and route.change and not route.average:
-        return plan.years[0] - 1, plan.years[0]
-    return None
-
-
-def _operation(question: str) -> str | None:
-    """Arithmetic the question asks between rows it names: "share", "difference" or "sum"."""
-    if _SHARE.search(question):
-        return "share"
-    if _BETWEEN.search(question):
-        return "difference"
-    return "sum" if _ADDED.search(question) else None
-
-
-def _year_of_total(plan: QueryPlan, table: list[RowHit]) -> list[RowHit] | None:
-    """[the row labelled with the one year asked, the table's total row] of a maturity table
-    ("2017 | 290 … Total | 1,941": "what percentage of future minimum rental payments are due
-    in 2017"); None unless exactly one of each, under the same parents."""
-    if len(plan.years) != 1:
-        return None
-    year = [r for r in table if r.label.strip() == str(plan.years[0])]
-    if len(year) != 1:
-        return None
-    totals = [r for r in table if _TOTAL_ROW.match(r.label) and r.path == year[0].path]
-    return [year[0], totals[0]] if len(totals) == 1 else None
-
-
-def _part_then_whole(question: str, rows: list[RowHit]) -> list[RowHit] | None:
-    """The two rows of a share as [part, whole]: the whole is the row quoted first after "…
-    percentage of" / "占" ("what percentage of A were B", "B as a % of A", "B占A")."""
-    marker = _SHARE.search(question)
-    if marker is None or len(rows) != 2:
-        return None
-    tail = question[marker.end() :]
-
-    def where(row: RowHit) -> int:
-        if CJK.search(row.label):
-            at = tail.replace(" ", "").find(UNITS_IN_LABEL.sub("", row.label).replace(" ", ""))
-        else:
-            at = f" {squash(tail)} ".find(f" {squash(row.label)} ")
-        return at if at >= 0 else len(question)
-
-    whole = min(rows, key=where)
-    if where(whole) == len(question):
-        return None
-    return [r for r in rows if r is not whole] + [whole]
 
 
 def _by_year(row: RowHit, shown: list[tuple[int, str]], language: str) -> str:

@@ -106,6 +106,16 @@ def plain(v: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def change_expression(a: float, b: float, *, average: bool = False, percent: bool = False) -> str:
+    """The calculator expression from ``a`` to ``b``: their change, its percent of ``a``, or
+    their average ("(7.4 - 9.3) / 9.3 * 100")."""
+    if average:
+        return f"({plain(a)} + {plain(b)}) / 2"
+    if percent:
+        return f"({plain(b)} - {plain(a)}) / {plain(abs(a))} * 100"
+    return f"{plain(b)} - {plain(a)}"
+
+
 def as_printed(f: Amount, *, magnitude: bool = False) -> str:
     """The value as the statement prints it, without separators or currency ("(1,577)" →
     "-1577"); :func:`plain` of the value when the printed text does not match it."""
