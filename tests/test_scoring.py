@@ -57,6 +57,24 @@ def test_finglm_conclusion_number():
     assert not score(item, {"answer": "净利润为1048976368.69元", "answer_value": 1048976368.69})
 
 
+def test_finglm_text_answer_is_its_shared_value():
+    """A FinGLM text gold is right when the answer holds what all its phrasings share (the
+    URL), not the whole first sentence."""
+    item = {
+        "answer": "常柴股份有限公司在2019年的公司网址是http://www.changchai.com.cn",
+        "answers": [
+            "常柴股份有限公司在2019年的公司网址是http://www.changchai.com.cn",
+            "2019年常柴股份有限公司的公司网址是http://www.changchai.com.cn",
+            "http://www.changchai.com.cn是常柴股份有限公司在2019年的公司网址",
+        ],
+    }
+    assert score(
+        item, {"answer": "常柴股份有限公司的公司网址：http://www.changchai.com.cn [a.pdf p.5]。"}
+    )
+    assert not score(item, {"answer": "常柴股份有限公司的公司网址：http://www.cninfo.com.cn。"})
+    assert not score(item, {"answer": "常柴股份有限公司在2019年的公司网址。"})
+
+
 def test_page_hit_pools_and_lists():
     item = {"doc": "reports/financebench/3M_2018_10K.pdf", "page": [60, 61]}
     assert page_hit(item, [{"doc": "reports/financebench/3M_2018_10K.pdf", "page": 61}], 1)

@@ -5,7 +5,8 @@ One explicit loop per question, small enough to read:
 1. Plan (deterministic, :mod:`.plan`): rewrite a follow-up into a stand-alone question; find the
    companies, years and documents it is about; refuse at once when it names a company that is not
    indexed.
-2. Route (deterministic, :mod:`.route`): a question of several figures (items, years, companies,
+2. Route (deterministic, :mod:`.route`): a field of a 年报's 公司信息 (公司网址, 股票代码, 法定代表人 …)
+   is read from the report's first pages (:mod:`.profile_route`); a question of several figures (items, years, companies,
    and their changes) is split into one-figure parts, each answered by the facts and table
    routes, and assembled into one table that names each part not found (:mod:`.decompose`);
    when no part is found it goes on as any question. When the question names a company and a
@@ -50,6 +51,7 @@ from backend.answering.facts_route import FactsRoute
 from backend.answering.parts import not_found_note, unanswered
 from backend.answering.plan import QueryPlan
 from backend.answering.planner import plan_calculation
+from backend.answering.profile_route import ProfileRoute
 from backend.answering.prompts import rag_messages
 from backend.answering.prose_route import ProseRoute
 from backend.answering.retrieval import Passage, Retriever, evidence_coverage, nothing_relevant
@@ -100,6 +102,10 @@ class Agent(Engine):
         if parts is not None and not parts.facts_first:
             if (yield from self._parts(plan, route, parts, answer, toolbox, t0)):
                 return
+        if ProfileRoute(toolbox).answer(plan, route, answer):  # 公司网址, 股票代码 … of a 年报
+            answer.route = "profile"
+            yield from self._done(answer, toolbox, t0, show=True)
+            return
         if takes_facts_route(plan, route):
             yield Status("facts")
             if FactsRoute(toolbox).answer(plan, route, answer):

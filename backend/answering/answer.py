@@ -71,7 +71,8 @@ class Answer:
     model: str = ""
     mode: str = "rag"
     #: how it was made: "refused" (at once, no model), "facts" / "tables" / "prose" (no model:
-    #: statements, printed tables, a sentence's value per year), "parts"
+    #: statements, printed tables, a sentence's value per year), "profile" (a 年报's 公司信息
+    #: field), "parts"
     #: (a several-figure question answered part by part from the facts and tables, no model),
     #: "calculation" (a model-planned, checked calculation), "model" (written by the model)
     route: str = ""

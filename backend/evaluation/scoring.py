@@ -63,6 +63,19 @@ def polarity(text: str) -> bool | None:
     return None
 
 
+#: A run of Chinese characters, or of ASCII letters, digits and URL / address punctuation.
+_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z0-9][A-Za-z0-9./:@_%?&=#~+-]*")
+
+
+def _shared_key(phrasings: list[str]) -> str:
+    """The longest token every phrasing of a FinGLM text answer holds — the value itself
+    ("http://www.changchai.com.cn" in "…的公司网址是http://…" and "http://…是…的公司网址")."""
+    common = set(_TOKEN.findall(phrasings[0]))
+    for other in phrasings[1:]:
+        common &= set(_TOKEN.findall(other))
+    return max(common, key=len, default="")
+
+
 def _close(a: float, b: float, tol: float) -> bool:
     return same_amount(a, b, rel_tol=max(tol, 1e-9)) or math.isclose(a, b, abs_tol=0.006)
 
@@ -107,7 +120,7 @@ def score(item: dict[str, Any], pred: dict[str, Any]) -> bool:
         nums = _numbers(item["answers"][0])
         if nums:
             return value is not None and _close(value, nums[-1], max(tol, 0.005))
-        key = max(re.findall(r"[\w./:]+", gold), key=len, default="")
+        key = _shared_key(item["answers"])
         return bool(key) and key.lower() in text.lower()
     parts = gold_list(gold)
     printed = [n for p in parts for n in parse_numbers(p, skip_years=True)]

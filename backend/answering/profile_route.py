@@ -1,0 +1,116 @@
+"""The profile route: a Chinese annual report's company-information fields, read with no model.
+
+Every 年度报告 opens with 公司信息 — 股票简称, 股票代码, 法定代表人, 注册地址 and its 邮政编码, 办公地址,
+公司网址, 电子信箱 — printed as label / value pairs, several to a line in the text layer ("股票简称
+海翔药业 股票代码 002099", "公司国际互联网网址 www.… 电子信箱 jx@…"). A question that asks one of
+these fields ("请提供常柴股份有限公司在2019年的公司网址。") of one report is answered with the value
+printed after the field's first label in the report's first pages, cited to its page. The first
+label is the company's own: the contacts table that follows repeats 电子信箱 for the board
+secretary and the securities representative. A question that computes or compares is not one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from backend.answering.answer import Answer, Citation
+from backend.answering.plan import QueryPlan
+from backend.answering.route import Route
+from backend.answering.tools import Toolbox
+
+#: field → (words a question asks it by, labels the report prints it under)
+FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "公司网址": (("网址", "网站", "主页"), ("公司网址", "公司国际互联网网址", "公司互联网网址")),
+    "电子信箱": (("电子信箱", "电子邮箱", "邮箱", "电子邮件"), ("电子信箱",)),
+    "注册地址的邮政编码": (("邮政编码", "邮编"), ("注册地址的邮政编码",)),
+    "注册地址": (("注册地址", "注册地"), ("注册地址",)),
+    "办公地址": (("办公地址",), ("办公地址",)),
+    "法定代表人": (("法定代表人", "法人代表"), ("公司的法定代表人", "法定代表人")),
+    "股票简称": (("股票简称", "证券简称"), ("股票简称",)),
+    "股票代码": (("股票代码", "证券代码"), ("股票代码",)),
+}
+#: Labels that contain a field's label but name something else.
+_OTHER = ("登载年度报告的中国证监会指定网站的网址", "办公地址的邮政编码")
+#: Every label a value can run into on the same line of the text layer.
+_ALL_LABELS = sorted(
+    {label for _, labels in FIELDS.values() for label in labels}
+    | set(_OTHER)
+    | {
+        "公司的中文名称",
+        "公司的中文简称",
+        "公司的外文名称",
+        "公司的外文名称缩写",
+        "股票上市证券交易所",
+    },
+    key=len,
+    reverse=True,
+)
+_SECTION = re.compile(r"\s*[一二三四五六七八九十]+、.*$")  # "二、联系人和联系方式" after a value
+_PAGES = 12
+
+
+class ProfileRoute:
+    """Answers one question about a company-information field of one report."""
+
+    def __init__(self, toolbox: Toolbox) -> None:
+        self.toolbox = toolbox
+
+    def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
+        if plan.language != "zh" or route.compute or route.compare or not plan.doc_ids:
+            return False
+        asked = [f for f, (words, _) in FIELDS.items() if any(w in plan.question for w in words)]
+        if "注册地址的邮政编码" in asked:  # "注册地址的邮政编码" also names 注册地址
+            asked = ["注册地址的邮政编码"]
+        if len(asked) != 1 or len(set(plan.doc_ids)) != 1:
+            return False
+        found = self._value(plan.doc_ids[0], FIELDS[asked[0]][1])
+        if found is None:
+            return False
+        value, page = found
+        doc_id = plan.doc_ids[0]
+        cite = Citation(doc_id, self.toolbox.file_name(doc_id), page, f"{asked[0]} {value}")
+        company = plan.companies[0] if plan.companies else ""
+        answer.answer = f"{company}的{asked[0]}：{value} {cite.tag}。"
+        answer.citations = [cite]
+        answer.value, answer.unit = None, ""
+        answer.unverified_numbers = []
+        answer.model = answer.model or "report text (no model needed)"
+        answer.trace.append({"step": "profile_route", "field": asked[0], "page": page})
+        return True
+
+    def _value(self, doc_id: str, labels: tuple[str, ...]) -> tuple[str, int] | None:
+        """The value after the first of ``labels`` on the report's first pages, and its page."""
+        for page in range(1, _PAGES + 1):
+            text = self.toolbox.page_text(doc_id, page)
+            if text is None:
+                return None
+            for line in text.splitlines():
+                value = value_after(line, labels)
+                if value:
+                    return value, page
+        return None
+
+
+def value_after(line: str, labels: tuple[str, ...]) -> str | None:
+    """The value printed after one of ``labels`` on a text line, up to the next known label
+    ("股票简称 海翔药业 股票代码 002099" → "海翔药业" for 股票简称; the stored page text has no
+    spaces between Chinese words: "公司的法定代表人任勇强")."""
+    text = line.strip()
+    for label in labels:
+        flat = text
+        for other in (*_ALL_LABELS, *_OTHER):  # a longer label holding this one names another
+            if label in other and other != label and other not in labels:
+                flat = flat.replace(other, "\x00" * len(other))
+        at = flat.find(label)
+        if at < 0:
+            continue
+        rest = text[at + len(label) :]
+        masked = flat[at + len(label) :]
+        cut = len(rest)
+        for other in _ALL_LABELS:
+            i = masked.find(other)
+            if 0 <= i < cut:
+                cut = i
+        value = _SECTION.sub("", rest[:cut]).strip(" ：:\x00")
+        return value or None
+    return None
