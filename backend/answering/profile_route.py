@@ -3,8 +3,9 @@
 Every 年度报告 opens with 公司信息 — 股票简称, 股票代码, 法定代表人, 注册地址 and its 邮政编码, 办公地址,
 公司网址, 电子信箱 — printed as label / value pairs, several to a line in the text layer ("股票简称
 海翔药业 股票代码 002099", "公司国际互联网网址 www.… 电子信箱 jx@…"). A question that asks one of
-these fields ("请提供常柴股份有限公司在2019年的公司网址。") of one report is answered with the value
-printed after the field's first label in the report's first pages, cited to its page. The first
+these fields ("请提供常柴股份有限公司在2019年的公司网址。"), or of the domestic auditor further in
+(会计师事务所名称, 报酬, 审计服务的连续年限, 注册会计师姓名), of one report is answered with the value
+printed after the field's first label in the report, cited to its page. The first
 label is the company's own: the contacts table that follows repeats 电子信箱 for the board
 secretary and the securities representative. A question that computes or compares is not one.
 """
@@ -28,9 +29,35 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "法定代表人": (("法定代表人", "法人代表"), ("公司的法定代表人", "法定代表人")),
     "股票简称": (("股票简称", "证券简称"), ("股票简称",)),
     "股票代码": (("股票代码", "证券代码"), ("股票代码",)),
+    # 聘任、解聘会计师事务所情况 (further in, first printed in 公司信息 as 会计师事务所名称)
+    "境内会计师事务所报酬": (
+        ("会计师事务所的报酬", "会计师事务所报酬", "审计报酬"),
+        ("境内会计师事务所报酬（万元）", "境内会计师事务所报酬"),
+    ),
+    "会计师事务所名称": (
+        ("会计师事务所名称", "哪家会计师事务所", "审计机构名称"),
+        ("会计师事务所名称", "境内会计师事务所名称", "审计机构名称"),
+    ),
+    "境内会计师事务所审计服务的连续年限": (
+        ("审计服务的连续年限", "连续审计年限"),
+        ("境内会计师事务所审计服务的连续年限",),
+    ),
+    "境内会计师事务所注册会计师姓名": (
+        ("注册会计师姓名", "签字注册会计师", "签字会计师"),
+        ("境内会计师事务所注册会计师姓名",),
+    ),
 }
 #: Labels that contain a field's label but name something else.
-_OTHER = ("登载年度报告的中国证监会指定网站的网址", "办公地址的邮政编码")
+_OTHER = (
+    "登载年度报告的中国证监会指定网站的网址",
+    "办公地址的邮政编码",
+    "境外会计师事务所名称",
+    "境外会计师事务所报酬",
+    "境外会计师事务所审计服务的连续年限",
+    "境外会计师事务所注册会计师姓名",
+    "境内会计师事务所注册会计师审计服务的连续年限",
+    "境外会计师事务所注册会计师审计服务的连续年限",
+)
 #: Every label a value can run into on the same line of the text layer.
 _ALL_LABELS = sorted(
     {label for _, labels in FIELDS.values() for label in labels}
@@ -46,7 +73,9 @@ _ALL_LABELS = sorted(
     reverse=True,
 )
 _SECTION = re.compile(r"\s*[一二三四五六七八九十]+、.*$")  # "二、联系人和联系方式" after a value
-_PAGES = 12
+#: Pages read (公司信息 is on the first few; the auditor's fee well inside the report).
+_PAGES = 80
+_UNIT_IN_LABEL = re.compile(r"（(万元|元|亿元)）")
 
 
 class ProfileRoute:
@@ -57,6 +86,10 @@ class ProfileRoute:
 
     def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
         if plan.language != "zh" or route.compute or route.compare or not plan.doc_ids:
+            return False
+        if (
+            "境外" in plan.question
+        ):  # the fields read here are the company's and its domestic auditor's
             return False
         asked = [f for f, (words, _) in FIELDS.items() if any(w in plan.question for w in words)]
         if "注册地址的邮政编码" in asked:  # "注册地址的邮政编码" also names 注册地址
@@ -79,15 +112,17 @@ class ProfileRoute:
         return True
 
     def _value(self, doc_id: str, labels: tuple[str, ...]) -> tuple[str, int] | None:
-        """The value after the first of ``labels`` on the report's first pages, and its page."""
-        for page in range(1, _PAGES + 1):
-            text = self.toolbox.page_text(doc_id, page)
-            if text is None:
-                return None
+        """The value after the first of ``labels`` in the report, and its page; a unit the label
+        states ("报酬（万元）") follows the value."""
+        page = 1
+        while (text := self.toolbox.page_text(doc_id, page)) is not None and page <= _PAGES:
             for line in text.splitlines():
-                value = value_after(line, labels)
-                if value:
-                    return value, page
+                for label in labels:
+                    value = value_after(line, (label,))
+                    if value:
+                        unit = _UNIT_IN_LABEL.search(label)
+                        return (value + unit.group(1) if unit else value), page
+            page += 1
         return None
 
 
