@@ -87,9 +87,8 @@ class ProfileRoute:
     def answer(self, plan: QueryPlan, route: Route, answer: Answer) -> bool:
         if plan.language != "zh" or route.compute or route.compare or not plan.doc_ids:
             return False
-        if (
-            "境外" in plan.question
-        ):  # the fields read here are the company's and its domestic auditor's
+        # the fields read here are the company's and its domestic auditor's, not a foreign one's
+        if "境外" in plan.question:
             return False
         asked = [f for f, (words, _) in FIELDS.items() if any(w in plan.question for w in words)]
         if "注册地址的邮政编码" in asked:  # "注册地址的邮政编码" also names 注册地址
