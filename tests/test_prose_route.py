@@ -59,6 +59,16 @@ def test_values_per_year_in_a_sentence():
     assert not series("Operating expenses were $2.40 billion for 2015, 15% lower than 2014.")
 
 
+def test_amounts_of_a_change_are_not_the_item():
+    """ "Backlog increased $2.1 billion for 2016 …" gives the increases, not the backlog."""
+    assert not ProseRoute._about(
+        "Backlog increased $2.1 billion for 2016 and $1.5 billion for 2015.", {"backlog"}
+    )
+    assert ProseRoute._about(
+        "Backlog was $21 billion for 2016 and $19.5 billion for 2015.", {"backlog"}
+    )
+
+
 def test_the_sum_of_the_years_asked(svc):
     answer = prose_answer(
         svc, "What was Goldman's total rent charged to operating expense for 2016, 2015 and 2014?"

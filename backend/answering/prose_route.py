@@ -42,6 +42,11 @@ _FOR_YEAR = re.compile(
 #: December 2016 …"), or a sentence ends with a year ("… for 2014. Operating leases …"): the
 #: sentence starts again there.
 _TABLE_END = re.compile(r"(?<=\d)\s+(?=[A-Z][a-z])|(?<=\d\.)\s+(?=[A-Z])")
+#: Words saying the amounts that follow are changes, not the item's values.
+_MOVED = re.compile(
+    r"\b(?:increas|decreas|grew|declin|rose|fell|chang|improv|deteriorat)\w*|\b(?:higher|lower)\b",
+    re.I,
+)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 _TOTAL = re.compile(r"\btotal\b", re.I)
 _DATE_WORDS = frozenset(
@@ -141,6 +146,8 @@ class ProseRoute:
         head = sentence
         if numbers and not _RESPECTIVELY.search(sentence):
             head = sentence[: numbers[0].start]
+        if _MOVED.search(sentence[: numbers[0].start] if numbers else sentence):
+            return False  # "Backlog increased $2.1 billion for 2016 …": amounts of a change
         return wanted <= terms(head) | _kept(head)
 
     # -- answering ------------------------------------------------------------------------
