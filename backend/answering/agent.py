@@ -5,10 +5,10 @@ One explicit loop per question, small enough to read:
 1. Plan (deterministic, :mod:`.plan`): rewrite a follow-up into a stand-alone question; find the
    companies, years and documents it is about; refuse at once when it names a company that is not
    indexed.
-2. Route (deterministic, :mod:`.route`): a field of a 年报's 公司信息 (公司网址, 股票代码, 法定代表人 …)
-   is read from the report's first pages (:mod:`.profile_route`); a question of several figures (items, years, companies,
-   and their changes) is split into one-figure parts, each answered by the facts and table
-   routes, and assembled into one table that names each part not found (:mod:`.decompose`);
+2. Route (deterministic, :mod:`.route`): a field of a 年报's 公司信息 (公司网址, 股票代码,
+   法定代表人 …) or of its auditor is read from the report (:mod:`.profile_route`); a question of
+   several figures (items, years, companies, and their changes) is split into one-figure parts,
+   each answered by the facts and table routes, and assembled into one table that names each part not found (:mod:`.decompose`);
    when no part is found it goes on as any question. When the question names a company and a
    statement item or a known metric, the facts route (:mod:`.facts_route`) answers with
    ``get_fact`` and ``calculate`` and no model — the answer shows the formula and every input

@@ -105,7 +105,7 @@ def percent_change(toolbox: Toolbox, old: float, new: float) -> tuple[float, str
     trace and the answer show it), with its expression; None for a zero base or a failed call."""
     if old == 0:
         return None
-    expr = f"({fmt.plain(new)} - {fmt.plain(old)}) / {fmt.plain(abs(old))} * 100"
+    expr = fmt.change_expression(old, new, percent=True)
     calc = toolbox.call("calculate", {"expression": expr})
     return None if calc.error else (calc.result["value"], expr)
 

@@ -11,7 +11,10 @@ the question asks for a percentage). "Which year …" compares the years of the 
 highest or lowest cell, or the years past a threshold, every year's cell shown. "The difference
 between A and B" / "the total of A and B" / "what percentage of A were B" (rows of one table,
 each label quoted whole in the question, one column picked by the year and header words) is
-computed from the rows' cells.
+computed from the rows' cells; so is a year's share of a maturity table's total row. Rows
+labelled by a year under a parent the question names (an executive's "2019" in a compensation
+table) give a value, a change, or two parents' difference in that year. What the question asks
+of the rows is read by :mod:`backend.answering.table_asks`.
 """
 
 from __future__ import annotations
