@@ -18,6 +18,7 @@ from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan
 from backend.answering.route import Route
 from backend.answering.tools import Toolbox
+from backend.domain.injection import instruction_like
 
 #: field → (words a question asks it by, labels the report prints it under)
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -116,6 +117,8 @@ class ProfileRoute:
         page = 1
         while (text := self.toolbox.page_text(doc_id, page)) is not None and page <= _PAGES:
             for line in text.splitlines():
+                if instruction_like(line):
+                    continue  # text planted to steer a reader is never given as a field's value
                 for label in labels:
                     value = value_after(line, (label,))
                     if value:

@@ -173,7 +173,7 @@ class ProseRoute:
                 return False
             expr = fmt.change_expression(a.value, b.value, average=route.average, percent=rate)
             what = "the average" if route.average else "the change"
-            unit = "%" if rate else ""
+            unit = "%" if rate or (route.average and a.percent) else ""
         elif adds and not any(n.percent for _, n in picked):  # percentages do not add up
             expr, what, unit = " + ".join(fmt.plain(n.value) for _, n in picked), "together", ""
         else:
