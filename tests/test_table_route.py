@@ -9,6 +9,7 @@ the question ambiguous (nothing answered here)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -262,6 +263,10 @@ def test_the_return_on_an_investment_between_two_dates_of_a_row(gs_svc):
     assert "Nasdaq Composite Index" in page_text(gs_svc, answer.citations[0])
 
 
+def _row_of(svc, label):
+    return next(r for r in svc.tables.find_rows(label, limit=20) if r.label == label)
+
+
 def test_counts_in_a_money_table_are_shown_as_counts(gs_svc):
     """Staff at period-end sits in a "$ in millions" table; shares repurchased are millions of
     shares, not of dollars."""
@@ -274,6 +279,12 @@ def test_counts_in_a_money_table_are_shown_as_counts(gs_svc):
     )
     assert shares is not None and shares.value == 14.5
     assert "22.1 million (Year Ended December 2015)" in shares.answer and "USD" not in shares.answer
+    # money owed to staff, or the cost of shares, stays money
+    row = _row_of(gs_svc, "Total cost of common share repurchases")
+    owed = replace(row, label="Amounts due to employees", path=[])
+    staff = replace(row, label="Total staff", path=[])
+    assert owed.display(owed.cells[0]) == row.display(row.cells[0]) == "6,069 million"
+    assert staff.display(staff.cells[0]) == "6,069"
 
 
 def test_rows_labelled_by_a_year_under_the_person_named(rows_svc):

@@ -64,7 +64,8 @@ class RowHit:
             return cell.text
         label = f"{self.label} {' '.join(self.path)}"
         per_share = "per share" in label.lower()
-        if _HEADCOUNT.search(label):  # staff printed in a "$ in millions" table: a plain count
+        # staff in a "$ in millions" table are a plain count; "Amounts due to employees" is money
+        if _HEADCOUNT.search(label) and not _MONEY.search(label):
             return compact(_CellAmount(cell.value, 1.0, "", "", cell.text))
         currency = "" if _SHARE_COUNT.search(label) and not _MONEY.search(label) else self.currency
         unit = _CellAmount(
@@ -94,8 +95,9 @@ class RowHit:
 _HEADCOUNT = re.compile(r"\b(?:staff|employees|headcount)\b|员工人数|职工人数", re.I)
 _SHARE_COUNT = re.compile(r"\bshares?\b|\bshare repurchases\b", re.I)
 _MONEY = re.compile(
-    r"\b(?:cost|costs|price|prices|value|amount|proceeds|dividends?|per share|paid|compensation|"
-    r"expense|revenue|income|equity|capital)\b|\$",
+    r"\b(?:cost|costs|price|prices|value|amounts?|proceeds|dividends?|per share|paid|compensation|"
+    r"expenses?|revenues?|income|equity|capital|due|payable|accrued|benefits|salaries|wages)\b|"
+    r"\$|薪酬|工资",
     re.I,
 )
 

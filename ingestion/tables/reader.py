@@ -53,8 +53,8 @@ _PROSE_WORDS = 14
 _FOOTNOTE = re.compile(r"(?:\((?:\d{1,2}|[a-z])\))+|[*†‡]+")
 _CHECKBOX = re.compile(r"[√□☑☐]\s*(?:适用|不适用)")
 _UNIT_PHRASE = re.compile(
-    r"^单位\s*[:：]|^币种\s*[:：]|^\(?\s*(?:in|amounts in)\s+(?:millions|thousands|billions)\b|"
-    r"^\(?\s*(?:\$|dollars|u\.?s\.? dollars)?\s*(?:in\s+)?(?:millions|thousands|billions)\b",
+    r"^单位\s*[:：]|^币种\s*[:：]|"
+    r"^\(?\s*(?:\$|dollars|u\.?s\.? dollars|amounts)?\s*(?:in\s+)?(?:millions|thousands|billions)\b",
     re.I,
 )
 
