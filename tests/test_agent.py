@@ -207,6 +207,23 @@ def test_nothing_relevant_is_refused(svc):
     assert any(t.get("step") == "refuse" for t in a.trace)
 
 
+def test_a_question_that_names_its_answer_for_an_absence_gets_it(svc):
+    """ "If there is no mention, return False." is how to answer, not what to look for: it is
+    not searched, and when nothing is found the answer is that value, saying it rests on
+    nothing found (no citation); "return 'N/A'" is the product's own "not found"."""
+    clause = " If there is no mention, return False."
+    question = "Did Weis Markets disclose anything about spaceship factories on Mars?"
+    a = ask(svc, question + clause)
+    assert not a.refused and a.route == "absent" and not a.citations
+    assert a.answer.startswith("False: no mention of it was found")
+    assert "return" not in a.trace[0]["standalone_question"]
+    assert all("return" not in str(t["args"]) for t in tools_of(a))
+    assert ask(svc, question).refused
+    assert ask(svc, question + " If data is not available, return 'N/A'.").refused
+    unknown = ask(svc, "Did Apple mention any acquisitions?" + clause)  # not indexed: no answer
+    assert unknown.refused
+
+
 def test_a_long_question_is_searched_within_the_tool_contract(svc):
     """A question longer than a search query may be (FinanceBench appends how to answer) is
     searched by its leading sentences: the agent's own search is well-formed and finds the page
@@ -331,6 +348,7 @@ def test_a_model_answer_shows_evidence_first_and_records_its_timings(svc):
     assert answer.route == "model" and answer.model
     t = answer.timings
     assert t["prompt_tokens"] > 100
+    assert 0 < t["prompt_read_tokens"] <= t["prompt_tokens"]  # llama.cpp's own count
     assert 0 < t["evidence_s"] <= t["first_token_s"] <= t["total_s"]
 
 

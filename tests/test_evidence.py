@@ -156,6 +156,16 @@ def test_each_sentence_is_checked_against_the_source_it_cites():
     assert vet("Not found in the indexed reports.", [PROSE], q).text.startswith("Not found")
 
 
+def test_a_bare_yes_or_no_stands_on_a_source_about_what_is_asked():
+    """ "True [1]" says nothing a source could print: it is kept when the source it cites is
+    about the question's subject, dropped when it is not."""
+    esg = passage("During 2022 we announced a new ESG initiative to protect acres of land.", 4)
+    q = "Did Acme outline any new ESG initiatives in the annual report?"
+    assert vet("True [2]", [PROSE, esg], q).text == "True [2]"
+    assert vet("Yes. [1]", [PROSE, esg], q).text == "Yes [2]."  # cited to the source about it
+    assert vet("True [1]", [PROSE], q).dropped
+
+
 def test_a_number_is_grounded_only_beside_the_item_and_in_the_year_asked():
     (n,) = parse_numbers("$1,821 million")
     assert grounded(n, "R&D expenses in 2018?", [STATEMENT], [2018])

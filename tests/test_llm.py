@@ -47,6 +47,23 @@ def test_prompt_tokens_are_counted_as_llama_cpp_reads_them(small):
         assert llm.count_prompt(messages) == usage["prompt_tokens"]
 
 
+def test_prompt_read_counts_only_what_the_kv_cache_did_not_hold(small):
+    """``usage["prompt_read"]`` is llama.cpp's own count of the prompt tokens it evaluated: the
+    whole prompt the first time; with the same fixed prefix (rules, examples) and another
+    question, only the question and its sources (issue 13: the prefix is read once)."""
+    from backend.answering.prompts import rag_messages
+
+    llm = LLMProvider(small.model_copy(update={"n_ctx": 2048})).get()
+    first, second = (rag_messages(q, []) for q in ("What was revenue?", "What was net income?"))
+    reads = []
+    for messages in (first, second):
+        usage: dict[str, int] = {}
+        "".join(llm.stream(messages, max_tokens=2, usage=usage))
+        reads.append(usage["prompt_read"])
+    assert reads[0] == llm.count_prompt(first)
+    assert 0 < reads[1] < 40 < llm.count_prompt(second) - 300
+
+
 def test_prompt_cache_stays_within_its_memory_bound(small):
     """The prompt cache counts every byte of a cached state (llama-cpp-python's own count leaves
     out the logits copy, ~100 MB per entry for this model), so it stays within its setting."""
@@ -155,8 +172,9 @@ def openai_server(small):
 
 def test_openai_compatible_server(openai_server):
     llm = OpenAICompatLLM(openai_server, "smol", "not-needed", response_format="llama_cpp")
-    text = complete(llm, [{"role": "user", "content": "Say hello."}], max_tokens=12)
-    assert text.strip()
+    usage: dict[str, int] = {}
+    text = complete(llm, [{"role": "user", "content": "Say hello."}], max_tokens=12, usage=usage)
+    assert text.strip()  # asking for usage in the stream (this server sends none) is harmless
     # the server builds its grammar with the stock converter, which lets raw control characters
     # into strings; the agent parses with strict=False for that reason
     out = json.loads(complete(llm, ASK, max_tokens=120, json_schema=SCHEMA), strict=False)

@@ -92,6 +92,22 @@ def test_plan_prefers_the_report_of_the_year_asked():
     assert plan.doc_ids == ["d1"]
 
 
+@pytest.mark.parametrize(
+    ("question", "absent"),
+    [
+        ("Did 3M mention any acquisitions? If there is no mention, return False.", "False"),
+        ("Did 3M mention any acquisitions? if it is not mentioned, answer 'no'", "No"),
+        ("What was 3M's revenue? If data is not available, return 'N/A'.", ""),
+    ],
+)
+def test_how_to_answer_an_absence_is_taken_off_the_question(question, absent):
+    plan = plan_query(question, INDEX)
+    assert plan.question == question.split("?")[0] + "?" and plan.if_absent == absent
+    assert not plan.rewritten
+    kept = "What was 3M's revenue? If data is not available in this currency, return 'N/A'."
+    assert plan_query(kept, INDEX).question == kept  # a condition of its own is kept
+
+
 def test_unknown_company_is_detected():
     assert plan_query("What was Apple's revenue in 2019?", INDEX).unknown_company
     assert plan_query("苹果股份有限公司的营业收入是多少？", INDEX).unknown_company

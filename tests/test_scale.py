@@ -243,6 +243,15 @@ def test_llama_server_enforces_the_standard_json_schema(llama_cpp_server: str) -
             assert isinstance(value, str) and len(value) <= args["properties"][name]["maxLength"]
         print(question, "->", plan)
 
+    # usage: the prompt tokens the server read anew, less those it reused from its cache
+    rules = {"role": "system", "content": "Answer from the annual report only. " * 12}
+    reads = []
+    for question in ("What was revenue?", "What was net income?"):
+        usage: dict[str, int] = {}
+        complete(llm, [rules, {"role": "user", "content": question}], max_tokens=4, usage=usage)
+        reads.append(usage["prompt_read"])
+    assert reads[0] > 60 and 0 < reads[1] < 20, reads
+
     legacy = OpenAICompatLLM(llama_cpp_server, "annalyst", "-", response_format="llama_cpp")
     out = json.loads(complete(legacy, ASK, max_tokens=120, json_schema=SCHEMA))
     assert out["tool"] in {"calculate", "search_reports"} and isinstance(

@@ -225,10 +225,12 @@ class Agent(Engine):
             llm.count_prompt(messages)
         )
         pieces: list[str] = []
-        for piece in llm.stream(messages, max_tokens=self.max_tokens):
+        usage: dict[str, int] = {}
+        for piece in llm.stream(messages, max_tokens=self.max_tokens, usage=usage):
             answer.timings.setdefault("first_token_s", round(time.perf_counter() - t0, 3))
             pieces.append(piece)
             yield Token(piece)
+        answer.count_read(usage)
         raw = "".join(pieces).strip()
         checked = vet(raw, evidence, plan.question, plan.years)
         if checked.dropped:

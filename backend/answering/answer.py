@@ -74,7 +74,8 @@ class Answer:
     #: statements, printed tables, a sentence's value per year), "profile" (a 年报's 公司信息
     #: field), "parts"
     #: (a several-figure question answered part by part from the facts and tables, no model),
-    #: "calculation" (a model-planned, checked calculation), "model" (written by the model)
+    #: "calculation" (a model-planned, checked calculation), "model" (written by the model),
+    #: "absent" (nothing found, answered as the question asks for that case: "return False")
     route: str = ""
     standalone_question: str = ""
     retrieved: list[Passage] = field(default_factory=list)
@@ -84,6 +85,13 @@ class Answer:
     parts: list[dict[str, Any]] = field(default_factory=list)
     #: why retrieval ran without vectors (keyword search only); "" when it did not
     degraded: str = ""
+
+    def count_read(self, usage: dict[str, int]) -> None:
+        """Add a model call's ``prompt_read`` (prompt tokens read anew, the rest reused from the
+        KV cache) to ``timings["prompt_read_tokens"]``, beside ``prompt_tokens`` (all of them)."""
+        if "prompt_read" in usage:
+            read = self.timings.get("prompt_read_tokens", 0) + usage["prompt_read"]
+            self.timings["prompt_read_tokens"] = read
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,6 +151,21 @@ def repair_citations(raw: str, passages: Sequence[Passage]) -> str:
     if cited:
         return _CITE_RE.sub(f"[{best + 1}]", raw)
     return raw.rstrip() + f" [{best + 1}]"
+
+
+def answer_absence(answer: Answer, value: str, language: str) -> None:
+    """A refused answer to a question that names its answer for an absence ("If there is no
+    mention, return False."): that answer, saying it rests on nothing found, not on a page."""
+    if language == "zh":
+        text = f"{value}：已索引的报告中未找到相关内容（问题要求此时回答 {value}）。"
+    else:
+        text = (
+            f"{value}: no mention of it was found in the indexed report (the question asks for "
+            f"{value} when there is none)."
+        )
+    answer.answer, answer.refused, answer.citations = text, False, []
+    answer.value, answer.unit, answer.route = None, "", "absent"
+    answer.trace.append({"step": "absent", "answer": value})
 
 
 def finish_answer(

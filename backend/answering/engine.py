@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
-from backend.answering.answer import Answer, refusal_text
+from backend.answering.answer import Answer, answer_absence, refusal_text
 from backend.answering.events import Event, Final
 from backend.answering.plan import QueryPlan
 from backend.answering.retrieval import Retriever
@@ -86,6 +86,10 @@ class Engine:
             return
         faults = self.retriever.faults
         for event in self.answer(plan, answer, t0):
+            if isinstance(event, Final) and answer.refused and plan.if_absent and plan.doc_ids:
+                # only where the reports searched are the ones asked about (a company named or
+                # reports selected): an absence across everything indexed says nothing
+                answer_absence(answer, plan.if_absent, plan.language)
             if isinstance(event, Final) and self.retriever.faults != faults:
                 # vector search failed during this answer: keyword results only, and it says so
                 answer.degraded = self.retriever.degraded or "vector search failed"

@@ -251,14 +251,17 @@ def _choose(
 ) -> dict[int, set[int]]:
     """The units taken, best first, within the token budget and ``max_sources`` sources."""
     chosen: dict[int, set[int]] = {}
+    texts: set[str] = set()  # a line printed again (in a table, in an overlapping passage): once
     used = 0
     for _, s_i, u_i in candidates:
         if s_i not in chosen and len(chosen) >= max_sources:
             continue
+        if units[s_i][u_i] in texts:
+            continue
         pick = {u_i}
         if parse_numbers(units[s_i][u_i]) and not _is_header(units[s_i][u_i]):
             head = _header_above(units[s_i], unit_terms[s_i], u_i)
-            if head is not None:
+            if head is not None and units[s_i][head] not in texts:
                 pick.add(head)
         new = pick - chosen.get(s_i, set())
         cost = sum(estimate_tokens(units[s_i][j]) for j in new)
@@ -266,6 +269,7 @@ def _choose(
         if used + cost > budget:
             continue
         chosen.setdefault(s_i, set()).update(new)
+        texts.update(units[s_i][j] for j in new)
         used += cost
     return chosen
 
@@ -346,6 +350,7 @@ _CITED = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 _ABBREV = re.compile(
     r"(?:\b(?:inc|corp|co|ltd|no|approx|vs|mr|ms|dr|st|jr|u\.s|e\.g|i\.e)|\d)\.$", re.I
 )
+_POLAR = re.compile(r"^\W*(?:yes|no|true|false|是|否|不是)\W*$", re.I)
 _SPLIT = re.compile(r"(?<=[.!?。！？；])((?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])*)\s*")
 
 
@@ -398,6 +403,8 @@ def supports(sentence: str, p: Passage, question: str, years: Sequence[int]) -> 
     if numbers:
         return all(grounded(n, question, [p], years, sentence) for n in numbers)
     words = _terms(_CITED.sub(" ", sentence))
+    if _POLAR.match(_CITED.sub(" ", sentence)):  # "True [3]": the source is about what is asked
+        words = question_terms(question, [p.company] if p.company else [])
     if not words:
         return True
     shared = words & _terms(p.text + " " + (p.heading or ""))

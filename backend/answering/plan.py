@@ -44,6 +44,29 @@ _NARROW = re.compile(
 )
 
 
+# How the asker wants an absence answered, written after the question: "If there is no mention,
+# return False." / "If data is not available, return 'N/A'." (ERC's form). The clause is not
+# what to look for: it is taken off the question the routes and the search read.
+_IF_ABSENT = re.compile(
+    r"\s*\bif\s+(?:there\s+is\s+no\s+mention|(?:it\s+is\s+|this\s+is\s+)?not\s+mentioned|"
+    r"(?:the\s+)?(?:data|information)\s+is\s+not\s+(?:available|disclosed|mentioned|reported))"
+    r"\s*,?\s*(?:please\s+)?(?:return|answer|reply|respond\s+with|say)\s*:?\s*"
+    r"['\"‘“]?(?P<value>n/a|false|no|true|yes)['\"’”]?\s*[.!]?\s*$",
+    re.I,
+)
+
+
+def if_absent(question: str) -> tuple[str, str]:
+    """``question`` without a closing "if there is no mention, return False" clause, and the
+    answer it asks for when the reports say nothing ("False", "No" …; "" for 'N/A', which is the
+    product's own "not found")."""
+    m = _IF_ABSENT.search(question)
+    if m is None:
+        return question, ""
+    value = m.group("value")
+    return question[: m.start()].rstrip(), "" if value.lower() == "n/a" else value.capitalize()
+
+
 def narrow_question(text: str) -> bool:
     """The question qualifies a statement line (a quarter, a segment, a region, "other"…), so the
     annual statement row is not its answer."""
@@ -188,6 +211,9 @@ class QueryPlan:
     excluded: str = ""  # 'company' / 'year': the filtered documents cannot answer (see _excluded)
     #: years asked that no report searched can hold (after the latest fiscal year; see _uncovered)
     uncovered: list[int] = field(default_factory=list)
+    #: the answer the question asks for when nothing is found ("False" after "If there is no
+    #: mention, return False."; the clause is not part of ``question``); "" = "not found"
+    if_absent: str = ""
 
 
 _ANAPHORA = re.compile(
@@ -374,6 +400,8 @@ def plan_query(
         named = set(index.companies_in(standalone))
         if named and not named & set(filter_docs):  # the filter, not the history, names it
             standalone = question
+    rewritten = standalone != question
+    standalone, absent = if_absent(standalone)
     years = years_in(standalone)
     if year_filter and not years:  # the filter's year, unless the question names its own
         years = [year_filter]
@@ -406,11 +434,12 @@ def plan_query(
         company_docs=company_docs,
         doc_ids=candidates,
         companies=_companies_first_selected(index, company_docs, candidates),
-        rewritten=standalone != question,
+        rewritten=rewritten,
         unknown_company=unknown,
         named=len(mentions),
         names=index.names_of(company_docs),
         excluded=excluded,
+        if_absent=absent,
     )
 
 

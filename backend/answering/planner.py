@@ -52,7 +52,9 @@ def plan_calculation(
         answer.timings["prompt_tokens"] = answer.timings.get("prompt_tokens", 0) + (
             llm.count_prompt(messages)
         )
-        raw = "".join(llm.stream(messages, max_tokens=300, json_schema=schema))
+        usage: dict[str, int] = {}
+        raw = "".join(llm.stream(messages, max_tokens=300, json_schema=schema, usage=usage))
+        answer.count_read(usage)
         try:
             action = json.loads(raw, strict=False)  # servers may allow raw newlines
         except json.JSONDecodeError:

@@ -157,6 +157,7 @@ class Evaluator:
                 model=answer.model,
                 latency_s=round(time.perf_counter() - t0, 3),
                 prompt_tokens=int(answer.timings.get("prompt_tokens", 0)),
+                prompt_read_tokens=answer.timings.get("prompt_read_tokens"),
                 first_token_s=answer.timings.get("first_token_s"),
                 evidence_s=answer.timings.get("evidence_s"),
                 total_s=answer.timings.get("total_s"),
@@ -209,6 +210,8 @@ def summarize(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[
             written = [p for p in rows if p.get("prompt_tokens")]  # answers the model wrote
             s["model_answers"] = len(written)
             s["model_prompt_tokens_median"] = _median([p["prompt_tokens"] for p in written])
+            read = [p["prompt_read_tokens"] for p in written if p.get("prompt_read_tokens")]
+            s["model_prompt_read_median"] = _median(read)
             s["model_first_token_median_s"] = _median([p["first_token_s"] for p in written])
             s["model_total_median_s"] = _median([p["total_s"] for p in written])
             s["model_total_p95_s"] = _p95([p["total_s"] for p in written])
@@ -252,6 +255,7 @@ def print_table(summary: dict[str, Any]) -> None:
             "latency_p95_s",
             "model_answers",
             "model_prompt_tokens_median",
+            "model_prompt_read_median",
             "model_first_token_median_s",
             "model_total_median_s",
             "model_total_p95_s",

@@ -1,6 +1,9 @@
 """Chat LLMs: in-process llama.cpp on a GGUF, or an OpenAI-compatible HTTP server.
 
 Interface: ``LLM.stream(messages, ...) -> Iterator[str]`` (text pieces as they are generated);
+a ``usage`` dict passed in is filled when the generation ends: ``prompt_read``, the prompt tokens
+the model actually read — the rest came from its KV cache (the fixed prefix of rules and examples
+is read once and reused by every later question);
 ``json_schema`` constrains the output to a JSON document of that schema (llama.cpp grammar in
 process; ``response_format`` over HTTP), which is how the agent's tool calls stay well-formed with a
 0.5–1.5B model.
@@ -69,6 +72,8 @@ class Generation:
     temperature: float = 0.0
     stop: list[str] | None = None
     json_schema: dict[str, Any] | None = None
+    #: filled by the client when the generation ends (``prompt_read``: prompt tokens read anew)
+    usage: dict[str, int] | None = None
 
 
 class LLM:
@@ -84,8 +89,11 @@ class LLM:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         json_schema: dict[str, Any] | None = None,
+        usage: dict[str, int] | None = None,
     ) -> Iterator[str]:
-        return self.generate(messages, Generation(max_tokens, temperature, stop, json_schema))
+        return self.generate(
+            messages, Generation(max_tokens, temperature, stop, json_schema, usage)
+        )
 
     def generate(self, messages: list[Message], gen: Generation) -> Iterator[str]:
         raise NotImplementedError
@@ -221,6 +229,7 @@ class LlamaCppLLM(LLM):
         if room < min(gen.max_tokens, 48):
             raise PromptTooLong(prompt_tokens, self.n_ctx)
         with self._lock:
+            self._reset_counts()
             chunks = self._llm.create_chat_completion(
                 messages=messages,
                 max_tokens=min(gen.max_tokens, room),
@@ -236,6 +245,25 @@ class LlamaCppLLM(LLM):
                 text = delta.get("content")
                 if text:
                     yield text
+            if gen.usage is not None:
+                read = self._prompt_read()
+                if read is not None:
+                    gen.usage["prompt_read"] = read
+
+    def _reset_counts(self) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(self._llm.ctx)
+
+    def _prompt_read(self) -> int | None:
+        """Prompt tokens llama.cpp evaluated in the last generation (its own counter): the
+        prompt less the prefix reused from the KV cache or the prompt cache."""
+        import llama_cpp
+
+        try:
+            return int(llama_cpp.llama_perf_context(self._llm.ctx).n_p_eval)
+        except (AttributeError, TypeError):  # pragma: no cover - a build without perf counters
+            return None
 
 
 def response_format(schema: dict[str, Any], form: str = "json_schema") -> dict[str, Any]:
@@ -285,6 +313,8 @@ class OpenAICompatLLM(LLM):
             "temperature": gen.temperature,
             "stream": True,
         }
+        if gen.usage is not None:
+            body["stream_options"] = {"include_usage": True}
         if gen.stop:
             body["stop"] = gen.stop
         if gen.json_schema is not None:
@@ -300,8 +330,12 @@ class OpenAICompatLLM(LLM):
                     data = line[5:].strip()
                     if data == "[DONE]":
                         break
-                    choice = json.loads(data)["choices"][0]
-                    text = (choice.get("delta") or {}).get("content")
+                    chunk = json.loads(data)
+                    if gen.usage is not None and chunk.get("usage"):
+                        gen.usage.update(_served_usage(chunk["usage"]))
+                    if not chunk.get("choices"):
+                        continue  # the usage chunk at the end carries no choice
+                    text = (chunk["choices"][0].get("delta") or {}).get("content")
                     if text:
                         yield text
         except httpx.HTTPError as err:
@@ -324,6 +358,16 @@ class OpenAICompatLLM(LLM):
             f"The model server answered {status}: {text[:300]}. Check ANNALYST_OPENAI_BASE_URL "
             "and ANNALYST_OPENAI_MODEL."
         )
+
+
+def _served_usage(usage: dict[str, Any]) -> dict[str, int]:
+    """``prompt_read`` from a server's usage record: its prompt tokens less those it reports as
+    cached (OpenAI's ``prompt_tokens_details.cached_tokens``); nothing when it reports neither."""
+    prompt = usage.get("prompt_tokens")
+    if not isinstance(prompt, int):
+        return {}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return {"prompt_read": max(0, prompt - int(cached))}
 
 
 class LLMProvider:
