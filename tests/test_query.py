@@ -108,6 +108,20 @@ def test_how_to_answer_an_absence_is_taken_off_the_question(question, absent):
     assert plan_query(kept, INDEX).question == kept  # a condition of its own is kept
 
 
+def test_keyword_search_within_a_companys_reports_leaves_out_its_name():
+    """Within the reports of the company a question names, its name matches page after page:
+    keyword search reads the rest (an unscoped search, or another company's name, keeps it)."""
+    from backend.answering.retrieval import _without_names
+
+    q = "Did Best Buy mention any acquisitions? What did 3M say?"
+    assert (
+        _without_names(q, ["d1", "d2"], INDEX) == "Did mention any acquisitions? What did 3M say?"
+    )
+    assert _without_names(q, ["a1", "d2"], INDEX) == "Did mention any acquisitions? What did say?"
+    assert _without_names("华锦股份的营业收入", ["c1"], INDEX) == "的营业收入"
+    assert _without_names("3M", ["a1"], INDEX) == "3M"  # nothing else to search: kept whole
+
+
 def test_unknown_company_is_detected():
     assert plan_query("What was Apple's revenue in 2019?", INDEX).unknown_company
     assert plan_query("苹果股份有限公司的营业收入是多少？", INDEX).unknown_company

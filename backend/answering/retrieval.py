@@ -186,7 +186,8 @@ class Retriever:
         ranked: list[list[str]] = []
         t0 = time.perf_counter()
         if mode in ("hybrid", "keyword"):
-            hits = self.keywords.search(match_terms(query), ids, self.retrieve_k, self._generation)
+            terms = match_terms(_without_names(query, ids, index) if scoped else query)
+            hits = self.keywords.search(terms, ids, self.retrieve_k, self._generation)
             ranked.append([cid for cid, _ in hits])
         t1 = time.perf_counter()
         t_embed = t1
@@ -265,6 +266,22 @@ class Retriever:
             if len(out) >= k:
                 break
         return out
+
+
+def _without_names(query: str, ids: Sequence[str], index: CompanyIndex) -> str:
+    """``query`` less the names of the companies whose reports it searches: within those
+    reports a name matches page after page, and keyword ranking would favour the pages that
+    repeat it most (a cover, an auditor's report) over the pages about what is asked."""
+    scope = set(ids)
+    spans = [(s, e) for s, e, owners in index.name_spans(query) if owners & scope]
+    if not spans:
+        return query
+    parts, at = [], 0
+    for start, end in spans:
+        parts.append(query[at:start])
+        at = end
+    rest = " ".join("".join([*parts, query[at:]]).split())
+    return rest if match_terms(rest) else query
 
 
 class VectorsMissing(RuntimeError):
