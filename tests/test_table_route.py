@@ -331,3 +331,28 @@ def test_the_difference_between_two_people_in_one_year(rows_svc):
     assert answer is not None and answer.value == 909900 - 454950
     assert "Oleg Khaykin > 2018 909,900; Amar Maletira > 2018 454,950" in answer.answer
     assert "909900 - 454950" in answer.answer
+
+
+@pytest.fixture(scope="module")
+def release_svc(tmp_path_factory):
+    """Amcor's fiscal 2023 fourth-quarter earnings release: its non-GAAP reconciliation for the
+    three months (p.11) and the twelve months (p.12) print the same rows."""
+    root = tmp_path_factory.mktemp("release")
+    source = REPORTS / "financebench/AMCOR_2023Q4_EARNINGS.pdf"
+    return indexed_services(
+        root, [excerpt(source, [1, 11, 12], root / "AMCOR_2023Q4_EARNINGS.pdf")]
+    )
+
+
+def test_a_metric_printed_as_a_row_for_the_year_or_the_quarter_asked(release_svc):
+    """ "Adjusted EBITDA" is a metric the statements would compute, but here it is printed: the
+    row the question quotes answers, the twelve months' table for a fiscal year ("FY2023" is
+    when, not a word of the row) and the three months' when those are asked; a row the question
+    does not quote whole is no answer for a metric."""
+    year, _ = table_answer(release_svc, "What was Amcor's adjusted EBITDA in FY2023?")
+    assert year is not None and "2,018" in year.answer and year.citations[0].page == 3
+    quarter, _ = table_answer(
+        release_svc, "What was Amcor's adjusted EBITDA for the three months ended June 30, 2023?"
+    )
+    assert quarter is not None and "540" in quarter.answer and quarter.citations[0].page == 2
+    assert table_answer(release_svc, "What was Amcor's EBITDA margin in FY2023?")[0] is None

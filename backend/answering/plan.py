@@ -67,6 +67,11 @@ def if_absent(question: str) -> tuple[str, str]:
     return question[: m.start()].rstrip(), "" if value.lower() == "n/a" else value.capitalize()
 
 
+def asks_quarter(text: str) -> bool:
+    """The question is about a quarter (or a 10-Q's three or six months), not a whole year."""
+    return bool(_QUARTER.search(text))
+
+
 def narrow_question(text: str) -> bool:
     """The question qualifies a statement line (a quarter, a segment, a region, "other"…), so the
     annual statement row is not its answer."""
@@ -505,7 +510,7 @@ def _prefer_year(
     candidates: list[str], years: list[int], index: CompanyIndex, question: str
 ) -> list[str]:
     docs = [index.docs[d] for d in candidates if d in index.docs]
-    quarterly = bool(_QUARTER.search(question))
+    quarterly = asks_quarter(question)
     eight_k = bool(_EIGHT_K.search(question))
 
     def kind_ok(d: Document) -> bool:

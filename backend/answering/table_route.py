@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
-from backend.answering.plan import QueryPlan
-from backend.answering.route import Route, asks_decimals, asks_which_year
+from backend.answering.plan import QueryPlan, asks_quarter
+from backend.answering.route import Route, asks_computation, asks_decimals, asks_which_year
 from backend.answering.table_asks import (
     MONTHS,
     NET_CHANGE,
@@ -42,6 +42,7 @@ from backend.answering.table_rows import (
     norm,
     one_edit,
     printed_decimals,
+    quarterly,
     quoted_rows,
     shared_column,
     squash,
@@ -136,7 +137,10 @@ class TableRoute:
         over_years = (op == "difference" and len(plan.years) == 2) or roi
         if roi:
             q_terms -= terms(" ".join(ROI.findall(plan.question))) | MONTHS | {"investment"}
-        if route.compute and not (route.change or route.average or over_years):
+        # a metric the statements would compute ("adjusted EBITDA") may be printed as a row:
+        # answered from that row only when the question quotes its whole label
+        printed = route.metric is not None and not asks_computation(plan.question)
+        if route.compute and not (route.change or route.average or over_years or printed):
             return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
             q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
@@ -145,6 +149,8 @@ class TableRoute:
         self._find(plan.question, q_terms)
         plan, q_terms = self._spelled(plan, q_terms)
         row = self._row(plan.question, q_terms, [] if which_year else plan.years)
+        if row is not None and printed and route.compute and not quoted_rows(plan.question, [row]):
+            return False
         if row is None:
             return not which_year and self._year_rows(plan, route, answer, q_terms, None)
         if which_year:
@@ -224,6 +230,10 @@ class TableRoute:
             label = squash(row.label)
             quoted = len(label) if label and label in quoted_in else 0
             picks.append(_Pick(row, (covered, len(own), quoted, -rank)))
+        # a year's figure is not a quarter's table of the same row (an earnings release prints
+        # both), nor the other way round
+        quarter = asks_quarter(question)
+        picks = [p for p in picks if quarterly(p.row) == quarter] or picks
         if not picks:
             return None
         picks.sort(key=lambda p: p.score, reverse=True)

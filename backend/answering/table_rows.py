@@ -36,14 +36,30 @@ def norm(tok: str) -> str:
     return tok[:-1] if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss") else tok
 
 
+_PERIOD_TOKEN = re.compile(r"fy'?\d{2,4}", re.I)
+
+
 def terms(text: str) -> set[str]:
     """Normalised content words of ``text`` (English singular forms; Chinese jieba words)."""
     out = set()
     for tok in tokens(text):
         tok = norm(tok)
         if tok and not tok[0].isdigit() and tok not in QUESTION_WORDS and len(tok) > 1:
-            out.add(tok)
+            if not _PERIOD_TOKEN.fullmatch(tok):  # "FY2023": when, not which row
+                out.add(tok)
     return out
+
+
+#: a column of a quarter's figures ("Three Months Ended June 30, 2023", "Q4", "第四季度")
+QUARTER_COLUMN = re.compile(
+    r"\b(?:three|3)\s+months\b|\bquarter\b|\bq[1-4]\b|\b(?:thirteen|13)\s+weeks\b|季度", re.I
+)
+
+
+def quarterly(row: RowHit) -> bool:
+    """Every figure of the row is a quarter's (an earnings release's three-month table)."""
+    columns = [c.column for c in row.cells if c.value is not None]
+    return bool(columns) and all(QUARTER_COLUMN.search(c) for c in columns)
 
 
 def has_year(column: str, year: int) -> bool:
