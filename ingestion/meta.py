@@ -357,6 +357,18 @@ def _en_company(texts: list[str]) -> str:
     )
 
 
+_YEAR_RUN = re.compile(r"\b((?:19|20)\d\d)\s+((?:19|20)\d\d)\b")
+
+
+def _headed_year(text: str) -> int | None:
+    """The latest year that heads a run of years counting down ("Income Statement: 2022 2021
+    2020 2019"): a report's tables put its own year first. None when no such run is printed."""
+    firsts = [
+        int(m.group(1)) for m in _YEAR_RUN.finditer(text) if int(m.group(1)) == int(m.group(2)) + 1
+    ]
+    return max(firsts) if firsts else None
+
+
 def _en_meta(texts: list[str]) -> DocMeta:
     head = "\n".join(texts[:3])
     meta = DocMeta(language="en")
@@ -385,9 +397,12 @@ def _en_meta(texts: list[str]) -> DocMeta:
         # the headline's year ("reports fiscal 2023 results and provides outlook for fiscal 2024")
         m = _RESULTS_YEAR.search(head[:1500])
         year = int(m.group(1) or m.group(2)) if m else None
-    if year is None:
-        m = _FYE.search(head)
-        year = _year(m) if m else None
+    if year is None:  # the latest year-end the first pages name (a letter also names the last)
+        ends = [y for m in _FYE.finditer(head) if (y := _year(m)) is not None]
+        year = max(ends) if ends else None
+        headed = _headed_year(head)
+        if year is not None and headed == year + 1:  # "…for the year ended December 31, 2021"
+            year = headed  # in a letter beside tables headed "2022 2021": the report is 2022's
     if year is None:
         m = _AR_YEAR.search(head)
         year = _year(m) if m else None

@@ -111,3 +111,19 @@ def test_short_name() -> None:
     assert short_name("The Goldman Sachs Group, Inc.") == "Goldman Sachs"
     assert short_name("3M Company") == "3M"
     assert short_name("JPMorgan Chase & Co.") == "JPMorgan Chase"
+
+
+def test_a_letter_naming_last_year_beside_tables_headed_by_this_year() -> None:
+    """A glossy annual report with no cover phrase: its letter compares with "the year ended
+    December 31, 2021", its highlights are headed "2022 2021 2020" — the report is 2022's
+    (FNCB Bancorp's, an ERC report, had been filed as 2021 and its tables read a year off)."""
+    letter = (
+        "Dear Shareholders,\nNon-interest income decreased $287 thousand to $8.0 million "
+        "compared to $8.3 million for the year ended December 31, 2021."
+    )
+    highlights = "Selected Financial Highlights\nIncome Statement: 2022 2021 2020 2019 2018"
+    assert detect(_pages(highlights, letter), Path("a.pdf"), "en").fiscal_year == 2022
+    assert detect(_pages(letter), Path("a.pdf"), "en").fiscal_year == 2021  # nothing else said
+    cover = "Annual report for the fiscal year ended December 31, 2022.\n" + highlights
+    after = "Maturities: 2023 2024 2025"  # a run counting up is no header of past years
+    assert detect(_pages(cover, after), Path("a.pdf"), "en").fiscal_year == 2022
