@@ -356,3 +356,29 @@ def test_a_metric_printed_as_a_row_for_the_year_or_the_quarter_asked(release_svc
     )
     assert quarter is not None and "540" in quarter.answer and quarter.citations[0].page == 2
     assert table_answer(release_svc, "What was Amcor's EBITDA margin in FY2023?")[0] is None
+
+
+@pytest.fixture(scope="module")
+def bank_svc(tmp_path_factory):
+    """FNCB Bancorp's 2022 annual report (ERC): selected financial highlights, five years."""
+    root = tmp_path_factory.mktemp("bank")
+    source = REPORTS / "erc_round2/23b2c590c4887dfb86761730dd7156fe3b216ab7.pdf"
+    return indexed_services(root, [excerpt(source, [1, 2, 3], root / "fncb_2022.pdf")])
+
+
+def test_a_ratio_the_question_names_is_read_from_a_row_of_percentages(bank_svc):
+    """ "The value of the non-performing loan ratio (NPL)": a measure printed as a row of
+    percentages ("Non-performing loans/total loans"), not a computation and not the row of
+    amounts with the same words; "(NPL)" restates the words before it; no year asked: the
+    report's own year (2022, the column its tables lead with)."""
+    question = (
+        "For FNCB Bancorp, Inc., what was the value of Non-performing loan ratio (NPL) at "
+        "year-end at the end of the period listed in annual report? If data is not available, "
+        "return 'N/A'."
+    )
+    answer, _ = table_answer(bank_svc, question)
+    assert answer is not None and "0.25%" in answer.answer and "(2022)" in answer.answer
+    assert answer.citations[0].page == 2
+    # an operation on it is still a computation the rows do not name
+    change = "What was the difference between the non-performing loan ratio and the net interest margin in 2022?"
+    assert table_answer(bank_svc, change)[0] is None

@@ -56,10 +56,21 @@ _IF_ABSENT = re.compile(
 )
 
 
+# "… at the end of the period listed in annual report", "(within the last period or at the end
+# of the last period)": the report's latest period, which is what a question without a year
+# gets anyway; its words ("listed", "last") are no words of a row or a passage.
+_LATEST_PERIOD = re.compile(
+    r"\s*\(within the last period or at the end of the last period\)|"
+    r"\s+at the end of the period listed in (?:the )?annual report\b",
+    re.I,
+)
+
+
 def if_absent(question: str) -> tuple[str, str]:
-    """``question`` without a closing "if there is no mention, return False" clause, and the
-    answer it asks for when the reports say nothing ("False", "No" …; "" for 'N/A', which is the
-    product's own "not found")."""
+    """``question`` without a closing "if there is no mention, return False" clause (nor a
+    phrase that only says "the latest period"), and the answer it asks for when the reports say
+    nothing ("False", "No" …; "" for 'N/A', which is the product's own "not found")."""
+    question = _LATEST_PERIOD.sub("", question)
     m = _IF_ABSENT.search(question)
     if m is None:
         return question, ""

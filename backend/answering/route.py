@@ -94,6 +94,16 @@ def asks_computation(question: str) -> bool:
     return bool(_COMPUTE.search(question))
 
 
+_MEASURE_WORDS = frozenset({"ratio", "margin", "rate", "percent", "percentage", "proportion"})
+
+
+def names_a_measure(question: str) -> bool:
+    """The question's only computing words name a measure ("the value of the non-performing loan
+    ratio", "net interest margin"): no change, sum, average or difference is asked of it."""
+    words = {m.group(0).lower() for m in _COMPUTE.finditer(question)}
+    return bool(words) and words <= _MEASURE_WORDS
+
+
 #: "Which year has a higher …", "In which year was … less than 500 thousands?": a comparison of
 #: the years a table prints, not a lookup of one year.
 _WHICH_YEAR = re.compile(r"\b(?:in )?which (?:fiscal )?year\b|哪一?年|哪个年度", re.I)

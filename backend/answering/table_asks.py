@@ -25,6 +25,8 @@ MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
 TOTAL_ROW = re.compile(r"\s*total\b|\s*(?:合计|总计)", re.I)
+#: An acronym in brackets after the words it stands for ("Non-performing loan ratio (NPL)").
+ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,5})\)")
 NET_CHANGE = re.compile(r"\bnet (?:change|increase|decrease)\b", re.I)
 #: Words that join the part to the whole in a share question ("what percentage of A is due to B").
 SHARE_LINK = re.compile(

@@ -24,8 +24,15 @@ from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan, asks_quarter
-from backend.answering.route import Route, asks_computation, asks_decimals, asks_which_year
+from backend.answering.route import (
+    Route,
+    asks_computation,
+    asks_decimals,
+    asks_which_year,
+    names_a_measure,
+)
 from backend.answering.table_asks import (
+    ACRONYM,
     MONTHS,
     NET_CHANGE,
     ROI,
@@ -140,7 +147,14 @@ class TableRoute:
         # a metric the statements would compute ("adjusted EBITDA") may be printed as a row:
         # answered from that row only when the question quotes its whole label
         printed = route.metric is not None and not asks_computation(plan.question)
-        if route.compute and not (route.change or route.average or over_years or printed):
+        # "the value of the non-performing loan ratio": a ratio a table prints as a row of
+        # percentages, not one to compute ("(NPL)" restates the words before it)
+        measure = names_a_measure(plan.question) and not route.metric
+        if measure:
+            q_terms -= {a.lower() for a in ACRONYM.findall(plan.question)}
+        if route.compute and not (
+            route.change or route.average or over_years or printed or measure
+        ):
             return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
             q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
@@ -148,7 +162,7 @@ class TableRoute:
             return False
         self._find(plan.question, q_terms)
         plan, q_terms = self._spelled(plan, q_terms)
-        row = self._row(plan.question, q_terms, [] if which_year else plan.years)
+        row = self._row(plan.question, q_terms, [] if which_year else plan.years, measure)
         if row is not None and printed and route.compute and not quoted_rows(plan.question, [row]):
             return False
         if row is None:
@@ -206,15 +220,20 @@ class TableRoute:
             return plan, q_terms
         return replace(plan, question=question), terms_
 
-    def _row(self, question: str, q_terms: set[str], years: list[int]) -> RowHit | None:
+    def _row(
+        self, question: str, q_terms: set[str], years: list[int], percent: bool = False
+    ) -> RowHit | None:
         """The row the question names: its own label's words all in the question, and the
         question's words covered by its label, parents, title and headers (a total row does not
         answer a question about one segment). A row with no value for a year asked is no
         candidate; among equals, the row whose whole label the question quotes ("cost of goods
-        sold", not "total cost of goods sold") — the longest quoted label first."""
+        sold", not "total cost of goods sold") — the longest quoted label first. ``percent``: a
+        ratio is asked, only a row of percentages answers."""
         picks = []
         quoted_in = squash(question)
         for rank, row in enumerate(self.toolbox.rows):
+            if percent and not any(c.percent for c in row.cells if c.value is not None):
+                continue
             own = terms(row.label)
             if CJK.search(row.label):
                 if not _cjk_label_in(row.label, question):

@@ -23,7 +23,7 @@ QUESTION_WORDS = frozenset(
     average mean ratio proportion share compared compare versus vs than million millions billion
     thousand thousands usd dollar dollars figure figures number according give provide please
     state round rounded decimal place places two one nearest show shown table period period-end
-    year-end""".split()
+    year-end inc corp ltd plc llc""".split()
 )
 PERCENT_ASK = re.compile(r"percent|percentage|%|rate|growth|百分|增长率|比例|占比|比重", re.I)
 UNITS_IN_LABEL = re.compile(r"[（(][^）)]{0,12}[）)]")
