@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from backend.domain.companies import company_key, name_key, strip_legal
 from backend.domain.text import CJK
@@ -105,6 +106,7 @@ def years_in(text: str) -> list[int]:
     return sorted(set(y for y in years if 1990 <= y <= 2100))
 
 
+@lru_cache(maxsize=8192)  # every search within a company's reports looks for its names
 def _name_pattern(name: str) -> re.Pattern[str]:
     """Where a normalised name (:func:`name_key`) is written in the original text: any case,
     punctuation between its words, "&" for "and"."""
