@@ -166,6 +166,26 @@ def test_a_bare_yes_or_no_stands_on_a_source_about_what_is_asked():
     assert vet("True [1]", [PROSE], q).dropped
 
 
+def test_a_percentage_in_a_table_row_is_what_its_column_says():
+    """A cost share printed beside a product's name is not its market share: of the words an
+    answer claims for a percentage in a table row, the ones the row lacks must be printed above
+    it (a column header); a percentage the row itself names passes as before."""
+    cost = Passage("c", "d", "jx.pdf", 18,
+                   "营业成本构成 金额 占营业成本比重\n间氨基苯磺酸原材料 9,047,940.67 62.41% 15,962,181.25",
+                   "", "", "建新股份", 2019, 1.0)  # fmt: skip
+    share = "建新股份的间氨基苯磺酸产品在全球市场的占有率是百分之多少？"
+    assert vet("间氨基苯磺酸的全球市场份额为62.41% [1]。", [cost], share).dropped
+    q = "What percentage of total revenue was product revenue in 2018?"
+    said = "Product revenue was 62.4% of total revenue in 2018 [1]."
+    rows = "Revenue mix 2018 2017\nProduct revenue 1,000 62.4% 900 61.0%"
+    with_header = passage(rows.replace("\n", "\n% of total revenue\n"), 5)
+    assert not vet(said, [with_header], q, [2018]).dropped
+    assert vet(said, [passage(rows, 5)], q, [2018]).dropped  # nothing says of what
+    margin = passage("Gross margin 38.5% 37.2%", 5)
+    q = "What was 3M's gross margin in 2018?"
+    assert not vet("3M's gross margin in 2018 was 38.5% [1].", [margin], q).dropped
+
+
 def test_a_number_is_grounded_only_beside_the_item_and_in_the_year_asked():
     (n,) = parse_numbers("$1,821 million")
     assert grounded(n, "R&D expenses in 2018?", [STATEMENT], [2018])

@@ -321,8 +321,19 @@ def grounded(
             context = " ".join(units[max(0, i - 12) : i + 1]) + " " + (p.heading or "")
             if years and not (any(str(y) in context for y in years) or p.fiscal_year in years):
                 continue
+            if number.percent and _tabular(unit) and not _kind_printed(item, unit, context):
+                continue
             return True
     return False
+
+
+def _kind_printed(item: set[str], row: str, context: str) -> bool:
+    """A percentage in a table row is what its column says it is: of the words the answer
+    claims for it (its item) that the row itself does not print, one at least must be printed
+    above it ("% of total revenue") — else a cost share beside a product's name could be called
+    its market share."""
+    claimed = item - _terms(row)
+    return not claimed or bool(claimed & _terms(context))
 
 
 def headline(
