@@ -181,6 +181,10 @@ def test_a_percentage_in_a_table_row_is_what_its_column_says():
     with_header = passage(rows.replace("\n", "\n% of total revenue\n"), 5)
     assert not vet(said, [with_header], q, [2018]).dropped
     assert vet(said, [passage(rows, 5)], q, [2018]).dropped  # nothing says of what
+    moved = passage("Revenue mix 2018 2017 % Change\nProduct revenue 1,000 900 11.1%", 5)
+    grew = vet("Product revenue increased 11.1% in 2018 [1].", [moved],
+               "By what percentage did product revenue increase in 2018?", [2018])  # fmt: skip
+    assert not grew.dropped  # a change's words are the "% Change" column's
     margin = passage("Gross margin 38.5% 37.2%", 5)
     q = "What was 3M's gross margin in 2018?"
     assert not vet("3M's gross margin in 2018 was 38.5% [1].", [margin], q).dropped

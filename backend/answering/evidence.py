@@ -332,8 +332,14 @@ def _kind_printed(item: set[str], row: str, context: str) -> bool:
     claims for it (its item) that the row itself does not print, one at least must be printed
     above it ("% of total revenue") — else a cost share beside a product's name could be called
     its market share."""
-    claimed = item - _terms(row)
+    claimed = item - _terms(row) - _CHANGE_WORDS  # "increased 12%": a "% change" column says so
     return not claimed or bool(claimed & _terms(context))
+
+
+_CHANGE_WORDS = _terms(
+    "increase increased decrease decreased change changed growth grow grew rise rose fall fell "
+    "decline declined higher lower 增长 下降 减少 增加 变动 同比 增减"
+)
 
 
 def headline(
