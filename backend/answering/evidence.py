@@ -327,6 +327,13 @@ def grounded(
     return False
 
 
+#: Words of a change ("increased 12%"): a "% Change" column says them, whatever its wording.
+_CHANGE_WORDS = _terms(
+    "increase increased decrease decreased change changed growth grow grew rise rose fall fell "
+    "decline declined higher lower 增长 下降 减少 增加 变动 同比 增减"
+)
+
+
 def _kind_printed(item: set[str], row: str, context: str) -> bool:
     """A percentage in a table row is what its column says it is: of the words the answer
     claims for it (its item) that the row itself does not print, one at least must be printed
@@ -334,12 +341,6 @@ def _kind_printed(item: set[str], row: str, context: str) -> bool:
     its market share."""
     claimed = item - _terms(row) - _CHANGE_WORDS  # "increased 12%": a "% change" column says so
     return not claimed or bool(claimed & _terms(context))
-
-
-_CHANGE_WORDS = _terms(
-    "increase increased decrease decreased change changed growth grow grew rise rose fall fell "
-    "decline declined higher lower 增长 下降 减少 增加 变动 同比 增减"
-)
 
 
 def headline(

@@ -67,10 +67,11 @@ _LATEST_PERIOD = re.compile(
 )
 
 
-def if_absent(question: str) -> tuple[str, str]:
-    """``question`` without a closing "if there is no mention, return False" clause (nor a
-    phrase that only says "the latest period"), and the answer it asks for when the reports say
-    nothing ("False", "No" …; "" for 'N/A', which is the product's own "not found")."""
+def answer_form(question: str) -> tuple[str, str]:
+    """What to look for, apart from how to answer: ``question`` without the phrases that only
+    say how ("the latest period"; a closing "if there is no mention, return False"), and the
+    answer it asks for when the reports say nothing ("False", "No" …; "" for 'N/A', which is
+    the product's own "not found")."""
     question = _LATEST_PERIOD.sub("", question)
     m = _IF_ABSENT.search(question)
     if m is None:
@@ -419,7 +420,7 @@ def plan_query(
         if named and not named & set(filter_docs):  # the filter, not the history, names it
             standalone = question
     rewritten = standalone != question
-    standalone, absent = if_absent(standalone)
+    standalone, absent = answer_form(standalone)
     years = years_in(standalone)
     if year_filter and not years:  # the filter's year, unless the question names its own
         years = [year_filter]
