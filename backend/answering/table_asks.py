@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from backend.answering.plan import QueryPlan
-from backend.answering.route import SUM_ASK, Route
+from backend.answering.route import SUM_ASK, Route, asks_computation, names_a_measure
 from backend.answering.table_rows import UNITS_IN_LABEL, squash
 from backend.domain.text import CJK
 from backend.store.tables import RowHit
@@ -93,3 +93,14 @@ def part_then_whole(question: str, rows: list[RowHit]) -> list[RowHit] | None:
     if where(whole) == len(question):
         return None
     return [r for r in rows if r is not whole] + [whole]
+
+
+def printed_measure(question: str, route: Route) -> str:
+    """A measure the question asks for that a table may print as a row, though the routing
+    reads it as a computation: "metric" — one the statements would compute ("adjusted EBITDA"),
+    answered only from the row whose whole label the question quotes; "ratio" — a ratio it
+    names ("the value of the non-performing loan ratio"), answered only from a row of
+    percentages; "" — neither (a change, a sum, a ratio of two named rows …)."""
+    if route.metric is not None:
+        return "metric" if not asks_computation(question) else ""
+    return "ratio" if names_a_measure(question) else ""

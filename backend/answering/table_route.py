@@ -24,13 +24,7 @@ from dataclasses import dataclass, replace
 
 from backend.answering.answer import Answer, Citation
 from backend.answering.plan import QueryPlan, asks_quarter
-from backend.answering.route import (
-    Route,
-    asks_computation,
-    asks_decimals,
-    asks_which_year,
-    names_a_measure,
-)
+from backend.answering.route import Route, asks_decimals, asks_which_year
 from backend.answering.table_asks import (
     ACRONYM,
     MONTHS,
@@ -40,6 +34,7 @@ from backend.answering.table_asks import (
     change_span,
     operation,
     part_then_whole,
+    printed_measure,
     year_of_total,
 )
 from backend.answering.table_rows import (
@@ -144,17 +139,10 @@ class TableRoute:
         over_years = (op == "difference" and len(plan.years) == 2) or roi
         if roi:
             q_terms -= terms(" ".join(ROI.findall(plan.question))) | MONTHS | {"investment"}
-        # a metric the statements would compute ("adjusted EBITDA") may be printed as a row:
-        # answered from that row only when the question quotes its whole label
-        printed = route.metric is not None and not asks_computation(plan.question)
-        # "the value of the non-performing loan ratio": a ratio a table prints as a row of
-        # percentages, not one to compute ("(NPL)" restates the words before it)
-        measure = names_a_measure(plan.question) and not route.metric
-        if measure:
+        printed = printed_measure(plan.question, route)
+        if printed == "ratio":  # "(NPL)" restates the words before it
             q_terms -= {a.lower() for a in ACRONYM.findall(plan.question)}
-        if route.compute and not (
-            route.change or route.average or over_years or printed or measure
-        ):
+        if route.compute and not (route.change or route.average or over_years or printed):
             return False  # a ratio or a difference the rows do not name: the planner's job
         if which_year:  # the comparison's words and threshold do not name the row
             q_terms = terms(_THAN.sub(" ", _MORE.sub(" ", _LESS.sub(" ", plan.question)))) - names
@@ -162,9 +150,11 @@ class TableRoute:
             return False
         self._find(plan.question, q_terms)
         plan, q_terms = self._spelled(plan, q_terms)
-        row = self._row(plan.question, q_terms, [] if which_year else plan.years, measure)
-        if row is not None and printed and route.compute and not quoted_rows(plan.question, [row]):
-            return False
+        row = self._row(
+            plan.question, q_terms, [] if which_year else plan.years, printed == "ratio"
+        )
+        if row is not None and printed == "metric" and not quoted_rows(plan.question, [row]):
+            return False  # a printed metric only from the row whose whole label is quoted
         if row is None:
             return not which_year and self._year_rows(plan, route, answer, q_terms, None)
         if which_year:
