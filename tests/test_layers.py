@@ -87,3 +87,20 @@ def test_the_layer_check_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from backend.app.services import build_services\n")
     assert any(_layer(m) > _layer("backend.domain.bad") for m in _imports(bad))
+
+
+def test_importing_the_answering_layer_loads_no_model_or_dictionary():
+    """Nothing heavy happens at import time: the answering modules load no jieba dictionary
+    (~1 s: a module-level set of Chinese words cut at import had done so), torch or llama.cpp."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, backend.answering.agent, backend.answering.evidence, "
+        "backend.answering.table_route, backend.answering.plan\n"
+        "jieba = sys.modules.get('jieba')\n"
+        "print(bool(jieba and jieba.dt.initialized), 'torch' in sys.modules, "
+        "'llama_cpp' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "False"], out.stdout + out.stderr

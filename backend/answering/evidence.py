@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from backend.answering.retrieval import Passage
@@ -327,11 +328,16 @@ def grounded(
     return False
 
 
-#: Words of a change ("increased 12%"): a "% Change" column says them, whatever its wording.
-_CHANGE_WORDS = _terms(
-    "increase increased decrease decreased change changed growth grow grew rise rose fall fell "
-    "decline declined higher lower 增长 下降 减少 增加 变动 同比 增减"
-)
+@lru_cache(maxsize=1)
+def _change_words() -> frozenset[str]:
+    """Words of a change ("increased 12%"): a "% Change" column says them, whatever its wording
+    (read when first needed: cutting the Chinese ones loads jieba's dictionary, ~1 s)."""
+    return frozenset(
+        _terms(
+            "increase increased decrease decreased change changed growth grow grew rise rose "
+            "fall fell decline declined higher lower 增长 下降 减少 增加 变动 同比 增减"
+        )
+    )
 
 
 def _kind_printed(item: set[str], row: str, context: str) -> bool:
@@ -339,7 +345,7 @@ def _kind_printed(item: set[str], row: str, context: str) -> bool:
     claims for it (its item) that the row itself does not print, one at least must be printed
     above it ("% of total revenue") — else a cost share beside a product's name could be called
     its market share."""
-    claimed = item - _terms(row) - _CHANGE_WORDS  # "increased 12%": a "% change" column says so
+    claimed = item - _terms(row) - _change_words()  # "increased 12%": a "% change" column says so
     return not claimed or bool(claimed & _terms(context))
 
 
